@@ -1,0 +1,106 @@
+"""Give modules, parameters and optimizers the names the user knows them by.
+
+Names come from the user's namespace after the cell: `model.encoder.0.weight` is reported as
+`encoder.0.weight` when one model is involved and with the variable's name in front when several are
+(a GAN's `G.fc.weight` and `D.fc.weight`). Modules that ran but that no name reaches (built inside
+a function) are named by their class.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+
+@dataclass
+class Names:
+    modules: dict[int, str] = field(default_factory=dict)  # id(module) -> qualified name
+    module_objects: dict[int, nn.Module] = field(default_factory=dict)
+    params: dict[int, str] = field(default_factory=dict)  # id(param) -> qualified name
+    aliases: dict[int, list[str]] = field(default_factory=dict)
+    owner: dict[int, str] = field(default_factory=dict)  # id(param) -> layer name
+
+
+def _roots(namespace: Mapping[str, Any], wanted_params: set[int], wanted_modules: set[int]
+           ) -> list[tuple[str, nn.Module]]:
+    """Namespace modules that hold something recorded, minus those inside another such module."""
+    candidates: list[tuple[str, nn.Module]] = []
+    seen: set[int] = set()
+    for name, value in list(namespace.items()):
+        if name.startswith("_") or not isinstance(value, nn.Module) or id(value) in seen:
+            continue
+        seen.add(id(value))
+        modules = {id(m) for m in value.modules()}
+        params = {id(p) for p in value.parameters()}
+        if modules & wanted_modules or params & wanted_params:
+            candidates.append((name, value))
+    inner: set[int] = set()
+    for _, root in candidates:
+        inner.update(id(m) for m in root.modules() if m is not root)
+    return [(n, m) for n, m in candidates if id(m) not in inner]
+
+
+def _unreachable_roots(modules: list[nn.Module], reachable: set[int]) -> list[tuple[str, nn.Module]]:
+    """Modules that ran but no namespace name reaches, outermost only, labelled by class."""
+    loose = [m for m in modules if id(m) not in reachable]
+    inner = {id(c) for m in loose for c in m.modules() if c is not m}
+    counts: dict[str, int] = {}
+    roots = []
+    for module in loose:
+        if id(module) in inner:
+            continue
+        kind = type(module).__name__
+        counts[kind] = counts.get(kind, 0) + 1
+        roots.append((kind if counts[kind] == 1 else f"{kind}#{counts[kind]}", module))
+    return roots
+
+
+def resolve(namespace: Mapping[str, Any], params: Iterable[torch.Tensor],
+            modules: Iterable[nn.Module], optimizers: list[torch.optim.Optimizer]) -> Names:
+    params = list(params)
+    modules = list(modules)
+    names = Names()
+    roots = _roots(namespace, {id(p) for p in params}, {id(m) for m in modules})
+    reachable = {id(m) for _, root in roots for m in root.modules()}
+    roots += _unreachable_roots(modules, reachable)
+    prefix = sum(1 for _, root in roots if next(root.parameters(), None) is not None) > 1
+    for root_name, root in roots:
+        for qual, module in root.named_modules(remove_duplicate=False):
+            full = ".".join(x for x in (root_name if prefix else "", qual) if x) or root_name
+            if id(module) in names.modules:
+                continue
+            names.modules[id(module)] = full
+            names.module_objects[id(module)] = module
+            for pname, param in module.named_parameters(recurse=False):
+                pfull = f"{full}.{pname}"
+                if id(param) in names.params:
+                    names.aliases.setdefault(id(param), []).append(pfull)
+                    continue
+                names.params[id(param)] = pfull
+                names.owner[id(param)] = full
+    tensors = {id(v): k for k, v in namespace.items()
+               if isinstance(v, torch.Tensor) and not k.startswith("_")}
+    for oi, optimizer in enumerate(optimizers):
+        for gi, group in enumerate(optimizer.param_groups):
+            for pi, param in enumerate(group["params"]):
+                if id(param) not in names.params:
+                    label = tensors.get(id(param)) or f"optimizer{oi}.group{gi}.param{pi}"
+                    names.params[id(param)] = label
+                    names.owner[id(param)] = label
+    for param in params:
+        if id(param) not in names.params:
+            label = tensors.get(id(param)) or f"(tensor {tuple(param.shape)})"
+            names.params[id(param)] = label
+            names.owner[id(param)] = label
+    return names
+
+
+def object_name(namespace: Mapping[str, Any], obj: object, fallback: str) -> str:
+    for name, value in namespace.items():
+        if value is obj and not name.startswith("_"):
+            return name
+    return fallback

@@ -1,0 +1,166 @@
+"""Install the instrumentation for one run and remove all of it on every exit path.
+
+PyTorch's official global hooks (optimizer step pre/post, module forward) hand back removable
+handles. Two calls have no hook and are patched, reversibly: `torch.autograd.backward` (through which
+every `Tensor.backward()` goes) and the `zero_grad` methods of `Optimizer` and `Module`.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn.modules.module import register_module_forward_hook
+from torch.optim.optimizer import (
+    register_optimizer_step_post_hook,
+    register_optimizer_step_pre_hook,
+)
+
+from nbgrad.capture.recorder import Recorder, StopRun
+
+__all__ = ["CaptureSession", "StopRun", "active_session"]
+
+_ACTIVE: list[CaptureSession] = []
+
+
+def active_session() -> CaptureSession | None:
+    """The innermost session that is installed right now."""
+    return _ACTIVE[-1] if _ACTIVE else None
+
+
+class CaptureSession:
+    """Context manager: hooks in on enter, hooks out on exit, whatever happened in between."""
+
+    def __init__(self, recorder: Recorder, timeout_s: float | None = None) -> None:
+        self.recorder = recorder
+        self.timeout_s = timeout_s
+        self.timed_out = False
+        self.internal_error: BaseException | None = None
+        self._undo: list[Callable[[], None]] = []
+        self._thread_id = threading.get_ident()
+        self._watchdog: threading.Thread | None = None
+        self._done = threading.Event()
+        self._lock = threading.Lock()
+        self._running = False
+
+    # -- install / remove ---------------------------------------------------------------
+    def __enter__(self) -> CaptureSession:
+        try:
+            self._install()
+        except BaseException:
+            self._remove()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._remove()
+
+    def _install(self) -> None:
+        rec = self.recorder
+        self._handles = [
+            register_optimizer_step_pre_hook(self._guard(rec.on_step_pre)),
+            register_optimizer_step_post_hook(self._guard(rec.on_step_post)),
+            register_module_forward_hook(self._guard(rec.on_forward)),
+        ]
+        self._undo.extend(h.remove for h in self._handles)
+        self._patch(torch.autograd, "backward", self._wrap_backward)
+        self._patch(torch.optim.Optimizer, "zero_grad", self._wrap_zero_grad)
+        self._patch(nn.Module, "zero_grad", self._wrap_zero_grad)
+        _ACTIVE.append(self)
+        self._undo.append(lambda: _ACTIVE.remove(self))
+        self._running = True
+        if self.timeout_s is not None:
+            self._start_watchdog()
+
+    def _remove(self) -> None:
+        with self._lock:
+            self._running = False
+        self._done.set()
+        if self._watchdog is not None:
+            self._watchdog.join()
+            self._watchdog = None
+        while self._undo:
+            self._undo.pop()()
+
+    def _patch(self, owner: Any, name: str, wrap: Callable[[Any], Any]) -> None:
+        original = owner.__dict__[name]
+        setattr(owner, name, wrap(original))
+        self._undo.append(lambda: setattr(owner, name, original))
+
+    # -- guarded hooks ------------------------------------------------------------------
+    def _guard(self, hook: Callable[..., Any]) -> Callable[..., Any]:
+        """A bug in nbgrad must not break the user's loop: note it, then stop recording."""
+
+        @functools.wraps(hook)
+        def guarded(*args: Any, **kwargs: Any) -> Any:
+            if self.internal_error is not None:
+                return None
+            try:
+                hook(*args, **kwargs)
+            except StopRun:
+                raise
+            except Exception as error:
+                self.internal_error = error
+            return None
+
+        return guarded
+
+    def _wrap_backward(self, original: Callable[..., Any]) -> Callable[..., Any]:
+        before = self._guard(self.recorder.before_backward)
+        after = self._guard(self.recorder.after_backward)
+
+        @functools.wraps(original)
+        def backward(tensors: Any, *args: Any, **kwargs: Any) -> Any:
+            before(tensors)
+            try:
+                return original(tensors, *args, **kwargs)
+            finally:
+                after()
+
+        return backward
+
+    def _wrap_zero_grad(self, original: Callable[..., Any]) -> Callable[..., Any]:
+        record = self._guard(self.recorder.on_zero_grad)
+
+        @functools.wraps(original)
+        def zero_grad(owner: Any, set_to_none: bool = True) -> Any:
+            record(owner, set_to_none)
+            return original(owner, set_to_none)
+
+        return zero_grad
+
+    # -- timeout ------------------------------------------------------------------------
+    def _start_watchdog(self) -> None:
+        def watch() -> None:
+            while not self._done.wait(0.1):
+                idle = time.monotonic() - self.recorder.last_progress
+                if idle > self.timeout_s:  # type: ignore[operator]
+                    self._interrupt_main()
+                    return
+
+        self._watchdog = threading.Thread(target=watch, name="nbgrad-timeout", daemon=True)
+        self._watchdog.start()
+
+    def _interrupt_main(self) -> None:
+        """Raise StopRun in the thread that runs the cell (at its next Python instruction)."""
+        with self._lock:
+            if not self._running:
+                return
+            self.timed_out = True
+            self.recorder.stop_requested = True
+            ctypes.pythonapi.PyThreadState_SetAsyncExc(
+                ctypes.c_ulong(self._thread_id), ctypes.py_object(StopRun)
+            )
+
+    def cancel_pending_stop(self) -> None:
+        """Drop an asynchronous StopRun that was sent but not yet delivered."""
+        with self._lock:
+            self._running = False
+            if self.timed_out:
+                ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(self._thread_id), None)

@@ -1,0 +1,20 @@
+"""Pure rules over a recorded run: `diagnose(run) -> [Diagnosis]`.
+
+Rules never touch torch objects, never print; each one reads the records and returns diagnoses.
+"""
+
+from __future__ import annotations
+
+from nbgrad.diagnose.diagnosis import Diagnosis, Evidence, ordered
+from nbgrad.diagnose.rules import RULES
+from nbgrad.records import Run
+
+__all__ = ["RULES", "Diagnosis", "Evidence", "diagnose"]
+
+
+def diagnose(run: Run, error: BaseException | None = None) -> list[Diagnosis]:
+    """Every rule's findings on `run`, most severe first."""
+    found: list[Diagnosis] = []
+    for rule in RULES:
+        found.extend(rule(run))
+    return ordered(found)

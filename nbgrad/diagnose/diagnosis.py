@@ -1,0 +1,48 @@
+"""The outcome of a rule: what is wrong, the numbers that show it, and what to change."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+Severity = Literal["error", "warning", "info"]
+SEVERITY_ORDER: dict[str, int] = {"error": 0, "warning": 1, "info": 2}
+
+
+@dataclass
+class Evidence:
+    """One measured fact behind a diagnosis, with its number when it has one."""
+
+    text: str
+    value: float | None = None
+    layer: str | None = None
+    step: int | None = None
+
+
+@dataclass
+class Diagnosis:
+    code: str  # stable, e.g. "NBG101"
+    slug: str  # stable, e.g. "grads-accumulate"
+    severity: Severity
+    title: str  # one line a student understands
+    evidence: list[Evidence]
+    why: str  # why this stops (or slows) training
+    fix: str  # the change to make, as words
+    fix_code: str | None = None  # the change as code, when it is a line of the cell
+    line: int | None = None  # the cell line where the fix belongs
+    confidence: float = 1.0
+    layers: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Diagnosis:
+        data = dict(data)
+        data["evidence"] = [Evidence(**e) for e in data.get("evidence", [])]
+        return cls(**data)
+
+
+def ordered(diagnoses: list[Diagnosis]) -> list[Diagnosis]:
+    """Most severe first, then most certain."""
+    return sorted(diagnoses, key=lambda d: (SEVERITY_ORDER[d.severity], -d.confidence, d.code))

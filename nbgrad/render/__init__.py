@@ -1,0 +1,1 @@
+"""Renderings of a report: text, static HTML, matplotlib figures, the ipywidgets dashboard."""

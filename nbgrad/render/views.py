@@ -1,0 +1,212 @@
+"""What every rendering shows, computed once: tables of strings and numbers from a report.
+
+Text, HTML and the widget dashboard all lay out these same views, so they never disagree.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from nbgrad.records import OptimizerRecord, Run
+
+if TYPE_CHECKING:
+    from nbgrad.report import Report
+
+NO_GRAD = "no grad"
+MAX_STEP_COLUMNS = 8
+
+
+def fmt(value: float | None, missing: str = "—") -> str:
+    """A number in 4 significant digits, scientific when very small or large."""
+    if value is None:
+        return missing
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return str(value)
+    if math.isnan(value):
+        return "nan"
+    if math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    if value == 0:
+        return "0"
+    if 1e-3 <= abs(value) < 1e4:
+        return f"{value:.4g}"
+    return f"{value:.2e}"
+
+
+def plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def verdict(report: Report) -> str:
+    """The five-second line: how many problems, or that none were found."""
+    run = report.run
+    if report.analysis_error:
+        return f"nbgrad could not analyse this run: {report.analysis_error}"
+    problems = [d for d in report.diagnoses if d.severity in ("error", "warning")]
+    if problems:
+        head = "; ".join(
+            d.title + (f" (line {d.line})" if d.line else "") for d in problems[:3])
+        more = f"; and {len(problems) - 3} more" if len(problems) > 3 else ""
+        return f"{plural(len(problems), 'problem')} found: {head}{more}"
+    if not run.steps:
+        return "No optimizer step was seen: " + no_step_reason(run)
+    return f"No problems found in {plural(len(run.steps), 'step')}"
+
+
+def no_step_reason(run: Run) -> str:
+    """What was seen instead of an optimizer step."""
+    backwards = run.backward_calls
+    if run.error is not None:
+        return f"the cell raised {run.error.type} before the first step."
+    if not run.layers:
+        return "no module ran a forward pass and backward() was never called."
+    if backwards == 0:
+        return (f"{plural(len(run.layers), 'layer')} ran forward, but backward() was never "
+                "called.")
+    return f"backward() was called {plural(backwards, 'time')}, but no optimizer.step()."
+
+
+STOP_WORDS = {
+    "steps": "stopped after the requested steps",
+    "finished": "the cell finished",
+    "timeout": "stopped: no optimizer step within the timeout",
+    "error": "the cell raised an exception",
+    "interrupt": "interrupted (KeyboardInterrupt)",
+}
+
+
+def run_summary(run: Run) -> list[str]:
+    opts = ", ".join(f"{o.type} '{o.name}' ({plural(o.steps, 'step')})" for o in run.optimizers)
+    lines = [
+        f"{plural(len(run.steps), 'optimizer step')} recorded of {run.steps_requested} requested "
+        f"({STOP_WORDS[run.stopped_by]}), {run.elapsed_s:.2f} s",
+        f"{plural(len(run.layers), 'layer')}, {plural(len(run.params), 'parameter')}, "
+        f"{plural(run.backward_calls, 'backward call')}; optimizers: {opts or 'none'}",
+    ]
+    losses = loss_series(run)
+    if losses:
+        lines.append(f"loss: {fmt(losses[0])} at step 0 -> {fmt(losses[-1])} at step "
+                     f"{len(losses) - 1}")
+    if run.error is not None:
+        where = f" at line {run.error.line}" if run.error.line else ""
+        lines.append(f"error{where}: {run.error.type}: {run.error.message}")
+    return lines
+
+
+def loss_series(run: Run) -> list[float | None]:
+    """The first loss of each step (what the step was computed from)."""
+    return [s.losses[0] if s.losses else None for s in run.steps]
+
+
+def step_columns(run: Run, limit: int = MAX_STEP_COLUMNS) -> list[int]:
+    """Which steps get a column: all when few, else evenly spread including first and last."""
+    n = len(run.steps)
+    if n <= limit:
+        return list(range(n))
+    return sorted({round(i * (n - 1) / (limit - 1)) for i in range(limit)})
+
+
+@dataclass
+class Table:
+    header: list[str]
+    rows: list[list[str]]
+    title: str = ""
+    notes: list[str] = field(default_factory=list)
+
+
+def layer_grad_table(run: Run) -> Table:
+    """Gradient norm of each layer at each (shown) step; 'no grad' where `.grad` was None."""
+    cols = step_columns(run)
+    rows = []
+    for layer in run.layers.values():
+        cells = []
+        for i in cols:
+            stats = run.steps[i].layers.get(layer.name)
+            cells.append("" if stats is None else fmt(stats.grad_norm, NO_GRAD))
+        rows.append([layer.name, layer.type, *cells])
+    return Table(["layer", "type", *[f"step {i}" for i in cols]], rows,
+                 title="Gradient norm per layer")
+
+
+def layer_step_table(run: Run, step: int = -1) -> Table:
+    """Every measured quantity of each layer at one step."""
+    rec = run.steps[step]
+    rows = []
+    for layer in run.layers.values():
+        s = rec.layers.get(layer.name)
+        if s is None:
+            continue
+        rows.append([layer.name, fmt(s.grad_norm, NO_GRAD), fmt(s.param_norm),
+                     fmt(s.update_norm, "not stepped"), fmt(s.update_to_param_ratio),
+                     fmt(s.grad_zero_fraction)])
+    return Table(["layer", "grad norm", "param norm", "update norm", "update/param",
+                  "zero grad frac"], rows, title=f"Layers at step {rec.index}")
+
+
+def _hyper_value(value: Any) -> str:
+    if isinstance(value, list):
+        return "(" + ", ".join(_hyper_value(v) for v in value) + ")"
+    return fmt(value) if isinstance(value, (int, float)) and not isinstance(value, bool) \
+        else str(value)
+
+
+def hyperparameter_table(opt: OptimizerRecord) -> Table:
+    rows = []
+    for gi, (before, after) in enumerate(zip(opt.before.groups, opt.after.groups)):
+        for key in sorted(set(before) | set(after)):
+            b, a = _hyper_value(before.get(key)), _hyper_value(after.get(key))
+            if a == b and (before.get(key) is None or before.get(key) is False):
+                continue  # implementation switches left at their defaults (foreach, fused, ...)
+            rows.append([str(gi), key, b, a, "changed" if a != b else ""])
+    return Table(["group", "hyperparameter", "before", "after", ""], rows,
+                 title=f"{opt.type} '{opt.name}': hyperparameters")
+
+
+def state_table(opt: OptimizerRecord) -> Table:
+    """Per state buffer: on how many parameters it exists, and its total norm, before -> after."""
+    def totals(buffers: dict[str, dict[str, float]]) -> dict[str, tuple[int, float]]:
+        out: dict[str, tuple[int, float]] = {}
+        for per_param in buffers.values():
+            for name, value in per_param.items():
+                count, sq = out.get(name, (0, 0.0))
+                out[name] = (count + 1, sq + value * value)
+        return out
+
+    before, after = totals(opt.before.buffers), totals(opt.after.buffers)
+    rows = []
+    for name in sorted(set(before) | set(after)):
+        bc, bs = before.get(name, (0, 0.0))
+        ac, as_ = after.get(name, (0, 0.0))
+        rows.append([name, f"{bc} params, norm {fmt(math.sqrt(bs))}" if bc else "absent",
+                     f"{ac} params, norm {fmt(math.sqrt(as_))}" if ac else "absent",
+                     "created" if not bc and ac else ""])
+    return Table(["state buffer", "before", "after", ""], rows,
+                 title=f"{opt.type} '{opt.name}': state")
+
+
+def unmoved_params(run: Run) -> Table:
+    """Parameters that no recorded step moved, and why: the first thing to look at."""
+    rows = []
+    for name, info in run.params.items():
+        moved = any((s.params.get(name) and (s.params[name].update_norm or 0) > 0)
+                    for s in run.steps)
+        if moved or not run.steps:
+            continue
+        grads = [s.params[name].grad_norm for s in run.steps if name in s.params]
+        if not info.requires_grad:
+            why = "frozen (requires_grad=False)"
+        elif info.optimizer is None:
+            why = "not in any optimizer"
+        elif all(g is None for g in grads):
+            why = "never got a gradient"
+        elif all((g or 0) == 0 for g in grads):
+            why = "its gradient was always zero"
+        else:
+            opt = run.optimizers[info.optimizer]
+            lr = opt.after.groups[info.param_group or 0].get("lr")
+            why = "learning rate is 0" if lr == 0 else "the step left it unchanged"
+        rows.append([name, info.layer, why])
+    return Table(["parameter", "layer", "why it did not move"], rows,
+                 title="Parameters that did not move")

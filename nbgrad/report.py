@@ -1,0 +1,60 @@
+"""The report of one run: the records, the diagnoses, and every way to show them."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from nbgrad.diagnose.diagnosis import Diagnosis
+from nbgrad.records import Run
+
+
+@dataclass
+class Report:
+    run: Run
+    diagnoses: list[Diagnosis] = field(default_factory=list)
+    analysis_error: str | None = None  # set when nbgrad itself failed to analyse the run
+
+    @property
+    def verdict(self) -> str:
+        from nbgrad.render.views import verdict
+
+        return verdict(self)
+
+    @property
+    def problems(self) -> list[Diagnosis]:
+        return [d for d in self.diagnoses if d.severity in ("error", "warning")]
+
+    def to_text(self) -> str:
+        from nbgrad.render import text
+
+        return text.render(self)
+
+    def to_html(self) -> str:
+        from nbgrad.render import html
+
+        return html.render(self)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"run": self.run.to_dict(), "diagnoses": [d.to_dict() for d in self.diagnoses],
+                "analysis_error": self.analysis_error}
+
+    def to_json(self, indent: int | None = None) -> str:
+        return json.dumps(self.to_dict(), indent=indent)
+
+    @classmethod
+    def from_json(cls, text: str) -> Report:
+        data = json.loads(text)
+        return cls(run=Run.from_dict(data["run"]),
+                   diagnoses=[Diagnosis.from_dict(d) for d in data["diagnoses"]],
+                   analysis_error=data.get("analysis_error"))
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        return {"text/plain": self.to_text(), "text/html": self.to_html()}
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(self.to_text())
+
+    def __repr__(self) -> str:
+        return f"<nbgrad Report: {self.verdict}>"

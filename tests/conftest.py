@@ -1,0 +1,56 @@
+"""Shared fixtures: a real IPython shell, one torch thread, and a check that nbgrad left no trace."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import torch
+from torch import nn
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+torch.set_num_threads(1)
+
+
+def _torch_globals() -> dict[str, object]:
+    from torch.nn.modules import module as module_mod
+    from torch.optim import optimizer as optimizer_mod
+
+    return {
+        "backward": torch.autograd.backward,
+        "opt_zero_grad": torch.optim.Optimizer.__dict__["zero_grad"],
+        "module_zero_grad": nn.Module.__dict__["zero_grad"],
+        "pre_hooks": len(optimizer_mod._global_optimizer_pre_hooks),
+        "post_hooks": len(optimizer_mod._global_optimizer_post_hooks),
+        "forward_hooks": len(module_mod._global_forward_hooks),
+        "forward_pre_hooks": len(module_mod._global_forward_pre_hooks),
+        "backward_hooks": len(module_mod._global_backward_hooks),
+    }
+
+
+@pytest.fixture(autouse=True)
+def no_trace_left():
+    """Every test: torch's global hooks and patched functions are as before once it ends."""
+    before = _torch_globals()
+    yield
+    from nbgrad.capture.session import active_session
+
+    assert _torch_globals() == before
+    assert active_session() is None
+
+
+@pytest.fixture
+def shell():
+    """A real InteractiveShell with nbgrad loaded; cell errors are raised, not printed."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    ip = InteractiveShell.instance()
+    ip.run_line_magic("load_ext", "nbgrad")
+    ip.user_ns.update({"torch": torch, "nn": nn})
+    yield ip
+    ip.run_line_magic("unload_ext", "nbgrad")
+    ip.user_ns.clear()
+    ip.init_user_ns()
+
+
+from tests.entry import check  # noqa: E402, F401 - the fixture that runs both entry points
