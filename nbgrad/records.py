@@ -86,7 +86,7 @@ class ParamStats:
 
 @dataclass
 class LayerStats:
-    """ParamStats summed over the parameters a layer owns directly (norms combine as sqrt of sum of squares)."""
+    """ParamStats over the parameters a layer owns directly (norms combine as root of sum of squares)."""
 
     grad_norm: float | None
     grad_zero_fraction: float | None
