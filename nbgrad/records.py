@@ -17,7 +17,7 @@ from typing import Any, Literal
 SCHEMA_VERSION = 1
 
 StopReason = Literal["steps", "finished", "timeout", "error", "interrupt"]
-EventKind = Literal["backward", "zero_grad", "step", "step_skipped"]
+EventKind = Literal["backward", "zero_grad", "step", "step_skipped", "manual_update"]
 
 
 @dataclass
@@ -67,6 +67,7 @@ class LayerInfo:
     type: str
     params: list[str]
     training: bool
+    aliases: list[str] = field(default_factory=list)  # the full name inside a wrapper (`module.fc`)
 
 
 @dataclass
@@ -109,6 +110,23 @@ class StepRecord:
     duration_s: float
     params: dict[str, ParamStats] = field(default_factory=dict)
     layers: dict[str, LayerStats] = field(default_factory=dict)
+    grad_scale: float | None = None  # a GradScaler's loss scale; losses are reported unscaled
+
+
+@dataclass
+class SkippedStep:
+    """A `GradScaler.step()` that did not call `optimizer.step()`: the gradients were not finite.
+
+    A scaler skips such steps on purpose (and lowers its scale), so one skipped step is no bug;
+    a scaler that skips every step is.
+    """
+
+    after_step: int  # optimizer steps completed before it
+    optimizer: int
+    losses: list[float | None]
+    backward_calls: int
+    grad_scale: float | None
+    nonfinite_params: list[str] = field(default_factory=list)  # params whose gradient had inf/NaN
 
 
 @dataclass
@@ -128,6 +146,7 @@ class OptimizerRecord:
     before: OptimizerState
     after: OptimizerState
     closure: bool = False
+    skipped_steps: int = 0  # GradScaler steps that skipped this optimizer (not counted in `steps`)
 
 
 @dataclass
@@ -157,6 +176,10 @@ class Run:
     torch_version: str = ""
     nbgrad_version: str = ""
     schema_version: int = SCHEMA_VERSION
+    skipped_steps: list[SkippedStep] = field(default_factory=list)
+    # Updates made without any optimizer (`p -= lr * p.grad` under no_grad): one record per change
+    # of the parameters between two backward() calls; `optimizer` is -1 and `lr` is empty.
+    manual_steps: list[StepRecord] = field(default_factory=list)
 
     @property
     def backward_calls(self) -> int:

@@ -10,7 +10,13 @@ import torch
 
 import nbgrad
 from nbgrad.capture import naming
-from nbgrad.capture.recorder import RawOptimizerState, RawStep, Recorder, optimizer_state
+from nbgrad.capture.recorder import (
+    RawOptimizerState,
+    RawSkipped,
+    RawStep,
+    Recorder,
+    optimizer_state,
+)
 from nbgrad.records import (
     ErrorInfo,
     LayerInfo,
@@ -20,6 +26,7 @@ from nbgrad.records import (
     ParamInfo,
     ParamStats,
     Run,
+    SkippedStep,
     StepRecord,
     StopReason,
 )
@@ -79,6 +86,18 @@ def _step_record(index: int, raw: RawStep, names: list[str], numel: list[int]) -
         grads_present_before_backward=raw.grads_present_before,
         duration_s=raw.duration_s,
         params=params,
+        grad_scale=None if raw.grad_scale is None else float(raw.grad_scale.item()),
+    )
+
+
+def _skipped_record(raw: RawSkipped, names: list[str]) -> SkippedStep:
+    norms = _floats(raw.grad_norms)
+    return SkippedStep(
+        after_step=raw.after_step, optimizer=raw.optimizer,
+        losses=[None if v is None else float(v.item()) for v in raw.losses],
+        backward_calls=raw.backward_calls,
+        grad_scale=None if raw.grad_scale is None else float(raw.grad_scale.item()),
+        nonfinite_params=[names[i] for i, n in zip(raw.grad_params, norms) if not math.isfinite(n)],
     )
 
 
@@ -117,6 +136,7 @@ def build_run(recorder: Recorder, namespace: Mapping[str, Any], *, source: str, 
               timeout_s: float, stopped_by: StopReason, elapsed_s: float,
               error: ErrorInfo | None) -> Run:
     """Name everything, pull the numbers off the device, aggregate per layer."""
+    recorder.finish_manual()
     found = naming.resolve(namespace, recorder.params, recorder.modules.values(),
                            recorder.optimizers)
     names = [found.params[id(p)] for p in recorder.params]
@@ -142,13 +162,15 @@ def build_run(recorder: Recorder, namespace: Mapping[str, Any], *, source: str, 
                if found.params.get(id(p)) in params]
         if own:
             layers.setdefault(name, LayerInfo(name=name, type=type(module).__name__, params=own,
-                                              training=module.training))
+                                              training=module.training,
+                                              aliases=found.module_aliases.get(mid, [])))
     for name, info in params.items():  # tensors outside any module are their own layer
         if info.layer not in layers:
             layers[info.layer] = LayerInfo(name=info.layer, type="Tensor", params=[name],
                                            training=True)
     steps = [_step_record(i, raw, names, numel) for i, raw in enumerate(recorder.steps)]
-    for step in steps:
+    manual_steps = [_step_record(i, raw, names, numel) for i, raw in enumerate(recorder.manual_steps)]
+    for step in steps + manual_steps:
         step.layers = _layer_stats(step, layers, params)
     optimizers = []
     for oi, opt in enumerate(recorder.optimizers):
@@ -162,6 +184,7 @@ def build_run(recorder: Recorder, namespace: Mapping[str, Any], *, source: str, 
             before=_state(recorder.states_before[oi], names),
             after=_state(after, names),
             closure=any(s.closure for s in recorder.steps if s.optimizer == oi),
+            skipped_steps=recorder.optimizer_skipped[oi],
         ))
     return Run(
         source=source, first_line=first_line, steps_requested=recorder.steps_requested,
@@ -171,4 +194,6 @@ def build_run(recorder: Recorder, namespace: Mapping[str, Any], *, source: str, 
         losses_after_last_step=[None if v is None else float(v.item())
                                 for v in recorder.pending_losses()],
         error=error, torch_version=torch.__version__, nbgrad_version=nbgrad.__version__,
+        skipped_steps=[_skipped_record(raw, names) for raw in recorder.skipped],
+        manual_steps=manual_steps,
     )

@@ -3,11 +3,13 @@
 Names come from the user's namespace after the cell: `model.encoder.0.weight` is reported as
 `encoder.0.weight` when one model is involved and with the variable's name in front when several are
 (a GAN's `G.fc.weight` and `D.fc.weight`). Modules that ran but that no name reaches (built inside
-a function) are named by their class.
+a function) are named by their class. Wrappers that only hold the real model (`nn.DataParallel`'s
+`module.`, `torch.compile`'s `_orig_mod.`) are left out of names; the full name stays as an alias.
 """
 
 from __future__ import annotations
 
+import types
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,6 +25,39 @@ class Names:
     params: dict[int, str] = field(default_factory=dict)  # id(param) -> qualified name
     aliases: dict[int, list[str]] = field(default_factory=dict)
     owner: dict[int, str] = field(default_factory=dict)  # id(param) -> layer name
+    module_aliases: dict[int, list[str]] = field(default_factory=dict)  # id(module) -> full names
+
+
+WRAPPER_CHILDREN = ("module", "_orig_mod", "_fsdp_wrapped_module")  # DataParallel/DDP, compile, FSDP
+
+
+def _wrapped(module: nn.Module) -> str | None:
+    """The attribute under which a pure wrapper holds the model (None: not a wrapper)."""
+    children = list(module.named_children())
+    if len(children) != 1 or children[0][0] not in WRAPPER_CHILDREN:
+        return None
+    if next(module.parameters(recurse=False), None) is not None:
+        return None
+    return children[0][0]
+
+
+def short_name(full: str, wrappers: set[str]) -> str:
+    """`module._orig_mod.fc` -> `fc` when `module` and `module._orig_mod` are wrappers."""
+    parts = full.split(".") if full else []
+    kept = [p for i, p in enumerate(parts) if ".".join(parts[:i]) not in wrappers
+            or p not in WRAPPER_CHILDREN]
+    return ".".join(kept)
+
+
+def _wrapper_paths(root: nn.Module) -> set[str]:
+    """Qualified names (relative to root, '' for root) of the wrappers on the way to the model."""
+    paths: set[str] = set()
+    path, module = "", root
+    while (child := _wrapped(module)) is not None:
+        paths.add(path)
+        path = f"{path}.{child}" if path else child
+        module = getattr(module, child)
+    return paths
 
 
 def _roots(namespace: Mapping[str, Any], wanted_params: set[int], wanted_modules: set[int]
@@ -69,12 +104,19 @@ def resolve(namespace: Mapping[str, Any], params: Iterable[torch.Tensor],
     roots += _unreachable_roots(modules, reachable)
     prefix = sum(1 for _, root in roots if next(root.parameters(), None) is not None) > 1
     for root_name, root in roots:
+        wrappers = _wrapper_paths(root)
         for qual, module in root.named_modules(remove_duplicate=False):
-            full = ".".join(x for x in (root_name if prefix else "", qual) if x) or root_name
+            short = short_name(qual, wrappers)
+            full = ".".join(x for x in (root_name if prefix else "", short) if x) or root_name
+            long = ".".join(x for x in (root_name if prefix else "", qual) if x) or root_name
+            if qual in wrappers and qual:
+                continue  # an inner wrapper: its model gets the name
             if id(module) in names.modules:
                 continue
             names.modules[id(module)] = full
             names.module_objects[id(module)] = module
+            if long != full:
+                names.module_aliases[id(module)] = [long]
             for pname, param in module.named_parameters(recurse=False):
                 pfull = f"{full}.{pname}"
                 if id(param) in names.params:
@@ -82,6 +124,8 @@ def resolve(namespace: Mapping[str, Any], params: Iterable[torch.Tensor],
                     continue
                 names.params[id(param)] = pfull
                 names.owner[id(param)] = full
+                if long != full:
+                    names.aliases.setdefault(id(param), []).append(f"{long}.{pname}")
     tensors = {id(v): k for k, v in namespace.items()
                if isinstance(v, torch.Tensor) and not k.startswith("_")}
     for oi, optimizer in enumerate(optimizers):
@@ -100,7 +144,39 @@ def resolve(namespace: Mapping[str, Any], params: Iterable[torch.Tensor],
 
 
 def object_name(namespace: Mapping[str, Any], obj: object, fallback: str) -> str:
+    """The namespace name of `obj`, or of what holds it: `opt` for accelerate's wrapped optimizer
+    (`opt.optimizer`), `trainer.optimizers[0]` for Lightning, `trainer.optimizer` for HF."""
     for name, value in namespace.items():
         if value is obj and not name.startswith("_"):
             return name
+    for name, value in namespace.items():
+        if name.startswith("_") or isinstance(value, _NOT_HOLDERS) or callable(value):
+            continue
+        found = _held(value, obj, name, depth=2)
+        if found:
+            return found
     return fallback
+
+
+_NOT_HOLDERS = (type, types.ModuleType, torch.Tensor, nn.Module, str, bytes, int, float)
+
+
+def _attribute(value: Any, name: str) -> Any:
+    try:
+        return getattr(value, name, None)
+    except Exception:  # a property that cannot answer now
+        return None
+
+
+def _held(value: Any, obj: object, name: str, depth: int) -> str | None:
+    """`name.optimizer`, `name.optimizer.optimizer` or `name.optimizers[i]` when that is `obj`."""
+    if depth == 0:
+        return None
+    inner, many = _attribute(value, "optimizer"), _attribute(value, "optimizers")
+    if inner is obj:
+        return name
+    if isinstance(many, (list, tuple)):
+        for i, item in enumerate(many):
+            if item is obj or getattr(item, "optimizer", None) is obj:
+                return f"{name}.optimizers[{i}]"
+    return None if inner is None else _held(inner, obj, f"{name}.optimizer", depth - 1)

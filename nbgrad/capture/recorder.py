@@ -7,6 +7,7 @@ only in `finish()`, after the cell has stopped, so the steps themselves never wa
 from __future__ import annotations
 
 import time
+import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,6 +16,7 @@ from torch import nn
 
 from nbgrad.capture import tensor_stats
 from nbgrad.capture.callsite import cell_line
+from nbgrad.capture.manual import MANUAL, ManualTracker
 from nbgrad.records import Event
 
 
@@ -48,6 +50,20 @@ class RawStep:
     duration_s: float = 0.0
     closure: bool = False
     inner_backwards: int = 0
+    grad_scale: torch.Tensor | None = None  # a GradScaler's scale during this step
+
+
+@dataclass
+class RawSkipped:
+    """A GradScaler step that found inf/NaN gradients and did not call optimizer.step()."""
+
+    after_step: int
+    optimizer: int
+    losses: list[torch.Tensor | None]
+    backward_calls: int
+    grad_scale: torch.Tensor | None
+    grad_params: list[int]
+    grad_norms: torch.Tensor
 
 
 @dataclass
@@ -69,6 +85,12 @@ class Recorder:
         self.optimizers: list[torch.optim.Optimizer] = []
         self._optimizer_index: dict[int, int] = {}
         self.optimizer_steps: list[int] = []
+        self.optimizer_skipped: list[int] = []  # GradScaler steps that did not reach the optimizer
+        self.skipped: list[RawSkipped] = []
+        self.manual_steps: list[RawStep] = []  # parameter updates made without an optimizer
+        self.manual = ManualTracker()
+        self._scaled: tuple[weakref.ref[torch.Tensor], torch.Tensor] | None = None
+        self._step_scale: torch.Tensor | None = None
         self.states_before: dict[int, RawOptimizerState] = {}
         self.events: list[Event] = []
         self.steps: list[RawStep] = []
@@ -101,6 +123,7 @@ class Recorder:
             self._optimizer_index[id(optimizer)] = index
             self.optimizers.append(optimizer)
             self.optimizer_steps.append(0)
+            self.optimizer_skipped.append(0)
         return index
 
     def optimizer_params(self, optimizer: torch.optim.Optimizer) -> list[int]:
@@ -108,7 +131,8 @@ class Recorder:
 
     def _event(self, kind: str, target: str = "", detail: str = "") -> None:
         line = cell_line(self.filename)
-        self.events.append(Event(kind, len(self.steps), line, target, detail))  # type: ignore[arg-type]
+        done = len(self.steps) + len(self.manual_steps)
+        self.events.append(Event(kind, done, line, target, detail))  # type: ignore[arg-type]
 
     def _check_stop(self) -> None:
         """Once the run is over, every further hook call stops the loop again (see StopRun)."""
@@ -129,11 +153,17 @@ class Recorder:
 
     def before_backward(self, tensors: Any) -> None:
         self._check_stop()
+        if not self.optimizers:
+            self._check_manual_update()
+            self.manual.note_graph(tensors)
         if self._backward_calls == 0:
             self._grads_before, self._grads_present_before = self._existing_grads()
         self._backward_calls += 1
         first = tensors[0] if isinstance(tensors, (list, tuple)) and tensors else tensors
         loss = tensor_stats.scalar(first) if isinstance(first, torch.Tensor) else None
+        if self._scaled is not None and self._scaled[0]() is first:
+            loss = self._scaled[1]  # the user's loss, not loss * scale
+            self._scaled = None
         self._losses.append(loss)
         self._event("backward")
 
@@ -143,6 +173,8 @@ class Recorder:
             step.inner_backwards += 1
             if step.inner_backwards == 1:  # a closure's first gradient is what the step starts from
                 self._measure_grads(step)
+        elif step is None and not self.optimizers:
+            self.manual.take(self.params)
 
     def on_zero_grad(self, owner: Any, set_to_none: bool) -> None:
         target = type(owner).__name__
@@ -151,7 +183,8 @@ class Recorder:
     def on_step_pre(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
         self._check_stop()
         index = self._register_optimizer(optimizer)
-        if self.optimizer_steps[index] >= self.steps_requested:
+        self.manual.drop()
+        if self._attempts(index) >= self.steps_requested:
             self.stop_requested = True  # it would take one step more than asked
             raise StopRun(self)
         stepped = self.optimizer_params(optimizer)
@@ -168,6 +201,7 @@ class Recorder:
             grads_present_before=self._grads_present_before,
             started=self._window_started,
             closure=closure,
+            grad_scale=self._step_scale,
         )
         self._reset_window()  # a closure's backward calls during step() are counted afresh
         step.tracked = list(range(len(self.params)))
@@ -193,11 +227,101 @@ class Recorder:
         self._window_started = self.last_progress = now
         self._reset_window()
         self.optimizer_steps[step.optimizer] += 1
+        self._after_attempt(len(self.steps) + len(self.skipped))
+
+    def _attempts(self, index: int) -> int:
+        """Steps an optimizer took or a GradScaler skipped: both count towards `steps_requested`."""
+        return self.optimizer_steps[index] + self.optimizer_skipped[index]
+
+    def _after_attempt(self, done: int) -> None:
         if self.on_step is not None:
-            self.on_step(len(self.steps), self.steps_requested)
-        if min(self.optimizer_steps) >= self.steps_requested:  # a GAN: both nets took N steps
+            self.on_step(done, self.steps_requested)
+        attempts = [self._attempts(i) for i in range(len(self.optimizers))] or [len(self.manual_steps)]
+        if min(attempts) >= self.steps_requested:  # a GAN: both nets took N steps
             self.stop_requested = True
             raise StopRun(self)
+
+    # -- GradScaler (see capture/amp.py) ----------------------------------------------------
+    def note_scaled(self, loss: Any, scaled: Any) -> None:
+        """`scaler.scale(loss)` returned `scaled`: a backward() on it reports `loss` (loss * scale
+        may even have overflowed to inf)."""
+        if isinstance(loss, torch.Tensor) and isinstance(scaled, torch.Tensor):
+            value = tensor_stats.scalar(loss)
+            if value is not None:
+                self._scaled = (weakref.ref(scaled), value)
+
+    def before_scaler_step(self, scale: torch.Tensor | None) -> None:
+        self._check_stop()
+        self._step_scale = None if scale is None else scale.detach().to(torch.float32).clone()
+
+    def after_scaler_step(self, optimizer: torch.optim.Optimizer, steps_before: int) -> None:
+        """Called when `GradScaler.step` returned: no new step recorded means it skipped one."""
+        scale, self._step_scale = self._step_scale, None
+        if len(self.steps) != steps_before or not isinstance(optimizer, torch.optim.Optimizer):
+            return
+        index = self._register_optimizer(optimizer)
+        self.manual.drop()
+        if index not in self.states_before:
+            self.states_before[index] = optimizer_state(optimizer, self._param_index)
+        held = self.optimizer_params(optimizer)
+        with_grad = [i for i in held if self.params[i].grad is not None]
+        self.skipped.append(RawSkipped(
+            after_step=len(self.steps), optimizer=index, losses=self._losses,
+            backward_calls=self._backward_calls, grad_scale=scale, grad_params=with_grad,
+            grad_norms=tensor_stats.norms([self.params[i].grad for i in with_grad]),  # type: ignore[misc]
+        ))
+        self._event("step_skipped", target=type(optimizer).__name__, detail="GradScaler: inf/NaN grads")
+        self._window_started = self.last_progress = time.monotonic()
+        self._reset_window()
+        self.optimizer_skipped[index] += 1
+        self._after_attempt(len(self.steps) + len(self.skipped))
+
+    # -- manual updates (see capture/manual.py) ---------------------------------------------
+    def _insert_manual_event(self, index: int) -> None:
+        """The update happened after the last backward(); later events belong to the next update."""
+        pos = len(self.events)
+        while pos > 0 and self.events[pos - 1].kind != "backward":
+            pos -= 1
+        for event in self.events[pos:]:
+            event.step += 1
+        self.events.insert(pos, Event("manual_update", index, None,
+                                      detail="parameters changed in place after this backward()"))
+
+    def finish_manual(self) -> None:
+        """After the run: an update made after the last backward() is only seen now."""
+        if self.optimizers or len(self.manual_steps) >= self.steps_requested:
+            return
+        saved = self.on_step, self.stop_requested
+        self.on_step = None
+        try:
+            self._check_manual_update()
+        except StopRun:
+            pass
+        finally:
+            self.on_step, self.stop_requested = saved
+
+    def _check_manual_update(self) -> None:
+        """Before a backward(): did the parameters change since the last one, with no optimizer?"""
+        found = self.manual.changed()
+        if found is None:
+            return
+        snap, distances = found
+        index = [self._register_param(t) for t in snap.tensors]
+        step = RawStep(
+            optimizer=MANUAL, losses=self._losses, backward_calls=self._backward_calls, lr=[],
+            grads_before=self._grads_before, grads_present_before=self._grads_present_before,
+            started=self._window_started,
+            grad_params=[index[i] for i in snap.with_grad], grad_norms=snap.grad_norms,
+            grad_nonzero=snap.grad_nonzero, tracked=index, param_norms=snap.param_norms,
+            stepped=index, update_norms=distances,
+        )
+        now = time.monotonic()
+        step.duration_s = now - step.started
+        self.manual_steps.append(step)
+        self._insert_manual_event(len(self.manual_steps) - 1)
+        self._window_started = self.last_progress = now
+        self._reset_window()
+        self._after_attempt(len(self.manual_steps))
 
     # -- measurements ---------------------------------------------------------------------
     def _measure_grads(self, step: RawStep) -> None:

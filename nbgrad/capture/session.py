@@ -11,6 +11,7 @@ import ctypes
 import functools
 import threading
 import time
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -22,6 +23,7 @@ from torch.optim.optimizer import (
     register_optimizer_step_pre_hook,
 )
 
+from nbgrad.capture import amp
 from nbgrad.capture.recorder import Recorder, StopRun
 
 __all__ = ["CaptureSession", "StopRun", "active_session"]
@@ -72,6 +74,9 @@ class CaptureSession:
         self._patch(torch.autograd, "backward", self._wrap_backward)
         self._patch(torch.optim.Optimizer, "zero_grad", self._wrap_zero_grad)
         self._patch(nn.Module, "zero_grad", self._wrap_zero_grad)
+        self._patch(torch.amp.GradScaler, "scale", amp.wrap_scale(rec, self._guard))
+        self._patch(torch.amp.GradScaler, "step", amp.wrap_step(rec, self._guard))
+        self._quiet_compile_warning()
         _ACTIVE.append(self)
         self._undo.append(lambda: _ACTIVE.remove(self))
         self._running = True
@@ -92,6 +97,20 @@ class CaptureSession:
         original = owner.__dict__[name]
         setattr(owner, name, wrap(original))
         self._undo.append(lambda: setattr(owner, name, original))
+
+    def _quiet_compile_warning(self) -> None:
+        """torch warns in the user's cell that a compiled module fires global hooks twice; nbgrad's
+        hooks expect that (the wrapper owns no parameters), so the warning is nbgrad's noise."""
+        warnings.filterwarnings(
+            "ignore", message=r"Using `torch\.compile\(module\)` when there are global hooks")
+        entry = warnings.filters[0]
+
+        def remove() -> None:
+            if entry in warnings.filters:
+                warnings.filters.remove(entry)
+                getattr(warnings, "_filters_mutated", lambda: None)()
+
+        self._undo.append(remove)
 
     # -- guarded hooks ------------------------------------------------------------------
     def _guard(self, hook: Callable[..., Any]) -> Callable[..., Any]:
@@ -115,12 +134,18 @@ class CaptureSession:
         before = self._guard(self.recorder.before_backward)
         after = self._guard(self.recorder.after_backward)
 
+        depth = [0]
+
         @functools.wraps(original)
         def backward(tensors: Any, *args: Any, **kwargs: Any) -> Any:
+            if depth[0]:  # a backward inside a backward (reentrant checkpointing) is part of it
+                return original(tensors, *args, **kwargs)
             before(tensors)
+            depth[0] += 1
             try:
                 return original(tensors, *args, **kwargs)
             finally:
+                depth[0] -= 1
                 after()
 
         return backward

@@ -62,7 +62,8 @@ def render(report: Report, figures: str = "") -> str:
              "<div>" + "<br>".join(escape(x) for x in views.run_summary(run)) + "</div>"]
     parts += [diagnosis(d) for d in report.diagnoses]
     parts.append(figures)
-    if run.steps:
+    parts.append(table(views.skipped_table(run)))
+    if views.shown_steps(run):
         parts.append(table(views.layer_grad_table(run)))
         parts.append(table(views.layer_step_table(run)))
         for opt in run.optimizers:

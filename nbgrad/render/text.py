@@ -44,7 +44,10 @@ def render(report: Report) -> str:
     out += views.run_summary(run)
     if report.diagnoses:
         out += ["", *diagnosis_lines(report)]
-    if run.steps:
+    skipped = _table(views.skipped_table(run))
+    if skipped:
+        out += ["", *skipped]
+    if views.shown_steps(run):
         out += ["", *_table(views.layer_grad_table(run))]
         out += ["", *_table(views.layer_step_table(run))]
         for opt in run.optimizers:

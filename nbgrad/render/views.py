@@ -9,7 +9,7 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from nbgrad.records import OptimizerRecord, Run
+from nbgrad.records import OptimizerRecord, Run, StepRecord
 
 if TYPE_CHECKING:
     from nbgrad.report import Report
@@ -50,9 +50,18 @@ def verdict(report: Report) -> str:
             d.title + (f" (line {d.line})" if d.line else "") for d in problems[:3])
         more = f"; and {len(problems) - 3} more" if len(problems) > 3 else ""
         return f"{plural(len(problems), 'problem')} found: {head}{more}"
+    if not run.steps and run.manual_steps:
+        return (f"No optimizer was used: {plural(len(run.manual_steps), 'manual update')} seen "
+                "(parameters changed in place between backward() calls); no problems found")
     if not run.steps:
         return "No optimizer step was seen: " + no_step_reason(run)
-    return f"No problems found in {plural(len(run.steps), 'step')}"
+    skipped = f" ({len(run.skipped_steps)} more skipped by GradScaler)" if run.skipped_steps else ""
+    return f"No problems found in {plural(len(run.steps), 'step')}{skipped}"
+
+
+def shown_steps(run: Run) -> list[StepRecord]:
+    """The steps the tables show: the optimizer's, or the manual updates when there were none."""
+    return run.steps or run.manual_steps
 
 
 def no_step_reason(run: Run) -> str:
@@ -78,7 +87,9 @@ STOP_WORDS = {
 
 
 def run_summary(run: Run) -> list[str]:
-    opts = ", ".join(f"{o.type} '{o.name}' ({plural(o.steps, 'step')})" for o in run.optimizers)
+    opts = ", ".join(f"{o.type} '{o.name}' ({plural(o.steps, 'step')}"
+                     + (f", {o.skipped_steps} skipped" if o.skipped_steps else "") + ")"
+                     for o in run.optimizers)
     lines = [
         f"{plural(len(run.steps), 'optimizer step')} recorded of {run.steps_requested} requested "
         f"({STOP_WORDS[run.stopped_by]}), {run.elapsed_s:.2f} s",
@@ -89,6 +100,20 @@ def run_summary(run: Run) -> list[str]:
     if losses:
         lines.append(f"loss: {fmt(losses[0])} at step 0 -> {fmt(losses[-1])} at step "
                      f"{len(losses) - 1}")
+    if run.manual_steps and not run.steps:
+        lines.append(f"no optimizer was used: the parameters were changed in place between "
+                     f"backward() calls {plural(len(run.manual_steps), 'time')} (a manual update "
+                     "such as `p -= lr * p.grad`); nbgrad measured each change")
+    if run.skipped_steps:
+        skips = ", ".join(f"after step {s.after_step} (scale {fmt(s.grad_scale)})"
+                          for s in run.skipped_steps[:5])
+        more = ", ..." if len(run.skipped_steps) > 5 else ""
+        lines.append(f"GradScaler skipped {plural(len(run.skipped_steps), 'step')} whose gradients "
+                     f"had inf/NaN: {skips}{more}")
+    scales = [s.grad_scale for s in run.steps if s.grad_scale is not None]
+    if scales:
+        lines.append(f"GradScaler loss scale: {fmt(scales[0])} at the first step -> "
+                     f"{fmt(scales[-1])} at the last (losses are shown unscaled)")
     if run.error is not None:
         where = f" at line {run.error.line}" if run.error.line else ""
         lines.append(f"error{where}: {run.error.type}: {run.error.message}")
@@ -97,12 +122,12 @@ def run_summary(run: Run) -> list[str]:
 
 def loss_series(run: Run) -> list[float | None]:
     """The first loss of each step (what the step was computed from)."""
-    return [s.losses[0] if s.losses else None for s in run.steps]
+    return [s.losses[0] if s.losses else None for s in shown_steps(run)]
 
 
 def step_columns(run: Run, limit: int = MAX_STEP_COLUMNS) -> list[int]:
     """Which steps get a column: all when few, else evenly spread including first and last."""
-    n = len(run.steps)
+    n = len(shown_steps(run))
     if n <= limit:
         return list(range(n))
     return sorted({round(i * (n - 1) / (limit - 1)) for i in range(limit)})
@@ -119,11 +144,12 @@ class Table:
 def layer_grad_table(run: Run) -> Table:
     """Gradient norm of each layer at each (shown) step; 'no grad' where `.grad` was None."""
     cols = step_columns(run)
+    steps = shown_steps(run)
     rows = []
     for layer in run.layers.values():
         cells = []
         for i in cols:
-            stats = run.steps[i].layers.get(layer.name)
+            stats = steps[i].layers.get(layer.name)
             cells.append("" if stats is None else fmt(stats.grad_norm, NO_GRAD))
         rows.append([layer.name, layer.type, *cells])
     return Table(["layer", "type", *[f"step {i}" for i in cols]], rows,
@@ -132,7 +158,7 @@ def layer_grad_table(run: Run) -> Table:
 
 def layer_step_table(run: Run, step: int = -1) -> Table:
     """Every measured quantity of each layer at one step."""
-    rec = run.steps[step]
+    rec = shown_steps(run)[step]
     rows = []
     for layer in run.layers.values():
         s = rec.layers.get(layer.name)
@@ -141,8 +167,9 @@ def layer_step_table(run: Run, step: int = -1) -> Table:
         rows.append([layer.name, fmt(s.grad_norm, NO_GRAD), fmt(s.param_norm),
                      fmt(s.update_norm, "not stepped"), fmt(s.update_to_param_ratio),
                      fmt(s.grad_zero_fraction)])
+    word = "manual update" if rec.optimizer < 0 else "step"
     return Table(["layer", "grad norm", "param norm", "update norm", "update/param",
-                  "zero grad frac"], rows, title=f"Layers at step {rec.index}")
+                  "zero grad frac"], rows, title=f"Layers at {word} {rec.index}")
 
 
 def _hyper_value(value: Any) -> str:
@@ -150,6 +177,18 @@ def _hyper_value(value: Any) -> str:
         return "(" + ", ".join(_hyper_value(v) for v in value) + ")"
     return fmt(value) if isinstance(value, (int, float)) and not isinstance(value, bool) \
         else str(value)
+
+
+def skipped_table(run: Run) -> Table:
+    """GradScaler steps that did not reach the optimizer, and the gradients that made it skip."""
+    rows = []
+    for s in run.skipped_steps:
+        loss = fmt(s.losses[0]) if s.losses else "—"
+        bad = ", ".join(s.nonfinite_params[:4]) + (", ..." if len(s.nonfinite_params) > 4 else "")
+        rows.append([str(s.after_step), run.optimizers[s.optimizer].name, fmt(s.grad_scale), loss,
+                     bad or "—"])
+    return Table(["after step", "optimizer", "loss scale", "loss", "inf/NaN gradient in"], rows,
+                 title="Steps skipped by the GradScaler")
 
 
 def hyperparameter_table(opt: OptimizerRecord) -> Table:
@@ -189,14 +228,16 @@ def state_table(opt: OptimizerRecord) -> Table:
 def unmoved_params(run: Run) -> Table:
     """Parameters that no recorded step moved, and why: the first thing to look at."""
     rows = []
+    steps = shown_steps(run)
     for name, info in run.params.items():
-        moved = any((s.params.get(name) and (s.params[name].update_norm or 0) > 0)
-                    for s in run.steps)
-        if moved or not run.steps:
+        moved = any((s.params.get(name) and (s.params[name].update_norm or 0) > 0) for s in steps)
+        if moved or not steps:
             continue
-        grads = [s.params[name].grad_norm for s in run.steps if name in s.params]
+        grads = [s.params[name].grad_norm for s in steps if name in s.params]
         if not info.requires_grad:
             why = "frozen (requires_grad=False)"
+        elif not run.steps:
+            why = "not changed by the manual updates"
         elif info.optimizer is None:
             why = "not in any optimizer"
         elif all(g is None for g in grads):
