@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 
 import pytest
 import torch
@@ -25,6 +26,10 @@ def _torch_globals() -> dict[str, object]:
         "forward_hooks": len(module_mod._global_forward_hooks),
         "forward_pre_hooks": len(module_mod._global_forward_pre_hooks),
         "backward_hooks": len(module_mod._global_backward_hooks),
+        "scaler_step": torch.amp.GradScaler.__dict__["step"],
+        "scaler_scale": torch.amp.GradScaler.__dict__["scale"],
+        "nbgrad_warning_filters": [f for f in warnings.filters
+                                   if f[1] is not None and "global hooks" in f[1].pattern],
     }
 
 
