@@ -92,7 +92,7 @@ class Check:
         elif error is not None and not isinstance(error, StopRun):
             stopped_by = "error"
             info = ErrorInfo(type(error).__name__, str(error), self._error_line(tb))
-        self.report = self._build(stopped_by, info, error)
+        self.report = self._build(stopped_by, info, error, tb)
         _LAST[:] = [self.report]
         return error is not None and self.owns(error)
 
@@ -104,9 +104,10 @@ class Check:
         return line
 
     def _build(self, stopped_by: StopReason, info: ErrorInfo | None,
-               error: BaseException | None) -> Report:
+               error: BaseException | None, tb: TracebackType | None = None) -> Report:
         elapsed = time.perf_counter() - self._started
-        namespace = self.namespace if hasattr(self, "namespace") else {}
+        namespace = _with_frame_locals(self.namespace if hasattr(self, "namespace") else {},
+                                       tb, self.filename)
         try:
             run = build_run(self.recorder, namespace, source=self.source,
                             first_line=self.first_line, timeout_s=self.timeout or 0.0,
@@ -121,6 +122,17 @@ class Check:
                       error=info)
             return Report(run=run, diagnoses=[],
                           analysis_error=f"{type(failure).__name__}: {failure}")
+
+
+def _with_frame_locals(namespace: Mapping[str, Any], tb: TracebackType | None,
+                       filename: str) -> dict[str, Any]:
+    """The namespace plus the local variables of the user's functions that the stop went through,
+    so that a `def main(): model = ...` script or cell names `model` as the user does."""
+    merged = dict(namespace)
+    for frame, _ in traceback.walk_tb(tb):
+        if frame.f_code.co_filename == filename and frame.f_locals is not frame.f_globals:
+            merged.update(frame.f_locals)
+    return merged
 
 
 def _compile_cell(source: str, first_line: int) -> tuple[CodeType, str]:

@@ -1,0 +1,209 @@
+"""`nbgrad check train.py`: run a training script for a few instrumented steps, outside a notebook.
+
+    nbgrad check train.py [--steps N] [--timeout S] [--json out.json] [--html out.html] [-- ARGS]
+    nbgrad show out.json [--html out.html]
+
+The script runs as `__main__` with `sys.argv` set to it and ARGS, under the same instrumentation as
+`%%gradcheck`; its loop is stopped after N optimizer steps and the text report is printed. Exit status,
+so that a CI pipeline can be gated on it: 0 when no error-level diagnosis was found, 1 when one was (or
+the script raised, or nbgrad could not analyse the run), 2 for a wrong command line or an unreadable
+file, 130 when interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import builtins
+import json
+import sys
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NoReturn, TextIO
+
+import nbgrad
+from nbgrad import api
+from nbgrad.errors import usage_message
+from nbgrad.report import Report
+
+EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+CHECK_EXAMPLE = "nbgrad check train.py --steps 10 --json report.json -- --lr 0.1"
+SHOW_EXAMPLE = "nbgrad show report.json --html report.html"
+
+
+class UsageError(Exception):
+    """A wrong command line: printed as problem / To fix it / Example, exit status 2."""
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        example = SHOW_EXAMPLE if self.prog.endswith(" show") else CHECK_EXAMPLE
+        raise UsageError(usage_message(
+            f"{self.prog}: {message}.",
+            "see `nbgrad check --help`; the script's own arguments go after `--`.", example))
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog="nbgrad", description="Run a PyTorch training script for a few instrumented "
+                    "optimizer steps and report why it (won't) learn.")
+    parser.add_argument("--version", action="version", version=f"nbgrad {nbgrad.__version__}")
+    commands = parser.add_subparsers(dest="command", parser_class=Parser)
+    check = commands.add_parser("check", help="run a training script and report on its first steps",
+                                description="Run SCRIPT as __main__ for --steps optimizer steps, print "
+                                "the report; exit 1 when an error-level problem was found.")
+    check.add_argument("script", help="the training script (its own arguments go after --)")
+    check.add_argument("--steps", type=int, default=api.DEFAULT_STEPS,
+                       help="optimizer steps to record before the loop is stopped (default: %(default)s)")
+    check.add_argument("--timeout", type=float, default=api.DEFAULT_TIMEOUT_S,
+                       help="seconds to wait for the next optimizer step (default: %(default)s)")
+    check.add_argument("--json", metavar="PATH", help="also save the report as JSON (`nbgrad show`)")
+    check.add_argument("--html", metavar="PATH", help="also save the report as an HTML page")
+    show = commands.add_parser("show", help="print a report saved with --json",
+                               description="Print a report saved by `nbgrad check --json` (or "
+                               "Report.to_json()), optionally as an HTML page too.")
+    show.add_argument("report", help="the JSON file")
+    show.add_argument("--html", metavar="PATH", help="also write the report as an HTML page")
+    return parser
+
+
+def _progress(stream: TextIO) -> api.Progress:
+    """`nbgrad: step 3/10` on stderr: rewritten in place on a terminal, one line each in a log."""
+    end = "\r" if stream.isatty() else "\n"
+
+    def progress(done: int, total: int) -> None:
+        print(f"nbgrad: step {done}/{total}", end=end, file=stream, flush=True)
+
+    return progress
+
+
+def run_script(path: Path, script_args: Sequence[str], *, steps: int, timeout: float | None,
+               progress: api.Progress | None = None) -> tuple[Report, BaseException | None]:
+    """Run a script as `__main__` under a Check; returns its report and the script's own exception."""
+    filename = str(path.resolve())
+    source = path.read_text(encoding="utf-8")
+    code = compile(source, filename, "exec")
+    namespace: dict[str, Any] = {"__name__": "__main__", "__file__": filename, "__doc__": None,
+                                 "__package__": None, "__spec__": None, "__builtins__": builtins}
+    check = api.Check(steps=steps, timeout=timeout, filename=filename, source=source, first_line=1,
+                      progress=progress)
+    check.namespace = namespace
+    saved_argv, saved_path = sys.argv, list(sys.path)
+    sys.argv = [str(path), *script_args]
+    sys.path.insert(0, str(path.resolve().parent))
+    error: BaseException | None = None
+    try:
+        with check:
+            try:
+                exec(code, namespace)
+            except SystemExit as done:
+                if done.code not in (None, 0):
+                    raise  # a failing exit is the script's error; sys.exit(0) is a normal end
+    except BaseException as raised:  # the script's own exception; nbgrad's StopRun never gets here
+        error = raised
+    finally:
+        sys.argv, sys.path[:] = saved_argv, saved_path
+    assert check.report is not None
+    return check.report, error
+
+
+def html_page(report: Report) -> str:
+    return ("<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>nbgrad report</title></head>"
+            f"<body>\n{report.to_html()}\n</body></html>\n")
+
+
+def _write(path: str, text: str) -> None:
+    Path(path).write_text(text, encoding="utf-8")
+
+
+def _print_user_traceback(error: BaseException, filename: str) -> None:
+    """The traceback as Python would print it for the script: from the script's first frame on."""
+    tb = error.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_filename != filename:
+        tb = tb.tb_next
+    traceback.print_exception(type(error), error, tb or error.__traceback__, file=sys.stderr)
+
+
+def exit_status(report: Report, error: BaseException | None) -> int:
+    if isinstance(error, KeyboardInterrupt):
+        return EXIT_INTERRUPTED
+    if error is not None or report.analysis_error:
+        return EXIT_PROBLEM
+    return EXIT_PROBLEM if any(d.severity == "error" for d in report.diagnoses) else EXIT_OK
+
+
+def _check(args: argparse.Namespace, script_args: list[str]) -> int:
+    path = Path(args.script)
+    if not path.is_file():
+        raise UsageError(usage_message(f"nbgrad check: there is no file {args.script!r}.",
+                                       "pass the path of the Python script that trains.",
+                                       CHECK_EXAMPLE))
+    if args.steps < 1:
+        raise UsageError(usage_message(f"nbgrad check: --steps must be at least 1 (got {args.steps}).",
+                                       "pass how many optimizer steps to record; 10 is the default.",
+                                       CHECK_EXAMPLE))
+    if args.timeout <= 0:
+        raise UsageError(usage_message(
+            f"nbgrad check: --timeout must be a positive number of seconds (got {args.timeout}).",
+            "pass the seconds to wait for an optimizer step before stopping the script.",
+            "nbgrad check train.py --timeout 120"))
+    print(f"nbgrad: running {args.script} for up to {args.steps} optimizer steps", file=sys.stderr)
+    report, error = run_script(path, script_args, steps=args.steps, timeout=args.timeout,
+                               progress=_progress(sys.stderr))
+    if sys.stderr.isatty():
+        print(file=sys.stderr)
+    if error is not None and not isinstance(error, KeyboardInterrupt):
+        _print_user_traceback(error, str(path.resolve()))
+    sys.stdout.write(report.to_text())
+    if args.json:
+        _write(args.json, report.to_json(indent=1))
+    if args.html:
+        _write(args.html, html_page(report))
+    return exit_status(report, error)
+
+
+def _show(args: argparse.Namespace) -> int:
+    try:
+        text = Path(args.report).read_text(encoding="utf-8")
+    except OSError as error:
+        raise UsageError(usage_message(f"nbgrad show: cannot read {args.report!r} ({error.strerror}).",
+                                       "pass a report saved by `nbgrad check --json PATH`.",
+                                       SHOW_EXAMPLE)) from None
+    try:
+        report = Report.from_json(text)
+    except (ValueError, KeyError, TypeError) as error:
+        reason = error.msg if isinstance(error, json.JSONDecodeError) else f"{type(error).__name__}: {error}"
+        raise UsageError(usage_message(f"nbgrad show: {args.report!r} is not an nbgrad report ({reason}).",
+                                       "pass a file written by `nbgrad check --json` or "
+                                       "`report.to_json()`.", SHOW_EXAMPLE)) from None
+    sys.stdout.write(report.to_text())
+    if args.html:
+        _write(args.html, html_page(report))
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """The `nbgrad` command; returns the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    script_args: list[str] = []
+    if "--" in argv:
+        cut = argv.index("--")
+        argv, script_args = argv[:cut], argv[cut + 1:]
+    try:
+        args = build_parser().parse_args(argv)
+        if args.command is None:
+            raise UsageError(usage_message("nbgrad: no command given.",
+                                           "run `nbgrad check SCRIPT` to check a training script, or "
+                                           "`nbgrad show REPORT.json` to print a saved report.",
+                                           CHECK_EXAMPLE))
+        if script_args and args.command != "check":
+            raise UsageError(usage_message("nbgrad show: takes no arguments after `--`.",
+                                           "only `nbgrad check` passes arguments on to a script.",
+                                           SHOW_EXAMPLE))
+        return _check(args, script_args) if args.command == "check" else _show(args)
+    except UsageError as error:
+        print(error, file=sys.stderr)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":  # pragma: no cover - `python -m nbgrad.cli`
+    raise SystemExit(main())
