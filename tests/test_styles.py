@@ -190,6 +190,21 @@ def test_compiled_model_is_recorded_under_its_own_layer_names(check):
     assert report.problems == []
 
 
+def test_compiled_model_with_the_default_inductor_backend():
+    # What a student writes: torch.compile(model). C++ code generation takes about 25 s on a cold
+    # cache here, so this one runs through the API only.
+    cell = "torch.manual_seed(0)\nnet = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 1))\n" \
+           "model = torch.compile(net)\n" + LOOP
+    torch._dynamo.reset()
+    ns: dict = {"torch": torch, "nn": nn}
+    report = nbgrad.gradcheck(cell, steps=3, namespace=ns)
+    run = report.run
+    assert list(run.params) == NAMES and len(run.steps) == 3
+    for step, want in zip(run.steps, plain_oracle(3)):
+        assert_grads(step, want, rel=1e-4)
+    assert report.problems == []
+
+
 @pytest.mark.parametrize("reentrant", [False, True])
 def test_gradient_checkpointing_counts_one_backward_per_step(check, reentrant):
     cell = f"""
