@@ -108,6 +108,50 @@ def test_lightning_fit_is_stopped_after_n_steps_and_recorded(check, tmp_path, qu
     assert report.problems == []
 
 
+LIGHTNING_MANUAL = """
+import pytorch_lightning as pl
+from torch.utils.data import DataLoader, TensorDataset
+class Net(pl.LightningModule):
+    def __init__(self):
+        super().__init__()
+        self.automatic_optimization = False
+        self.body = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 1))
+    def training_step(self, batch, batch_idx):
+        opt = self.optimizers()
+        x, y = batch
+        loss = nn.functional.mse_loss(self.body(x), y)
+        opt.zero_grad()
+        self.manual_backward(loss)
+        opt.step()
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=0.1)
+torch.manual_seed(0)
+model = Net()
+loader = DataLoader(TensorDataset(torch.randn(64, 4), torch.randn(64, 1)), batch_size=8)
+trainer = pl.Trainer(max_epochs=50, accelerator="cpu", devices=1, precision=PRECISION, logger=False,
+                     enable_checkpointing=False, enable_progress_bar=False,
+                     enable_model_summary=False, default_root_dir=ROOT)
+trainer.fit(model, loader)
+"""
+
+
+@pytest.mark.parametrize(("precision", "rel"), [("32-true", 1e-5), ("bf16-mixed", 5e-2)])
+def test_lightning_manual_optimization_and_bf16_mixed(tmp_path, quiet_logs, precision, rel):
+    # bfloat16 keeps 8 bits of mantissa: its gradients agree with float32 to a few percent.
+    need("pytorch_lightning")
+    import nbgrad
+
+    ns = {"ROOT": str(tmp_path), "PRECISION": precision, "torch": torch, "nn": nn}
+    report = nbgrad.gradcheck(LIGHTNING_MANUAL, steps=3, namespace=ns)
+    run = report.run
+    assert run.stopped_by == "steps" and len(run.steps) == 3
+    assert [s.backward_calls for s in run.steps] == [1, 1, 1]  # manual_backward, outside step()
+    for step, want in zip(run.steps, sgd_oracle(3, 1)):
+        for name, value in want.items():
+            assert step.params[f"body.{name}"].grad_norm == pytest.approx(value, rel=rel), name
+    assert report.problems == []
+
+
 # -- Hugging Face transformers.Trainer --------------------------------------------------------
 
 HF_TRAINER = """

@@ -28,7 +28,7 @@ class Names:
     module_aliases: dict[int, list[str]] = field(default_factory=dict)  # id(module) -> full names
 
 
-WRAPPER_CHILDREN = ("module", "_orig_mod", "_fsdp_wrapped_module")  # DataParallel/DDP, compile, FSDP
+WRAPPER_CHILDREN = ("module", "_orig_mod")  # DataParallel and DDP's `module`, torch.compile's
 
 
 def _wrapped(module: nn.Module) -> str | None:
