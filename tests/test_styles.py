@@ -341,6 +341,14 @@ def test_manual_sgd_on_raw_tensors_is_recognised_and_stopped(check):
     assert report.problems == []
 
 
+def test_manual_updates_leave_unchanged_graph_inputs_out(check):
+    cell = MANUAL.replace("LOOPS", "10**9").replace("x = torch.randn(16, 4)",
+                                                    "x = torch.randn(16, 4, requires_grad=True)")
+    report = check(cell, steps=2)
+    assert set(report.run.params) == {"w", "b"}  # x gets a gradient but is never updated
+    assert len(report.run.manual_steps) == 2
+
+
 def test_manual_update_through_data_of_a_module_is_seen_until_the_loop_ends(check):
     # `p.data -= ...` does not bump the version counter: nbgrad compares values, not versions.
     cell = """

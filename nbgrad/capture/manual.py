@@ -101,8 +101,8 @@ class ManualTracker:
         snap = self.snapshot
         if snap is None or not snap.tensors:
             return None
-        distances = tensor_stats.norms([t.detach() - c for t, c in zip(snap.tensors, snap.copies)])
+        distances = tensor_stats.distances(snap.tensors, snap.copies)  # reuses the copies' memory
+        self.snapshot = None  # the next backward() takes a fresh one
         if not bool((distances > 0).any()):
             return None
-        self.snapshot = None
         return snap, distances

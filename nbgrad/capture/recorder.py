@@ -306,14 +306,21 @@ class Recorder:
         if found is None:
             return
         snap, distances = found
-        index = [self._register_param(t) for t in snap.tensors]
+        # Module parameters are always shown; a graph leaf (raw tensor) only once it was updated,
+        # so an input with requires_grad does not pass for a parameter.
+        moved = [d > 0 for d in distances.tolist()]
+        keep = [i for i, t in enumerate(snap.tensors) if moved[i] or id(t) in self._param_index]
+        index = {i: self._register_param(snap.tensors[i]) for i in keep}
+        grads = [(index[i], k) for k, i in enumerate(snap.with_grad) if i in index]
+        at = torch.tensor([k for _, k in grads], dtype=torch.long)
         step = RawStep(
             optimizer=MANUAL, losses=self._losses, backward_calls=self._backward_calls, lr=[],
             grads_before=self._grads_before, grads_present_before=self._grads_present_before,
             started=self._window_started,
-            grad_params=[index[i] for i in snap.with_grad], grad_norms=snap.grad_norms,
-            grad_nonzero=snap.grad_nonzero, tracked=index, param_norms=snap.param_norms,
-            stepped=index, update_norms=distances,
+            grad_params=[p for p, _ in grads], grad_norms=snap.grad_norms[at],
+            grad_nonzero=snap.grad_nonzero[at], tracked=[index[i] for i in keep],
+            param_norms=snap.param_norms[keep], stepped=[index[i] for i in keep],
+            update_norms=distances[keep],
         )
         now = time.monotonic()
         step.duration_s = now - step.started
