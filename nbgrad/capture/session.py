@@ -2,7 +2,9 @@
 
 PyTorch's official global hooks (optimizer step pre/post, module forward) hand back removable
 handles. Two calls have no hook and are patched, reversibly: `torch.autograd.backward` (through which
-every `Tensor.backward()` goes) and the `zero_grad` methods of `Optimizer` and `Module`.
+every `Tensor.backward()` goes) and the `zero_grad` methods of `Optimizer` and `Module`; and, for
+mixed precision, `GradScaler.scale` and `GradScaler.step` (capture/amp.py), whose skipped steps no
+optimizer hook sees.
 """
 
 from __future__ import annotations
