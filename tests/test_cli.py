@@ -176,3 +176,13 @@ def test_python_dash_m_nbgrad_without_a_command_exits_2(tmp_path):
     done = nbgrad_cli(cwd=tmp_path)
     assert done.returncode == 2 and done.stdout == ""
     assert done.stderr.splitlines()[0] == "nbgrad: no command given."
+
+
+def test_installed_nbgrad_command_runs_the_same_main(tmp_path):
+    script = Path(sys.executable).parent / "nbgrad"
+    if not script.exists():
+        pytest.skip(f"no console script at {script}: nbgrad is not pip-installed in this environment")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    done = subprocess.run([str(script), "--version"], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert (done.returncode, done.stdout) == (0, f"nbgrad {nbgrad.__version__}\n")
