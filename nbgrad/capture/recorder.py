@@ -15,7 +15,7 @@ from torch import nn
 
 from nbgrad.capture import tensor_stats
 from nbgrad.capture.callsite import cell_line
-from nbgrad.records import Event
+from nbgrad.records import Event, StopReason
 
 
 class StopRun(BaseException):
@@ -48,6 +48,9 @@ class RawStep:
     duration_s: float = 0.0
     closure: bool = False
     inner_backwards: int = 0
+    stale: tuple[list[int], torch.Tensor] | None = None  # grads held at the first backward
+    after_first: tuple[list[int], torch.Tensor] | None = None  # grads right after it
+    batch: torch.Tensor | None = None  # fingerprint of the first layer's input (same batch?)
 
 
 @dataclass
@@ -78,6 +81,11 @@ class Recorder:
         self._window_started = time.monotonic()
         self._reset_window()
         self._current: RawStep | None = None
+        self.module_seen: dict[int, tuple[int, int | None, int]] = {}  # id -> (order, line, step)
+        self.event_values: dict[int, torch.Tensor] = {}  # event index -> value still on the device
+        self._scaler_stepped = False
+        self._skips: list[float] = []  # GradScaler scales of the skipped steps since the last step
+        self.stop_reason: StopReason = "steps"
 
     # -- registry -------------------------------------------------------------------------
     def _reset_window(self) -> None:
@@ -85,6 +93,9 @@ class Recorder:
         self._backward_calls = 0
         self._grads_before: torch.Tensor | None = None
         self._grads_present_before = False
+        self._stale: tuple[list[int], torch.Tensor] | None = None
+        self._after_first: tuple[list[int], torch.Tensor] | None = None
+        self._batch: torch.Tensor | None = None
 
     def _register_param(self, param: torch.Tensor) -> int:
         index = self._param_index.get(id(param))
@@ -106,9 +117,11 @@ class Recorder:
     def optimizer_params(self, optimizer: torch.optim.Optimizer) -> list[int]:
         return [self._register_param(p) for g in optimizer.param_groups for p in g["params"]]
 
-    def _event(self, kind: str, target: str = "", detail: str = "") -> None:
+    def _event(self, kind: str, target: str = "", detail: str = "",
+               value: float | None = None) -> None:
         line = cell_line(self.filename)
-        self.events.append(Event(kind, len(self.steps), line, target, detail))  # type: ignore[arg-type]
+        self.events.append(Event(kind, len(self.steps), line, target, detail,  # type: ignore[arg-type]
+                                 value))
 
     def _check_stop(self) -> None:
         """Once the run is over, every further hook call stops the loop again (see StopRun)."""
@@ -122,15 +135,20 @@ class Recorder:
     # -- hooks ----------------------------------------------------------------------------
     def on_forward(self, module: nn.Module, args: Any, output: Any) -> None:
         self._check_stop()
+        if self._batch is None and args and isinstance(args[0], torch.Tensor):
+            self._batch = tensor_stats.fingerprint(args[0])
         if id(module) not in self.modules:
             self.modules[id(module)] = module
+            self.module_seen[id(module)] = (len(self.module_seen), cell_line(self.filename),
+                                            len(self.steps))
             for param in module.parameters(recurse=False):
                 self._register_param(param)
 
     def before_backward(self, tensors: Any) -> None:
         self._check_stop()
         if self._backward_calls == 0:
-            self._grads_before, self._grads_present_before = self._existing_grads()
+            self._stale = self._grads_by_param()
+            self._grads_before, self._grads_present_before = self._existing_grads(self._stale)
         self._backward_calls += 1
         first = tensors[0] if isinstance(tensors, (list, tuple)) and tensors else tensors
         loss = tensor_stats.scalar(first) if isinstance(first, torch.Tensor) else None
@@ -139,6 +157,8 @@ class Recorder:
 
     def after_backward(self) -> None:
         step = self._current
+        if step is None and self._backward_calls == 1 and self._after_first is None:
+            self._after_first = self._grads_by_param()  # what the first backward() produced
         if step is not None and step.closure:
             step.inner_backwards += 1
             if step.inner_backwards == 1:  # a closure's first gradient is what the step starts from
@@ -168,7 +188,12 @@ class Recorder:
             grads_present_before=self._grads_present_before,
             started=self._window_started,
             closure=closure,
+            stale=self._stale,
+            after_first=self._after_first,
+            batch=self._batch,
         )
+        self._scaler_stepped = True
+        self._skips = []
         self._reset_window()  # a closure's backward calls during step() are counted afresh
         step.tracked = list(range(len(self.params)))
         step.param_norms = tensor_stats.norms(self.params)
@@ -186,6 +211,8 @@ class Recorder:
                                                    step.copies)
         step.copies = []
         step.losses = step.losses + self._losses  # from a closure, if the step had one
+        if step.batch is None:
+            step.batch = self._batch  # a closure's forward pass
         step.backward_calls += self._backward_calls
         now = time.monotonic()
         step.duration_s = now - step.started
@@ -207,12 +234,48 @@ class Recorder:
         step.grad_norms = tensor_stats.norms(grads)  # type: ignore[arg-type]
         step.grad_nonzero = tensor_stats.nonzero_counts(grads)  # type: ignore[arg-type]
 
-    def _existing_grads(self) -> tuple[torch.Tensor | None, bool]:
+    def _grads_by_param(self) -> tuple[list[int], torch.Tensor]:
+        """Which known params hold a `.grad` now, and its norm each (on the device)."""
+        held = [i for i, p in enumerate(self.params) if p.grad is not None]
+        return held, tensor_stats.norms([self.params[i].grad for i in held])  # type: ignore[misc]
+
+    @staticmethod
+    def _existing_grads(held: tuple[list[int], torch.Tensor]) -> tuple[torch.Tensor | None, bool]:
         """Total norm of gradients already present before a step's first backward (None: none)."""
-        grads = [p.grad for p in self.params if p.grad is not None]
-        if not grads:
+        if not held[0]:
             return None, False
-        return tensor_stats.norms(grads).square().sum().sqrt(), True  # type: ignore[arg-type]
+        return held[1].square().sum().sqrt(), True
+
+    # -- clipping and loss scaling ----------------------------------------------------------
+    def on_clip(self, max_norm: Any, total_norm: Any) -> None:
+        """`clip_grad_norm_` returned the norm the gradients had before it clipped them."""
+        self._event("clip", target="clip_grad_norm_", detail=f"max_norm={max_norm}")
+        if isinstance(total_norm, torch.Tensor):
+            self.event_values[len(self.events) - 1] = total_norm.detach().reshape(()).float()
+
+    def before_scaler_step(self) -> None:
+        self._check_stop()
+        self._scaler_stepped = False
+
+    def after_scaler_step(self, scaler: Any, optimizer: torch.optim.Optimizer) -> None:
+        """A GradScaler that found inf/NaN gradients returns without calling `optimizer.step()`.
+
+        Skips while the scale is still large are the scaler finding its range; skips at a scale
+        below 1, or at a scale that `update()` never lowered, go on forever: the run stops then.
+        """
+        if self._scaler_stepped:
+            return
+        scale = float(scaler.get_scale())
+        self._event("step_skipped", target=type(optimizer).__name__, detail=f"scale={scale:g}",
+                    value=scale)
+        self._skips.append(scale)
+        self.last_progress = time.monotonic()
+        stuck = len(self._skips) >= self.steps_requested and (
+            scale < 1.0 or self._skips[-self.steps_requested] == scale)
+        if stuck:
+            self.stop_requested = True
+            self.stop_reason = "skipped"
+            raise StopRun(self)
 
 
 def optimizer_state(optimizer: torch.optim.Optimizer, param_index: dict[int, int]) -> RawOptimizerState:

@@ -1,8 +1,10 @@
 """Install the instrumentation for one run and remove all of it on every exit path.
 
 PyTorch's official global hooks (optimizer step pre/post, module forward) hand back removable
-handles. Two calls have no hook and are patched, reversibly: `torch.autograd.backward` (through which
-every `Tensor.backward()` goes) and the `zero_grad` methods of `Optimizer` and `Module`.
+handles. The calls that have no hook are patched, reversibly: `torch.autograd.backward` (through
+which every `Tensor.backward()` goes), the `zero_grad` methods of `Optimizer` and `Module`,
+`clip_grad_norm_` (whose result is the norm before clipping) and `GradScaler.step` (which may
+return without calling `optimizer.step()`).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 import torch
 from torch import nn
 from torch.nn.modules.module import register_module_forward_hook
+from torch.nn.utils import clip_grad
 from torch.optim.optimizer import (
     register_optimizer_step_post_hook,
     register_optimizer_step_pre_hook,
@@ -72,6 +75,9 @@ class CaptureSession:
         self._patch(torch.autograd, "backward", self._wrap_backward)
         self._patch(torch.optim.Optimizer, "zero_grad", self._wrap_zero_grad)
         self._patch(nn.Module, "zero_grad", self._wrap_zero_grad)
+        self._patch(torch.nn.utils, "clip_grad_norm_", self._wrap_clip)
+        self._patch(clip_grad, "clip_grad_norm_", self._wrap_clip)
+        self._patch(torch.amp.GradScaler, "step", self._wrap_scaler_step)
         _ACTIVE.append(self)
         self._undo.append(lambda: _ACTIVE.remove(self))
         self._running = True
@@ -134,6 +140,30 @@ class CaptureSession:
             return original(owner, set_to_none)
 
         return zero_grad
+
+    def _wrap_clip(self, original: Callable[..., Any]) -> Callable[..., Any]:
+        record = self._guard(self.recorder.on_clip)
+
+        @functools.wraps(original)
+        def clip_grad_norm_(parameters: Any, max_norm: Any, *args: Any, **kwargs: Any) -> Any:
+            total_norm = original(parameters, max_norm, *args, **kwargs)
+            record(max_norm, total_norm)
+            return total_norm
+
+        return clip_grad_norm_
+
+    def _wrap_scaler_step(self, original: Callable[..., Any]) -> Callable[..., Any]:
+        before = self._guard(self.recorder.before_scaler_step)
+        after = self._guard(self.recorder.after_scaler_step)
+
+        @functools.wraps(original)
+        def step(scaler: Any, optimizer: Any, *args: Any, **kwargs: Any) -> Any:
+            before()
+            result = original(scaler, optimizer, *args, **kwargs)
+            after(scaler, optimizer)
+            return result
+
+        return step
 
     # -- timeout ------------------------------------------------------------------------
     def _start_watchdog(self) -> None:
