@@ -448,7 +448,7 @@ BROKEN: dict[str, Broken] = {
         "NBG903", "error", line="h *= 2", raises="RuntimeError"),
     "float64_inputs": Broken(
         mutate(CLASSIC, "X = torch.randn(256, 8)", "X = torch.randn(256, 8, dtype=torch.float64)"),
-        "NBG904", "error", line="loss = F.mse_loss(model(x), y)", raises="RuntimeError"),
+        "NBG904", "error", line="X = torch.randn(256, 8, dtype=torch.float64)", raises="RuntimeError"),
     "linear_in_features_wrong": Broken(
         mutate(CLASSIC, "nn.Linear(8, H)", "nn.Linear(10, H)"), "NBG906", "error",
         line="model = nn.Sequential(nn.Linear(10, H)", raises="RuntimeError"),

@@ -157,6 +157,12 @@ def line_matching(run: Run, pattern: str, default: int | None = None) -> int | N
     return next((n for n, text in cell_lines(run) if regex.search(text)), default)
 
 
+def layer_names(items: Iterable[str], limit: int = 4) -> str:
+    """'layer fc1' / 'layers 0, 2': bare layer names (Sequential's are numbers) read as names."""
+    items = list(items)
+    return ("layer " if len(items) == 1 else "layers ") + names(items, limit)
+
+
 def names(items: Iterable[str], limit: int = 4) -> str:
     """'a, b, c and 2 more' for evidence lines."""
     items = list(items)

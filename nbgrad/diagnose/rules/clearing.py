@@ -95,7 +95,8 @@ def step_sees_no_grad(run: Run) -> list[Diagnosis]:
                      f"on its {len(held)} parameters, although backward() does produce gradients",
                      value=float(len(empty)), step=empty[0].index),
             Evidence(f"the calls run in the order {order}"),
-            Evidence(f"largest change of a parameter at these steps: {fmt(update)}", value=update),
+            Evidence(f"largest update of a parameter at these steps: norm {fmt(update)}",
+                     value=update),
         ]
         texts = {k: run.cell_line(v) for k, v in lines.items()}
         code = None

@@ -100,6 +100,44 @@ def _shapes(run: Run, match: re.Match[str]) -> Detail:
             f"{expected} features.")
 
 
+def _call_arguments(text: str) -> list[str]:
+    """The simple names passed to the last call on a line: `criterion(out, y)` -> [out, y]."""
+    calls = re.findall(r"\(\s*([\w.()\[\]]+)\s*,\s*(\w+)\s*[,)]", text)
+    return list(calls[-1]) if calls else []
+
+
+def _dtypes(run: Run, match: re.Match[str]) -> Detail:
+    text = f"{run.error.message}" if run.error else ""
+    error_line = run.error.line if run.error else None
+    if re.search(r"target dtype to be Long|Found dtype Long but expected Float|"
+                 r"Expected floating point type for target", text):
+        wants = "long" if "to be Long" in text else "float"
+        args = _call_arguments(run.cell_line(error_line))
+        target = args[1] if len(args) == 2 else "y"
+        return ([Evidence(f"the loss wants {'int64 class indices' if wants == 'long' else 'float targets'}"
+                          f" but `{target}` is {'float' if wants == 'long' else 'int64 (Long)'}")],
+                f"{target} = {target}.{wants}()", error_line, None)
+    if re.search(r"Double|double", text):
+        line = facts.line_matching(run, r"float64|\.double\(\)|from_numpy|np\.")
+        name = re.match(r"^\s*(\w+)\s*=", run.cell_line(line)) if line else None
+        evidence = [Evidence("one side is float64 (Double), as NumPy data and dtype=torch.float64 are; "
+                             "the layers' weights are float32 (Float)")]
+        if line is not None:
+            evidence.append(Evidence(f"line {line} `{run.cell_line(line)}` makes float64 data"))
+        code = f"{name.group(1)} = {name.group(1)}.float()" if name else None
+        return evidence, code, line, "Convert the data to float32 once, where it is made: X = X.float()."
+    return [], None, None, None
+
+
+def _not_reduced(run: Run, match: re.Match[str]) -> Detail:
+    variable = facts.backward_variable(run, run.error.line if run.error else None)
+    line = facts.line_matching(run, r"reduction\s*=\s*['\"]none")
+    evidence = [Evidence(f"line {line} `{run.cell_line(line)}` asks for one loss per element")] \
+        if line else []
+    return evidence, f"{variable}.mean().backward()" if variable else None, \
+        run.error.line if run.error else None, None
+
+
 def _non_leaf(run: Run, match: re.Match[str]) -> Detail:
     line = facts.line_matching(run, r"requires_grad\s*=\s*True\s*\)\s*(\*|/|\+|-|\.to\(|\.cuda\()")
     code = None
@@ -166,7 +204,8 @@ KNOWN = [
           "losses and BCE want float targets.",
           "Convert at the boundary: inputs with x.float() (torch.from_numpy(a).float()); "
           "CrossEntropyLoss / NLLLoss targets with y.long(); MSELoss / BCELoss targets with "
-          "y.float()."),
+          "y.float().",
+          _dtypes),
     Known("NBG905", "device-mismatch",
           r"Expected all tensors to be on the same device|is not on the expected device|"
           r"Input type \([\w.]*cuda[\w.]*\) and weight type|and weight type \([\w.]*cuda",
@@ -213,8 +252,15 @@ KNOWN = [
           "backward() without arguments needs a single number. The loss was not reduced (e.g. "
           "reduction='none', or the model's output itself was used).",
           "Reduce the loss to one number before backward(): loss.mean().backward(), or a loss "
-          "function with its default reduction='mean'."),
+          "function with its default reduction='mean'.",
+          _not_reduced),
 ]
+
+
+def _first_sentence(message: str) -> str:
+    """The message up to its first full stop or parenthesis (torch adds long hints after it)."""
+    first = re.split(r"\. |\s\(|\n", message, maxsplit=1)[0].strip()
+    return first if len(first) <= 300 else first[:297] + "..."
 
 
 def explain_error(run: Run) -> list[Diagnosis]:
@@ -230,10 +276,10 @@ def explain_error(run: Run) -> list[Diagnosis]:
         if known.code == "NBG901" and run.params and not any(
                 p.requires_grad for p in run.params.values()):
             return []  # every parameter frozen: NBG203 says it better
-        evidence = [Evidence(f"line {error.line} raised {error.type}: "
-                             f"{error.message.splitlines()[0][:300]}")]
+        evidence = [Evidence(f"line {error.line} raised {error.type}: {_first_sentence(error.message)}")]
         if run.steps:
-            evidence.append(Evidence(f"{len(run.steps)} steps ran before the error",
+            n = len(run.steps)
+            evidence.append(Evidence(f"{n} step{'s' if n != 1 else ''} ran before the error",
                                      value=float(len(run.steps))))
         fix_code, line, fix = None, error.line, known.fix
         if known.detail is not None:

@@ -179,7 +179,8 @@ def layer_cut_from_loss(run: Run) -> list[Diagnosis]:
     if after:
         grad = max(facts.finite(s.layers[r].grad_norm for s in run.steps for r in after
                                 if r in s.layers), default=None)
-        evidence.append(Evidence(f"{facts.names(after)}, which ran after it, did get gradients "
+        them = "it" if len(inside) == 1 else "them"
+        evidence.append(Evidence(f"{facts.names(after)}, which ran after {them}, did get gradients "
                                  f"(norm up to {fmt(grad)}): the graph is cut in between",
                                  value=grad))
     breaks = graph_breaks(run)

@@ -82,7 +82,7 @@ def lr_too_small(run: Run) -> list[Diagnosis]:
             losses = facts.finite(facts.loss_series(run, oi))
             evidence = [
                 Evidence(f"with lr = {fmt(lr)}, each step changed the weights of "
-                         f"{facts.names(ratios)} by at most {fmt(largest)} of their size "
+                         f"{facts.layer_names(ratios)} by at most {fmt(largest)} of their size "
                          f"(median over {len(lrs)} steps; negligible below "
                          f"{fmt(UPDATE_RATIO_NEGLIGIBLE)})", value=largest),
                 Evidence(f"the same gradients at lr = {fmt(LR_REFERENCE)} would change them by "

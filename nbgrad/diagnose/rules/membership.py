@@ -87,8 +87,7 @@ def grads_not_in_optimizer(run: Run) -> list[Diagnosis]:
         why=("optimizer.step() only changes the tensors in its param_groups. These parameters "
              "receive gradients every step but are not among them, so they keep their initial "
              "values" + ("; nothing in the model learns." if everything else
-                         " while the rest of the model learns around them."),
-        ),
+                         " while the rest of the model learns around them.")),
         fix=fix, fix_code=fix_code, line=line, confidence=0.95, layers=layers,
     )]
 
@@ -179,12 +178,13 @@ def optimizer_params_unused(run: Run) -> list[Diagnosis]:
         line = _creation_line(run, opt)
         if ran:
             breaks = graph_breaks(run)
+            own = _loss_line(run, oi)
+            mine = [b for b in breaks if b[0] == own] or breaks[:3]  # the cut on its own loss line
             evidence.append(Evidence(f"{facts.names(ran)} ran in the forward pass, so the graph is "
                                      "cut between their output and every loss"))
             evidence += [Evidence(f"line {n} `{text}` uses {', '.join(cut)}: the result has no "
-                                  "autograd history") for n, text, cut in breaks[:3]]
-            own = _loss_line(run, oi)
-            line = own if own in {n for n, _, _ in breaks} else breaks[0][0] if breaks else line
+                                  "autograd history") for n, text, cut in mine]
+            line = mine[0][0] if mine else line
         found.append(Diagnosis(
             code="NBG202", slug="optimizer-params-unused", severity="warning",
             title=f"'{opt.name}' steps parameters that never take part in the loss",

@@ -54,7 +54,7 @@ def clip_too_tight(run: Run) -> list[Diagnosis]:
         assert clip is not None
         limit = _max_norm(clip.detail)
         before = statistics.median(c.value for c in clips if c and c.value is not None)
-        suggestion = facts.power_of_ten(before)
+        suggestion = f"{before:.1g}"
         text = run.cell_line(clip.line)
         found.append(Diagnosis(
             code="NBG404", slug="clip-too-tight", severity="warning",
@@ -70,7 +70,7 @@ def clip_too_tight(run: Run) -> list[Diagnosis]:
             why=("Clipping is meant to trim rare spikes. A limit far below the usual gradient norm "
                  "rescales every step to the same tiny length, so the limit, not the learning "
                  "rate, sets the step size."),
-            fix=f"Raise max_norm to about the usual gradient norm ({suggestion}), so that only "
+            fix=f"Raise max_norm to about the usual gradient norm ({suggestion} here), so that only "
                 "unusually large gradients are clipped.",
             fix_code=facts.with_keyword(text, "max_norm", suggestion),
             line=clip.line, confidence=0.85, layers=list(ratios),
@@ -103,30 +103,31 @@ def weight_decay_dominates(run: Run) -> list[Diagnosis]:
                     pull[layer] = statistics.median(values)
             if not pull or min(pull.values()) < DECAY_DOMINANCE:
                 continue
-            weakest = min(pull, key=pull.__getitem__)
-            norms = [s.layers[weakest].param_norm for s in steps if weakest in s.layers]
+            pull = {k: pull[k] for k in run.layers if k in pull}
+            weakest = min(pull.values())
             line = creation_line(run, oi)
-            suggestion = facts.power_of_ten(wd / min(pull.values()))
             evidence = [Evidence(
-                f"weight_decay={fmt(wd)} pulls {facts.names(pull)} toward zero at least "
-                f"{fmt(min(pull.values()))}x harder than the loss gradient (wd * |weights| vs "
-                f"|grad|, median over {len(steps)} steps)", value=min(pull.values()), layer=weakest)]
+                f"weight_decay={fmt(wd)} pulls {facts.layer_names(pull)} toward zero "
+                f"{fmt(weakest)}x or more as hard as the loss gradient does (wd * |weights| vs "
+                f"|grad|, median over {len(steps)} steps)", value=weakest)]
             evidence.append(Evidence(f"the decay alone shrinks the weights by lr * wd = "
                                      f"{fmt(lr * wd)} of their size per step", value=lr * wd))
-            if len(norms) >= 2:
-                evidence.append(Evidence(f"the weights of {weakest} went from norm {fmt(norms[0])} "
-                                         f"to {fmt(norms[-1])}", value=norms[-1], layer=weakest))
+            for layer in pull:
+                norms = [s.layers[layer].param_norm for s in steps if layer in s.layers]
+                evidence.append(Evidence(f"weight norm of layer {layer}: {fmt(norms[0])} at step "
+                                         f"{steps[0].index} -> {fmt(norms[-1])} at step "
+                                         f"{steps[-1].index}", value=norms[-1], layer=layer))
             found.append(Diagnosis(
                 code="NBG405", slug="weight-decay-dominates", severity="warning",
-                title=f"Weight decay ({fmt(wd)}) outweighs the loss: the weights shrink toward "
-                      "zero instead of learning",
+                title=f"Weight decay ({fmt(wd)}) outweighs the loss: it, not the data, decides "
+                      "the steps",
                 evidence=evidence,
-                why=("Weight decay adds wd * weights to every gradient. When that term is many times "
-                     "the loss gradient, the steps mostly shrink the weights and the data barely "
-                     "shapes them."),
-                fix=f"Lower weight_decay to {suggestion} or less, where the pull of decay "
-                    "and loss are about equal (1e-4 to 5e-4 is usual for SGD).",
-                fix_code=facts.with_keyword(run.cell_line(line), "weight_decay", suggestion),
+                why=("Weight decay adds wd * weights to every gradient. When that term outweighs the "
+                     "loss gradient from the first step on, the steps mostly pull the weights toward "
+                     "zero and the data barely shapes them."),
+                fix=f"Lower weight_decay well below {wd / weakest:.2g} (where decay would pull as "
+                    "hard as the loss); 1e-4 to 5e-4 is usual for SGD.",
+                fix_code=facts.with_keyword(run.cell_line(line), "weight_decay", "5e-4"),
                 line=line, confidence=0.8, layers=list(pull),
             ))
     return found
