@@ -197,4 +197,4 @@ def with_keyword(text: str, key: str, value: str) -> str | None:
 def power_of_ten(value: float) -> str:
     """The power of ten nearest to `value` on a log scale, written as a literal (`1e-3`, `0.1`)."""
     exponent = round(math.log10(value))
-    return {0: "1.0", -1: "0.1", 1: "10"}.get(exponent, f"1e{exponent}")
+    return f"{10.0 ** exponent:g}" if -4 <= exponent <= 3 else f"1e{exponent}"

@@ -258,8 +258,8 @@ KNOWN = [
 
 
 def _first_sentence(message: str) -> str:
-    """The message up to its first full stop or parenthesis (torch adds long hints after it)."""
-    first = re.split(r"\. |\s\(|\n", message, maxsplit=1)[0].strip()
+    """The message up to its first full stop (torch adds long hints after it)."""
+    first = re.split(r"\. |\n", message, maxsplit=1)[0].strip()
     return first if len(first) <= 300 else first[:297] + "..."
 
 

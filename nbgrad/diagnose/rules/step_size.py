@@ -155,7 +155,7 @@ def grad_scaler_skips(run: Run) -> list[Diagnosis]:
         evidence.append(Evidence(f"{len(bad)} of {len(losses)} losses were {fmt(bad[0])}",
                                  value=bad[0]))
     if pairs:
-        evidence.append(Evidence(f"the scale stayed at {fmt(pairs[0][0].value)} from one skipped "
+        evidence.append(Evidence(f"the scale stayed at {pairs[0][0].value:g} from one skipped "
                                  f"step to the next: {name}.update() is not called, so it never "
                                  "lowers the scale", value=pairs[0][0].value))
         return [Diagnosis(
