@@ -120,6 +120,13 @@ def test_batch_fingerprint_tells_the_same_batch_from_another(check):
                                                       rel=1e-5)
     moving = check(zoo.CORRECT["classic"], namespace=dict(zoo.VARIANTS[0]), steps=2).run.steps
     assert moving[0].batch_fingerprint != moving[1].batch_fingerprint
+    # a validation pass on a fixed batch between steps is not the batch the loss came from
+    validated = check(zoo.CORRECT["validation_each_step"], namespace=dict(zoo.VARIANTS[0]),
+                      steps=3).run.steps
+    assert [s.batch_fingerprint for s in validated] == [s.batch_fingerprint for s in
+                                                        check(zoo.CORRECT["classic"],
+                                                              namespace=dict(zoo.VARIANTS[0]),
+                                                              steps=3).run.steps]
 
 
 def test_new_fields_round_trip_through_json(check):

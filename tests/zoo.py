@@ -308,6 +308,10 @@ while True:
     "rnn_truncated_bptt": RNN,
     "full_batch_classifier": FULL_BATCH,
     "full_batch_shuffled": SHUFFLED,
+    "validation_each_step": mutate(CLASSIC, "        opt.step()\n", """        opt.step()
+        with torch.no_grad():
+            val_loss = F.mse_loss(model(X[:64]), Y[:64]).item()
+"""),
     "functional_params": FUNCTIONAL,
     "train_step_function": mutate(NET, """for epoch in range(100):
     for i in range(0, 256, 32):

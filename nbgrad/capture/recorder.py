@@ -86,6 +86,8 @@ class Recorder:
         self._scaler_stepped = False
         self._skips: list[float] = []  # GradScaler scales of the skipped steps since the last step
         self.stop_reason: StopReason = "steps"
+        self._entry: int | None = None  # id of the first module that ran: the model's entry layer
+        self._entry_input: torch.Tensor | None = None  # fingerprint of its latest input
 
     # -- registry -------------------------------------------------------------------------
     def _reset_window(self) -> None:
@@ -135,8 +137,12 @@ class Recorder:
     # -- hooks ----------------------------------------------------------------------------
     def on_forward(self, module: nn.Module, args: Any, output: Any) -> None:
         self._check_stop()
-        if self._batch is None and args and isinstance(args[0], torch.Tensor):
-            self._batch = tensor_stats.fingerprint(args[0])
+        if self._entry is None:
+            self._entry = id(module)
+        if id(module) == self._entry and args and isinstance(args[0], torch.Tensor):
+            # the latest input wins: a validation pass between steps is followed by the batch
+            # that the next backward() is computed from
+            self._entry_input = tensor_stats.fingerprint(args[0])
         if id(module) not in self.modules:
             self.modules[id(module)] = module
             self.module_seen[id(module)] = (len(self.module_seen), cell_line(self.filename),
@@ -147,6 +153,7 @@ class Recorder:
     def before_backward(self, tensors: Any) -> None:
         self._check_stop()
         if self._backward_calls == 0:
+            self._batch = self._entry_input
             self._stale = self._grads_by_param()
             self._grads_before, self._grads_present_before = self._existing_grads(self._stale)
         self._backward_calls += 1
