@@ -331,6 +331,20 @@ for epoch in range(100):
     for i in range(0, 256, 32):
         train_step(X[i:i + 32], Y[i:i + 32])
 """),
+    "frozen_by_no_grad": DATA + """\
+backbone = nn.Sequential(nn.Linear(8, H), nn.ReLU())
+head = nn.Linear(H, 1)
+model = nn.Sequential(backbone, head)
+opt = torch.optim.AdamW(model.parameters(), lr=1e-2)  # the frozen backbone's weights just stay put
+for epoch in range(100):
+    for i in range(0, 256, 32):
+        with torch.no_grad():
+            features = backbone(X[i:i + 32])
+        opt.zero_grad()
+        loss = F.mse_loss(head(features), Y[i:i + 32])
+        loss.backward()
+        opt.step()
+""",
     "dataloader_shuffle": DATA + """from torch.utils.data import DataLoader, TensorDataset
 loader = DataLoader(TensorDataset(X, Y), batch_size=32, shuffle=True)
 model = nn.Sequential(nn.Linear(8, H), nn.ReLU(), nn.Linear(H, 1))
@@ -389,6 +403,9 @@ BROKEN: dict[str, Broken] = {
         mutate(NET, "for epoch in range(100):",
                "model.fc3 = nn.Linear(H, 1)  # a fresh head\nfor epoch in range(100):"),
         "NBG201", "error", line="model.fc3 = nn.Linear(H, 1)", layers=("fc3",)),
+    "backbone_not_frozen": Broken(
+        mutate(CORRECT["frozen_backbone"], "backbone.requires_grad_(False)\n", ""),
+        "NBG201", "warning", line=None, layers=("backbone.0", "backbone.2")),
     "generator_loss_detached": Broken(
         mutate(CORRECT["gan"], "g_loss = bce(D(fake), ones)", "g_loss = bce(D(fake.detach()), ones)"),
         "NBG202", "warning", line="g_loss = bce(D(fake.detach()), ones)", layers=("G.0", "G.2")),

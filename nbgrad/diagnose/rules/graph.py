@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 from nbgrad.diagnose import facts
-from nbgrad.diagnose.diagnosis import Diagnosis, Evidence
+from nbgrad.diagnose.diagnosis import Diagnosis, Evidence, Severity
 from nbgrad.diagnose.facts import fmt
 from nbgrad.diagnose.thresholds import NEW_LAYER_REPEATS
 from nbgrad.records import LayerInfo, Run
@@ -185,10 +185,14 @@ def layer_cut_from_loss(run: Run) -> list[Diagnosis]:
                                  value=grad))
     breaks = graph_breaks(run)
     evidence += _break_evidence(run)
-    severity = "error" if inside else "warning"
+    # a cut by .detach()/.data/... upstream of layers that learn is a mistake; a cut by
+    # torch.no_grad() alone is how a backbone is frozen on purpose (its weights just stay put)
+    explicit = [b for b in breaks if set(b[2]) - {"torch.no_grad()"}]
+    severity: Severity = "error" if inside and explicit else "info" if breaks and not explicit \
+        else "warning"
     return [Diagnosis(
         code="NBG102", slug="layer-cut-from-loss", severity=severity,
-        title=f"{facts.names(names)} never get{'s' if len(names) == 1 else ''} a gradient: "
+        title=f"{facts.layer_names(names)} never get{'s' if len(names) == 1 else ''} a gradient: "
               "the loss does not reach "
               + ("it" if len(names) == 1 else "them"),
         evidence=evidence,
@@ -197,9 +201,9 @@ def layer_cut_from_loss(run: Run) -> list[Diagnosis]:
              "not used in the loss: backward() never reaches them, so their weights stay as "
              "initialised although the optimizer holds them."),
         fix=("Keep the forward pass in torch operations on tensors with history: remove .detach(), "
-             ".data and NumPy round-trips between these layers and the loss (or leave the layers "
-             "out of the model if their output is not needed)."),
-        line=breaks[0][0] if breaks else cut[0].forward_line,
+             ".data and NumPy round-trips between these layers and the loss. If you meant to "
+             "freeze them, set requires_grad_(False) instead."),
+        line=(explicit or breaks)[0][0] if breaks else cut[0].forward_line,
         confidence=0.9 if inside else 0.7,
         layers=names,
     )]
@@ -255,8 +259,8 @@ def layer_never_ran(run: Run) -> list[Diagnosis]:
         names = [layer.name for layer in idle]
         found.append(Diagnosis(
             code="NBG104", slug="layer-never-ran", severity="info",
-            title=f"{facts.names(names)} never ran: {run.optimizers[oi].name} holds "
-                  + ("it" if len(names) == 1 else "them") + " but they do not learn",
+            title=f"{facts.layer_names(names)} never ran: '{run.optimizers[oi].name}' holds "
+                  + ("it, but it does" if len(names) == 1 else "them, but they do") + " not learn",
             evidence=[Evidence(f"{layer.name} ({layer.type}, {facts.names(layer.params)}) did not "
                                f"run in {len(run.steps)} steps and never got a gradient",
                                layer=layer.name) for layer in idle],

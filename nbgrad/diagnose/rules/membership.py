@@ -78,17 +78,20 @@ def grads_not_in_optimizer(run: Run) -> list[Diagnosis]:
     everything = all(p.optimizer is None for p in run.params.values() if p.name in orphans
                      or facts.got_grad(run, p.name))
     title = ("No optimizer holds the parameters that get gradients" if everything else
-             f"{facts.names(layers)} get{'s' if len(layers) == 1 else ''} gradients but no "
+             f"{facts.layer_names(layers)} get{'s' if len(layers) == 1 else ''} gradients but no "
              "optimizer updates " + ("it" if len(layers) == 1 else "them"))
+    # with a cause found, or nothing learning at all, it is a mistake; a part of the model left out
+    # of the optimizer without a known cause may be a freeze that forgot requires_grad_(False)
+    certain = bool(cause) or everything
     return [Diagnosis(
-        code="NBG201", slug="grads-not-in-optimizer", severity="error",
+        code="NBG201", slug="grads-not-in-optimizer", severity="error" if certain else "warning",
         title=title + cause,
         evidence=evidence,
         why=("optimizer.step() only changes the tensors in its param_groups. These parameters "
              "receive gradients every step but are not among them, so they keep their initial "
              "values" + ("; nothing in the model learns." if everything else
                          " while the rest of the model learns around them.")),
-        fix=fix, fix_code=fix_code, line=line, confidence=0.95, layers=layers,
+        fix=fix, fix_code=fix_code, line=line, confidence=0.95 if certain else 0.6, layers=layers,
     )]
 
 
@@ -151,8 +154,10 @@ def _cause(run: Run, orphans: list[str], layers: list[str], unused: list[int],
                         f"{opt.name}.add_param_group({{'params': {source}.{layer}.parameters()}}).",
                         added, f"{opt.name}.add_param_group({{'params': "
                                f"{source}.{layer}.parameters()}})")
-    return ("", "Pass these parameters to the optimizer (build it from model.parameters() once the "
-                "model is complete).", None, None)
+    return ("", "If these layers should learn, pass their parameters to the optimizer (build it from "
+                "model.parameters() once the model is complete); if you meant to freeze them, say "
+                "so with requires_grad_(False), which also saves computing their gradients.",
+            None, None)
 
 
 def optimizer_params_unused(run: Run) -> list[Diagnosis]:
