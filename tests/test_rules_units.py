@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import nbgrad
 from nbgrad.diagnose import diagnose, thresholds
@@ -271,3 +273,52 @@ def test_article_examples_get_no_wiring_problem(name):
         assert note.line == source.splitlines().index("    optimizer.zero_grad() # Should be placed "
                                                       "before backprop") + 1
         assert report.verdict == f"No problems found in {len(report.run.steps)} steps"
+
+
+# -- robustness and rendering --------------------------------------------------------------------------
+
+numbers = st.floats(allow_nan=True, allow_infinity=True, width=32)
+
+
+@settings(max_examples=150, deadline=None)
+@given(losses=st.lists(numbers, max_size=12), ratio=st.floats(0, 10), grad=st.floats(0, 1e6),
+       param=st.floats(0, 1e3), lr=st.floats(0, 10), same=st.booleans(),
+       stale=st.floats(0, 1e3), decay=st.floats(0, 10))
+def test_rules_never_fail_and_always_show_evidence(losses, ratio, grad, param, lr, same, stale,
+                                                   decay):
+    run = make_run(losses, ratio=ratio, grad=grad, param=param, lr=lr, same_batch=same,
+                   stale=[0.0] + [stale] * max(len(losses) - 1, 0), weight_decay=decay)
+    for d in diagnose(run):
+        assert d.evidence and d.title and d.why and d.fix
+        assert d.severity in ("error", "warning", "info")
+
+
+def test_a_diagnosis_reads_in_the_text_report():
+    from nbgrad.render.text import diagnosis_lines
+    from nbgrad.report import Report
+
+    run = make_run([1.0, 1.0, 1.0], ratio=0.0, grad=0.0)
+    run.events = [Event(kind, i, line) for i in range(3)
+                  for kind, line in (("backward", 6), ("zero_grad", 4), ("step", 7))]
+    for step in run.steps:
+        step.params["fc.weight"].grad_norm = None
+        step.backward_grad_norm = 2.5
+    report = Report(run=run, diagnoses=diagnose(run))
+    assert diagnosis_lines(report) == [
+        "[ERROR NBG302 zero-grad-before-step] zero_grad() runs between backward() and step(): every "
+        "step sees no gradient (line 4)",
+        "    evidence: at 3 of 3 steps, opt.step() found no gradient on its 1 parameter, although "
+        "backward() does produce gradients",
+        "    evidence: the calls run in the order backward() (line 6) -> zero_grad() (line 4) -> "
+        "step() (line 7)",
+        "    evidence: largest update of a parameter at these steps: norm 0",
+        "    why: zero_grad() erases the gradients backward() just computed, so step() has nothing "
+        "to apply and the model does not learn.",
+        "    fix: Move opt.zero_grad() (line 4) before loss.backward() (line 6), or after "
+        "opt.step(): zero_grad() -> backward() -> step().",
+        "        opt.zero_grad()",
+        "        loss.backward()",
+        "        opt.step()",
+    ]
+    assert report.verdict == ("1 problem found: zero_grad() runs between backward() and step(): "
+                              "every step sees no gradient (line 4)")

@@ -92,7 +92,8 @@ def step_sees_no_grad(run: Run) -> list[Diagnosis]:
                  f"backward() (line {b}) -> zero_grad() (line {z}) -> step() (line {s})")
         evidence = [
             Evidence(f"at {len(empty)} of {len(steps)} steps, {opt.name}.step() found no gradient "
-                     f"on its {len(held)} parameters, although backward() does produce gradients",
+                     f"on its {len(held)} parameter{'s' if len(held) != 1 else ''}, although "
+                     "backward() does produce gradients",
                      value=float(len(empty)), step=empty[0].index),
             Evidence(f"the calls run in the order {order}"),
             Evidence(f"largest update of a parameter at these steps: norm {fmt(update)}",
