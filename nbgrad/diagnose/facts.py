@@ -11,7 +11,8 @@ import re
 import statistics
 from collections.abc import Iterable
 
-from nbgrad.records import Event, Run, StepRecord
+from nbgrad.diagnose.thresholds import SAME_BATCH_TOLERANCE, STALE_GRAD_FRACTION
+from nbgrad.records import Run, StepRecord
 
 # -- steps and series ------------------------------------------------------------------------------
 
@@ -40,8 +41,6 @@ def loss_series(run: Run, optimizer: int) -> list[float | None]:
 
 def same_batch(run: Run, optimizer: int) -> bool:
     """Every step of the optimizer saw the same first-layer input: loss changes are the model's."""
-    from nbgrad.diagnose.thresholds import SAME_BATCH_TOLERANCE
-
     prints = [s.batch_fingerprint for s in steps_of(run, optimizer)]
     if not prints or any(p is None for p in prints):
         return False
@@ -69,8 +68,6 @@ def step_grad(run: Run, step: StepRecord) -> float | None:
 
 def leftover_grads(run: Run, step: StepRecord) -> bool:
     """The step's first backward() found gradients of earlier steps not cleared."""
-    from nbgrad.diagnose.thresholds import STALE_GRAD_FRACTION
-
     stale = step.stale_grad_norm
     return stale is not None and stale > 0 and stale > STALE_GRAD_FRACTION * (step_grad(run, step)
                                                                             or 0.0)
@@ -120,10 +117,6 @@ def growing_lr(run: Run, optimizer: int, group: int = 0) -> bool:
 
 
 # -- events and cell lines -------------------------------------------------------------------------
-
-
-def events(run: Run, kind: str, step: int | None = None) -> list[Event]:
-    return [e for e in run.events if e.kind == kind and (step is None or e.step == step)]
 
 
 def first_line(run: Run, kind: str) -> int | None:
