@@ -60,7 +60,8 @@ SAME_BATCH_TOLERANCE = Threshold(
     1e-6, "relative difference of two batches' sums below which they are the same batch (float32 "
     "sums of one tensor agree to its rounding, ~1e-7)")
 LOSS_DIVERGE_FACTOR = Threshold(
-    2.0, "TheDeepChecker: loss diverging when it reaches 2x its minimum (anchors.md 2.7)")
+    2.0, "TheDeepChecker: loss diverging when it reaches 2x its minimum (anchors.md 2.7); nbgrad "
+    "compares the last third's mean with the first third's, so one low batch cannot decide it")
 LOSS_DIVERGE_FACTOR_BATCHES = Threshold(
     10.0, "nbgrad: the losses of different mini-batches differ several-fold in correct loops, so "
     "across changing batches only a rise by an order of magnitude stands out")
@@ -84,7 +85,8 @@ CLIP_CUT_FACTOR = Threshold(
     "step's gradient by 10 or more is setting the step size itself")
 DECAY_DOMINANCE = Threshold(
     1.0, "wd * |param| / |grad|: where a regularised model settles the two pulls are equal (the "
-    "gradient of loss + wd/2 |param|^2 is zero); above 1 at every step decay wins from the start")
+    "gradient of loss + wd/2 |param|^2 is zero); above 1 in every layer (median over the steps) "
+    "decay wins from the start")
 DECAY_SHRINK_PER_STEP = Threshold(
     1e-3, "lr * weight_decay: the share of its size a weight loses per step to decay alone; "
     "1e-3 is a whole healthy update (the ~1e-3 rule of thumb, anchors.md 5.7)")
