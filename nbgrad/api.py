@@ -86,7 +86,7 @@ class Check:
         stopped_by: StopReason = "finished"
         info = None
         if error is not None and self.owns(error):
-            stopped_by = "timeout" if self.session.timed_out else "steps"
+            stopped_by = "timeout" if self.session.timed_out else self.recorder.stop_reason
         elif isinstance(error, KeyboardInterrupt):
             stopped_by = "interrupt"
         elif error is not None and not isinstance(error, StopRun):

@@ -16,8 +16,8 @@ from typing import Any, Literal
 
 SCHEMA_VERSION = 1
 
-StopReason = Literal["steps", "finished", "timeout", "error", "interrupt"]
-EventKind = Literal["backward", "zero_grad", "step", "step_skipped", "manual_update"]
+StopReason = Literal["steps", "finished", "timeout", "error", "interrupt", "skipped"]
+EventKind = Literal["backward", "zero_grad", "step", "step_skipped", "manual_update", "clip"]
 
 
 @dataclass
@@ -41,6 +41,7 @@ class Event:
     line: int | None
     target: str = ""  # which optimizer / module the call was made on
     detail: str = ""  # e.g. "set_to_none=True"
+    value: float | None = None  # step_skipped: the GradScaler's scale; clip: the norm before clipping
 
 
 @dataclass
@@ -68,6 +69,10 @@ class LayerInfo:
     params: list[str]
     training: bool
     aliases: list[str] = field(default_factory=list)  # the full name inside a wrapper (`module.fc`)
+    forward_order: int | None = None  # rank of its first forward call in the run; None: never ran
+    forward_line: int | None = None  # the cell line from which it first ran
+    first_step: int | None = None  # optimizer steps completed when it first ran
+    container: str | None = None  # a plain list/dict attribute that holds it (e.g. "model.layers")
 
 
 @dataclass
@@ -111,6 +116,13 @@ class StepRecord:
     params: dict[str, ParamStats] = field(default_factory=dict)
     layers: dict[str, LayerStats] = field(default_factory=dict)
     grad_scale: float | None = None  # a GradScaler's loss scale; losses are reported unscaled
+    # gradient norm the stepping optimizer's params already held at this step's first backward()
+    # (left over from earlier steps); None when no backward() came between the previous step and this
+    stale_grad_norm: float | None = None
+    # gradient norm the stepping optimizer's params held right after this step's first backward()
+    backward_grad_norm: float | None = None
+    # sum and sum of squares of the first layer's input: equal at two steps when the batch is
+    batch_fingerprint: list[float] | None = None
 
 
 @dataclass

@@ -21,6 +21,8 @@ def _torch_globals() -> dict[str, object]:
         "backward": torch.autograd.backward,
         "opt_zero_grad": torch.optim.Optimizer.__dict__["zero_grad"],
         "module_zero_grad": nn.Module.__dict__["zero_grad"],
+        "clip_grad_norm_": torch.nn.utils.__dict__["clip_grad_norm_"],
+        "clip_grad.clip_grad_norm_": torch.nn.utils.clip_grad.__dict__["clip_grad_norm_"],
         "pre_hooks": len(optimizer_mod._global_optimizer_pre_hooks),
         "post_hooks": len(optimizer_mod._global_optimizer_post_hooks),
         "forward_hooks": len(module_mod._global_forward_hooks),

@@ -144,9 +144,9 @@ def test_script_without_steps_ends_at_the_timeout_and_says_what_it_saw(tmp_path,
     """))
     monkeypatch.chdir(tmp_path)
     argv, path = list(sys.argv), list(sys.path)
-    assert main(["check", "idle.py", "--timeout", "0.5"]) == 0
+    assert main(["check", "idle.py", "--timeout", "0.5"]) == 1  # NBG305 is an error
     out = capsys.readouterr().out
-    assert out.startswith("nbgrad: No optimizer step was seen: backward() was called")
+    assert out.startswith("nbgrad: 1 problem found: optimizer.step() is never called")
     assert "stopped: no optimizer step within the timeout" in out
     assert (sys.argv, sys.path) == (argv, path)  # the script's argv and path are undone
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping
 from typing import Any
@@ -19,6 +20,7 @@ from nbgrad.capture.recorder import (
 )
 from nbgrad.records import (
     ErrorInfo,
+    Event,
     LayerInfo,
     LayerStats,
     OptimizerRecord,
@@ -60,6 +62,15 @@ def _combine(values: list[float | None]) -> float | None:
     return math.sqrt(sum(v * v for v in present)) if present else None
 
 
+def _held_norm(held: tuple[list[int], torch.Tensor] | None, among: set[int] | None = None
+               ) -> float | None:
+    """Root of the sum of squared grad norms of the params in `held` (those in `among` if given)."""
+    if held is None:
+        return None
+    norms = dict(zip(held[0], _floats(held[1])))
+    return math.sqrt(sum(v * v for i, v in norms.items() if among is None or i in among))
+
+
 def _step_record(index: int, raw: RawStep, names: list[str], numel: list[int]) -> StepRecord:
     grad_norm = dict(zip(raw.grad_params, _floats(raw.grad_norms)))
     nonzero = dict(zip(raw.grad_params, _floats(raw.grad_nonzero)))
@@ -87,6 +98,9 @@ def _step_record(index: int, raw: RawStep, names: list[str], numel: list[int]) -
         duration_s=raw.duration_s,
         params=params,
         grad_scale=None if raw.grad_scale is None else float(raw.grad_scale.item()),
+        stale_grad_norm=None if raw.closure else _held_norm(raw.stale, set(raw.stepped)),
+        backward_grad_norm=None if raw.closure else _held_norm(raw.after_first, set(raw.stepped)),
+        batch_fingerprint=None if raw.batch is None else _floats(raw.batch),
     )
 
 
@@ -132,6 +146,13 @@ def _state(raw: RawOptimizerState, names: list[str]) -> OptimizerState:
     return OptimizerState(groups=groups, buffers=buffers)
 
 
+def _events(recorder: Recorder) -> list[Event]:
+    values = dict(zip(recorder.event_values, _floats(torch.stack(list(recorder.event_values.values()))
+                                                      if recorder.event_values else None)))
+    return [dataclasses.replace(e, value=values[i]) if i in values else e
+            for i, e in enumerate(recorder.events)]
+
+
 def build_run(recorder: Recorder, namespace: Mapping[str, Any], *, source: str, first_line: int,
               timeout_s: float, stopped_by: StopReason, elapsed_s: float,
               error: ErrorInfo | None) -> Run:
@@ -161,9 +182,13 @@ def build_run(recorder: Recorder, namespace: Mapping[str, Any], *, source: str, 
         own = [found.params[id(p)] for p in module.parameters(recurse=False)
                if found.params.get(id(p)) in params]
         if own:
+            order, line, first_step = recorder.module_seen.get(mid, (None, None, None))
             layers.setdefault(name, LayerInfo(name=name, type=type(module).__name__, params=own,
                                               training=module.training,
-                                              aliases=found.module_aliases.get(mid, [])))
+                                              aliases=found.module_aliases.get(mid, []),
+                                              forward_order=order, forward_line=line,
+                                              first_step=first_step,
+                                              container=found.containers.get(mid)))
     for name, info in params.items():  # tensors outside any module are their own layer
         if info.layer not in layers:
             layers[info.layer] = LayerInfo(name=info.layer, type="Tensor", params=[name],
@@ -190,7 +215,7 @@ def build_run(recorder: Recorder, namespace: Mapping[str, Any], *, source: str, 
         source=source, first_line=first_line, steps_requested=recorder.steps_requested,
         timeout_s=timeout_s, stopped_by=stopped_by, elapsed_s=elapsed_s,
         params=params, layers=layers, optimizers=optimizers, steps=steps,
-        events=list(recorder.events),
+        events=_events(recorder),
         losses_after_last_step=[None if v is None else float(v.item())
                                 for v in recorder.pending_losses()],
         error=error, torch_version=torch.__version__, nbgrad_version=nbgrad.__version__,

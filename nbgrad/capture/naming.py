@@ -26,6 +26,7 @@ class Names:
     aliases: dict[int, list[str]] = field(default_factory=dict)
     owner: dict[int, str] = field(default_factory=dict)  # id(param) -> layer name
     module_aliases: dict[int, list[str]] = field(default_factory=dict)  # id(module) -> full names
+    containers: dict[int, str] = field(default_factory=dict)  # id(module) -> plain list/dict holding it
 
 
 WRAPPER_CHILDREN = ("module", "_orig_mod")  # DataParallel and DDP's `module`, torch.compile's
@@ -79,14 +80,44 @@ def _roots(namespace: Mapping[str, Any], wanted_params: set[int], wanted_modules
     return [(n, m) for n, m in candidates if id(m) not in inner]
 
 
-def _unreachable_roots(modules: list[nn.Module], reachable: set[int]) -> list[tuple[str, nn.Module]]:
-    """Modules that ran but no namespace name reaches, outermost only, labelled by class."""
+def _in_plain_containers(names: Names) -> dict[int, tuple[str, str]]:
+    """Modules kept in a plain list, tuple or dict attribute of a named module (not a ModuleList).
+
+    id(module) -> (its name, e.g. "model.layers[0]", and the container's, "model.layers").
+    """
+    out: dict[int, tuple[str, str]] = {}
+    for mid, module in list(names.module_objects.items()):
+        owner = names.modules[mid]
+        for attr, value in vars(module).items():
+            if attr.startswith("_"):
+                continue
+            if isinstance(value, dict):
+                items = list(value.items())
+            elif isinstance(value, (list, tuple)):
+                items = list(enumerate(value))
+            else:
+                continue
+            for key, item in items:
+                if isinstance(item, nn.Module):
+                    out.setdefault(id(item), (f"{owner}.{attr}[{key!r}]", f"{owner}.{attr}"))
+    return out
+
+
+def _unreachable_roots(modules: list[nn.Module], reachable: set[int],
+                       held: dict[int, tuple[str, str]]) -> list[tuple[str, nn.Module]]:
+    """Modules that ran but no namespace name reaches, outermost only.
+
+    Those kept in a plain list or dict attribute are named by it; the others by their class.
+    """
     loose = [m for m in modules if id(m) not in reachable]
     inner = {id(c) for m in loose for c in m.modules() if c is not m}
     counts: dict[str, int] = {}
     roots = []
     for module in loose:
         if id(module) in inner:
+            continue
+        if id(module) in held:
+            roots.append((held[id(module)][0], module))
             continue
         kind = type(module).__name__
         counts[kind] = counts.get(kind, 0) + 1
@@ -101,31 +132,11 @@ def resolve(namespace: Mapping[str, Any], params: Iterable[torch.Tensor],
     names = Names()
     roots = _roots(namespace, {id(p) for p in params}, {id(m) for m in modules})
     reachable = {id(m) for _, root in roots for m in root.modules()}
-    roots += _unreachable_roots(modules, reachable)
     prefix = sum(1 for _, root in roots if next(root.parameters(), None) is not None) > 1
-    for root_name, root in roots:
-        wrappers = _wrapper_paths(root)
-        for qual, module in root.named_modules(remove_duplicate=False):
-            short = short_name(qual, wrappers)
-            full = ".".join(x for x in (root_name if prefix else "", short) if x) or root_name
-            long = ".".join(x for x in (root_name if prefix else "", qual) if x) or root_name
-            if qual in wrappers and qual:
-                continue  # an inner wrapper: its model gets the name
-            if id(module) in names.modules:
-                continue
-            names.modules[id(module)] = full
-            names.module_objects[id(module)] = module
-            if long != full:
-                names.module_aliases[id(module)] = [long]
-            for pname, param in module.named_parameters(recurse=False):
-                pfull = f"{full}.{pname}"
-                if id(param) in names.params:
-                    names.aliases.setdefault(id(param), []).append(pfull)
-                    continue
-                names.params[id(param)] = pfull
-                names.owner[id(param)] = full
-                if long != full:
-                    names.aliases.setdefault(id(param), []).append(f"{long}.{pname}")
+    _name_modules(names, roots, prefix)
+    held = _in_plain_containers(names)
+    _name_modules(names, _unreachable_roots(modules, reachable, held), prefix=True)
+    names.containers = {mid: held[mid][1] for mid in names.modules if mid in held}
     tensors = {id(v): k for k, v in namespace.items()
                if isinstance(v, torch.Tensor) and not k.startswith("_")}
     for oi, optimizer in enumerate(optimizers):
@@ -141,6 +152,35 @@ def resolve(namespace: Mapping[str, Any], params: Iterable[torch.Tensor],
             names.params[id(param)] = label
             names.owner[id(param)] = label
     return names
+
+
+def _name_modules(names: Names, roots: list[tuple[str, nn.Module]], prefix: bool) -> None:
+    """Name every module under `roots` (and its own parameters) unless it is named already.
+
+    Pure wrappers (DataParallel's `module`, torch.compile's `_orig_mod`) are left out of the names;
+    the full path stays available as an alias.
+    """
+    for root_name, root in roots:
+        wrappers = _wrapper_paths(root)
+        for qual, module in root.named_modules(remove_duplicate=False):
+            short = short_name(qual, wrappers)
+            full = ".".join(x for x in (root_name if prefix else "", short) if x) or root_name
+            long = ".".join(x for x in (root_name if prefix else "", qual) if x) or root_name
+            if (qual in wrappers and qual) or id(module) in names.modules:
+                continue  # an inner wrapper (its model gets the name), or named already
+            names.modules[id(module)] = full
+            names.module_objects[id(module)] = module
+            if long != full:
+                names.module_aliases[id(module)] = [long]
+            for pname, param in module.named_parameters(recurse=False):
+                pfull = f"{full}.{pname}"
+                if id(param) in names.params:
+                    names.aliases.setdefault(id(param), []).append(pfull)
+                    continue
+                names.params[id(param)] = pfull
+                names.owner[id(param)] = full
+                if long != full:
+                    names.aliases.setdefault(id(param), []).append(f"{long}.{pname}")
 
 
 def object_name(namespace: Mapping[str, Any], obj: object, fallback: str) -> str:

@@ -17,7 +17,7 @@ from torch import nn
 from nbgrad.capture import tensor_stats
 from nbgrad.capture.callsite import cell_line
 from nbgrad.capture.manual import MANUAL, ManualTracker
-from nbgrad.records import Event
+from nbgrad.records import Event, StopReason
 
 
 class StopRun(BaseException):
@@ -51,6 +51,9 @@ class RawStep:
     closure: bool = False
     inner_backwards: int = 0
     grad_scale: torch.Tensor | None = None  # a GradScaler's scale during this step
+    stale: tuple[list[int], torch.Tensor] | None = None  # grads held at the first backward
+    after_first: tuple[list[int], torch.Tensor] | None = None  # grads right after it
+    batch: torch.Tensor | None = None  # fingerprint of the first layer's input (same batch?)
 
 
 @dataclass
@@ -86,6 +89,8 @@ class Recorder:
         self._optimizer_index: dict[int, int] = {}
         self.optimizer_steps: list[int] = []
         self.optimizer_skipped: list[int] = []  # GradScaler steps that did not reach the optimizer
+        self._skip_scales: dict[int, list[float | None]] = {}
+        self.stop_reason: StopReason = "steps"
         self.skipped: list[RawSkipped] = []
         self.manual_steps: list[RawStep] = []  # parameter updates made without an optimizer
         self.manual = ManualTracker()
@@ -100,6 +105,10 @@ class Recorder:
         self._window_started = time.monotonic()
         self._reset_window()
         self._current: RawStep | None = None
+        self.module_seen: dict[int, tuple[int, int | None, int]] = {}  # id -> (order, line, step)
+        self.event_values: dict[int, torch.Tensor] = {}  # event index -> value still on the device
+        self._entry: int | None = None  # id of the first module that ran: the model's entry layer
+        self._entry_input: torch.Tensor | None = None  # fingerprint of its latest input
 
     # -- registry -------------------------------------------------------------------------
     def _reset_window(self) -> None:
@@ -107,6 +116,9 @@ class Recorder:
         self._backward_calls = 0
         self._grads_before: torch.Tensor | None = None
         self._grads_present_before = False
+        self._stale: tuple[list[int], torch.Tensor] | None = None
+        self._after_first: tuple[list[int], torch.Tensor] | None = None
+        self._batch: torch.Tensor | None = None
 
     def _register_param(self, param: torch.Tensor) -> int:
         index = self._param_index.get(id(param))
@@ -129,10 +141,11 @@ class Recorder:
     def optimizer_params(self, optimizer: torch.optim.Optimizer) -> list[int]:
         return [self._register_param(p) for g in optimizer.param_groups for p in g["params"]]
 
-    def _event(self, kind: str, target: str = "", detail: str = "") -> None:
+    def _event(self, kind: str, target: str = "", detail: str = "",
+               value: float | None = None) -> None:
         line = cell_line(self.filename)
         done = len(self.steps) + len(self.manual_steps)
-        self.events.append(Event(kind, done, line, target, detail))  # type: ignore[arg-type]
+        self.events.append(Event(kind, done, line, target, detail, value))  # type: ignore[arg-type]
 
     def _check_stop(self) -> None:
         """Once the run is over, every further hook call stops the loop again (see StopRun)."""
@@ -146,8 +159,16 @@ class Recorder:
     # -- hooks ----------------------------------------------------------------------------
     def on_forward(self, module: nn.Module, args: Any, output: Any) -> None:
         self._check_stop()
+        if self._entry is None:
+            self._entry = id(module)
+        if id(module) == self._entry and args and isinstance(args[0], torch.Tensor):
+            # the latest input wins: a validation pass between steps is followed by the batch
+            # that the next backward() is computed from
+            self._entry_input = tensor_stats.fingerprint(args[0])
         if id(module) not in self.modules:
             self.modules[id(module)] = module
+            self.module_seen[id(module)] = (len(self.module_seen), cell_line(self.filename),
+                                            len(self.steps))
             for param in module.parameters(recurse=False):
                 self._register_param(param)
 
@@ -157,7 +178,9 @@ class Recorder:
             self._check_manual_update()
             self.manual.note_graph(tensors)
         if self._backward_calls == 0:
-            self._grads_before, self._grads_present_before = self._existing_grads()
+            self._batch = self._entry_input
+            self._stale = self._grads_by_param()
+            self._grads_before, self._grads_present_before = self._existing_grads(self._stale)
         self._backward_calls += 1
         first = tensors[0] if isinstance(tensors, (list, tuple)) and tensors else tensors
         loss = tensor_stats.scalar(first) if isinstance(first, torch.Tensor) else None
@@ -169,6 +192,8 @@ class Recorder:
 
     def after_backward(self) -> None:
         step = self._current
+        if step is None and self._backward_calls == 1 and self._after_first is None:
+            self._after_first = self._grads_by_param()  # what the first backward() produced
         if step is not None and step.closure:
             step.inner_backwards += 1
             if step.inner_backwards == 1:  # a closure's first gradient is what the step starts from
@@ -202,6 +227,9 @@ class Recorder:
             started=self._window_started,
             closure=closure,
             grad_scale=self._step_scale,
+            stale=self._stale,
+            after_first=self._after_first,
+            batch=self._batch,
         )
         self._reset_window()  # a closure's backward calls during step() are counted afresh
         step.tracked = list(range(len(self.params)))
@@ -220,6 +248,8 @@ class Recorder:
                                                    step.copies)
         step.copies = []
         step.losses = step.losses + self._losses  # from a closure, if the step had one
+        if step.batch is None:
+            step.batch = self._batch  # a closure's forward pass
         step.backward_calls += self._backward_calls
         now = time.monotonic()
         step.duration_s = now - step.started
@@ -230,8 +260,8 @@ class Recorder:
         self._after_attempt(len(self.steps) + len(self.skipped))
 
     def _attempts(self, index: int) -> int:
-        """Steps an optimizer took or a GradScaler skipped: both count towards `steps_requested`."""
-        return self.optimizer_steps[index] + self.optimizer_skipped[index]
+        """Steps an optimizer took: what `steps_requested` counts (GradScaler skips do not)."""
+        return self.optimizer_steps[index]
 
     def _after_attempt(self, done: int) -> None:
         if self.on_step is not None:
@@ -270,11 +300,26 @@ class Recorder:
             backward_calls=self._backward_calls, grad_scale=scale, grad_params=with_grad,
             grad_norms=tensor_stats.norms([self.params[i].grad for i in with_grad]),  # type: ignore[misc]
         ))
-        self._event("step_skipped", target=type(optimizer).__name__, detail="GradScaler: inf/NaN grads")
+        value = None if scale is None else float(scale)  # GradScaler.step synced on found_inf already
+        self._event("step_skipped", target=type(optimizer).__name__,
+                    detail="GradScaler: inf/NaN grads", value=value)
         self._window_started = self.last_progress = time.monotonic()
         self._reset_window()
         self.optimizer_skipped[index] += 1
-        self._after_attempt(len(self.steps) + len(self.skipped))
+        if self.on_step is not None:
+            self.on_step(len(self.steps) + len(self.skipped), self.steps_requested)
+        self._stop_if_scaler_stuck(index, value)
+
+    def _stop_if_scaler_stuck(self, index: int, scale: float | None) -> None:
+        """Skips while the scale is still large are the scaler finding its range and do not count;
+        skips at a scale below 1, or at a scale that `update()` never lowers, go on forever."""
+        scales = self._skip_scales.setdefault(index, [])
+        scales.append(scale)
+        n = self.steps_requested
+        if scale is not None and len(scales) >= n and (scale < 1.0 or scales[-n] == scale):
+            self.stop_requested = True
+            self.stop_reason = "skipped"
+            raise StopRun(self)
 
     # -- manual updates (see capture/manual.py) ---------------------------------------------
     def _insert_manual_event(self, index: int) -> None:
@@ -338,12 +383,24 @@ class Recorder:
         step.grad_norms = tensor_stats.norms(grads)  # type: ignore[arg-type]
         step.grad_nonzero = tensor_stats.nonzero_counts(grads)  # type: ignore[arg-type]
 
-    def _existing_grads(self) -> tuple[torch.Tensor | None, bool]:
+    def _grads_by_param(self) -> tuple[list[int], torch.Tensor]:
+        """Which known params hold a `.grad` now, and its norm each (on the device)."""
+        held = [i for i, p in enumerate(self.params) if p.grad is not None]
+        return held, tensor_stats.norms([self.params[i].grad for i in held])  # type: ignore[misc]
+
+    @staticmethod
+    def _existing_grads(held: tuple[list[int], torch.Tensor]) -> tuple[torch.Tensor | None, bool]:
         """Total norm of gradients already present before a step's first backward (None: none)."""
-        grads = [p.grad for p in self.params if p.grad is not None]
-        if not grads:
+        if not held[0]:
             return None, False
-        return tensor_stats.norms(grads).square().sum().sqrt(), True  # type: ignore[arg-type]
+        return held[1].square().sum().sqrt(), True
+
+    # -- clipping and loss scaling ----------------------------------------------------------
+    def on_clip(self, max_norm: Any, total_norm: Any) -> None:
+        """`clip_grad_norm_` returned the norm the gradients had before it clipped them."""
+        self._event("clip", target="clip_grad_norm_", detail=f"max_norm={max_norm}")
+        if isinstance(total_norm, torch.Tensor):
+            self.event_values[len(self.events) - 1] = total_norm.detach().reshape(()).float()
 
 
 def optimizer_state(optimizer: torch.optim.Optimizer, param_index: dict[int, int]) -> RawOptimizerState:

@@ -1,10 +1,10 @@
 """Install the instrumentation for one run and remove all of it on every exit path.
 
 PyTorch's official global hooks (optimizer step pre/post, module forward) hand back removable
-handles. Two calls have no hook and are patched, reversibly: `torch.autograd.backward` (through which
-every `Tensor.backward()` goes) and the `zero_grad` methods of `Optimizer` and `Module`; and, for
-mixed precision, `GradScaler.scale` and `GradScaler.step` (capture/amp.py), whose skipped steps no
-optimizer hook sees.
+handles. The calls that have no hook are patched, reversibly: `torch.autograd.backward` (through
+which every `Tensor.backward()` goes), the `zero_grad` methods of `Optimizer` and `Module`,
+`clip_grad_norm_` (whose result is the norm before clipping), and for mixed precision
+`GradScaler.scale` and `GradScaler.step` (capture/amp.py), whose skipped steps no optimizer hook sees.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from typing import Any
 import torch
 from torch import nn
 from torch.nn.modules.module import register_module_forward_hook
+from torch.nn.utils import clip_grad
 from torch.optim.optimizer import (
     register_optimizer_step_post_hook,
     register_optimizer_step_pre_hook,
@@ -78,6 +79,8 @@ class CaptureSession:
         self._patch(nn.Module, "zero_grad", self._wrap_zero_grad)
         self._patch(torch.amp.GradScaler, "scale", amp.wrap_scale(rec, self._guard))
         self._patch(torch.amp.GradScaler, "step", amp.wrap_step(rec, self._guard))
+        self._patch(torch.nn.utils, "clip_grad_norm_", self._wrap_clip)
+        self._patch(clip_grad, "clip_grad_norm_", self._wrap_clip)
         self._quiet_compile_warning()
         _ACTIVE.append(self)
         self._undo.append(lambda: _ACTIVE.remove(self))
@@ -162,7 +165,17 @@ class CaptureSession:
 
         return zero_grad
 
-    # -- timeout ------------------------------------------------------------------------
+    def _wrap_clip(self, original: Callable[..., Any]) -> Callable[..., Any]:
+        record = self._guard(self.recorder.on_clip)
+
+        @functools.wraps(original)
+        def clip_grad_norm_(parameters: Any, max_norm: Any, *args: Any, **kwargs: Any) -> Any:
+            total_norm = original(parameters, max_norm, *args, **kwargs)
+            record(max_norm, total_norm)
+            return total_norm
+
+        return clip_grad_norm_
+
     def _start_watchdog(self) -> None:
         def watch() -> None:
             while not self._done.wait(0.1):

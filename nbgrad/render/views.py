@@ -83,6 +83,7 @@ STOP_WORDS = {
     "timeout": "stopped: no optimizer step within the timeout",
     "error": "the cell raised an exception",
     "interrupt": "interrupted (KeyboardInterrupt)",
+    "skipped": "stopped: the GradScaler kept skipping every optimizer step",
 }
 
 

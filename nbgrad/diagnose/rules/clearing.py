@@ -1,0 +1,183 @@
+"""Item 3 of issue 3: when gradients are cleared relative to backward() and step().
+
+In a loop the three calls form a cycle, so only two orders exist: zero_grad -> backward -> step
+(correct, however it is rotated: `step(); zero_grad()` at the end of the loop is the same cycle) and
+zero_grad -> step -> backward (the step sees cleared gradients). The records decide, not the text:
+what the stepping optimizer's parameters held at their first backward() (`stale_grad_norm`) and at
+the step. The text only says which line to move.
+"""
+
+from __future__ import annotations
+
+import re
+
+from nbgrad.diagnose import facts
+from nbgrad.diagnose.diagnosis import Diagnosis, Evidence
+from nbgrad.diagnose.facts import fmt
+from nbgrad.records import Run
+
+
+def _lines(run: Run, step: int) -> dict[str, int | None]:
+    """The cell lines of this step's iteration: its last zero_grad, first backward, and the step."""
+    window = [e for e in run.events if e.step == step]
+    def last(kind: str) -> int | None:
+        return next((e.line for e in reversed(window) if e.kind == kind), None)
+    backward = next((e.line for e in window if e.kind == "backward"), None)
+    return {"zero_grad": last("zero_grad"), "backward": backward or facts.first_line(run, "backward"),
+            "step": last("step")}
+
+
+def grads_accumulate(run: Run) -> list[Diagnosis]:
+    """NBG301: gradients left from earlier steps are still there at a step's first backward()."""
+    found = []
+    for oi, opt in enumerate(run.optimizers):
+        steps = facts.steps_of(run, oi)[1:]  # the first step may inherit a previous cell's gradients
+        stale = [s for s in steps if facts.leftover_grads(run, s)]
+        if not stale:
+            continue
+        first = stale[0]
+        lines = _lines(run, first.index)
+        zero_grads = [e for e in run.events if e.kind == "zero_grad"]
+        evidence = [
+            Evidence(f"before the backward() of step {first.index}, the parameters of "
+                     f"'{opt.name}' still held gradients of norm {fmt(first.stale_grad_norm)} from "
+                     f"earlier steps; the step applied their sum (norm {fmt(facts.step_grad(run, first))})",
+                     value=first.stale_grad_norm, step=first.index),
+            Evidence(f"leftover gradients at {len(stale)} of {len(steps)} steps after the first",
+                     value=float(len(stale))),
+            Evidence("zero_grad() was never called" if not zero_grads else
+                     f"zero_grad() at line {zero_grads[0].line} did not clear '{opt.name}''s "
+                     "parameters at these steps"),
+        ]
+        found.append(Diagnosis(
+            code="NBG301", slug="grads-accumulate", severity="error",
+            title="Gradients accumulate across steps: zero_grad() is missing",
+            evidence=evidence,
+            why=("backward() adds to .grad instead of replacing it. Without zero_grad() every step "
+                 "applies the sum of all gradients so far, so steps grow and point where the model "
+                 "was, not where it is. (Several backward() calls per step on purpose, gradient "
+                 "accumulation, are fine when zero_grad() follows each step.)"),
+            fix=f"Call {opt.name}.zero_grad() once per step, before loss.backward()"
+                + (f" (line {lines['backward']})." if lines["backward"] else "."),
+            fix_code=f"{opt.name}.zero_grad()",
+            line=lines["backward"], confidence=0.95,
+        ))
+    return found
+
+
+def _gradient_made(run: Run, optimizer: int) -> bool:
+    """backward() did give the optimizer's parameters gradients, at one step at least."""
+    return any((s.backward_grad_norm or 0.0) > 0 for s in facts.steps_of(run, optimizer))
+
+
+def step_sees_no_grad(run: Run) -> list[Diagnosis]:
+    """NBG302 / NBG303: gradients exist after backward(), but zero_grad() clears them before step()."""
+    found = []
+    for oi, opt in enumerate(run.optimizers):
+        if not _gradient_made(run, oi):
+            continue
+        steps = facts.steps_of(run, oi)
+        empty = [s for s in steps if not facts.step_grad(run, s)
+                 and any(e.kind == "zero_grad" for e in run.events if e.step == s.index)]
+        if not empty or len(empty) * 2 < len(steps):
+            continue
+        lines = _lines(run, empty[-1].index)
+        z, b, s = lines["zero_grad"], lines["backward"], lines["step"]
+        step_first = s is not None and b is not None and s < b
+        held = facts.optimizer_params(run, oi)
+        update = max(facts.finite(st.params[p].update_norm for st in empty for p in held
+                                  if p in st.params), default=0.0)
+        order = (f"zero_grad() (line {z}) -> step() (line {s}) -> backward() (line {b})"
+                 if step_first else
+                 f"backward() (line {b}) -> zero_grad() (line {z}) -> step() (line {s})")
+        evidence = [
+            Evidence(f"at {len(empty)} of {len(steps)} steps, {opt.name}.step() found no gradient "
+                     f"on its {len(held)} parameter{'s' if len(held) != 1 else ''}, although "
+                     "backward() does produce gradients",
+                     value=float(len(empty)), step=empty[0].index),
+            Evidence(f"the calls run in the order {order}"),
+            Evidence(f"largest update of a parameter at these steps: norm {fmt(update)}",
+                     value=update),
+        ]
+        texts = {k: run.cell_line(v) for k, v in lines.items()}
+        code = None
+        if all(texts.values()) and all(";" not in t for t in texts.values()):
+            code = "\n".join(texts[k] for k in ("zero_grad", "backward", "step"))
+        if step_first:
+            found.append(Diagnosis(
+                code="NBG303", slug="step-before-backward", severity="error",
+                title="step() runs before backward(): every step sees cleared gradients",
+                evidence=evidence,
+                why=("step() uses the gradients present when it is called. Here zero_grad() has just "
+                     "cleared them and backward() only fills them afterwards, where the next "
+                     "zero_grad() clears them again: no step ever uses a gradient."),
+                fix=f"Move {opt.name}.step() (line {s}) after loss.backward() (line {b}): "
+                    "zero_grad() -> backward() -> step().",
+                fix_code=code, line=s, confidence=0.95,
+            ))
+        else:
+            found.append(Diagnosis(
+                code="NBG302", slug="zero-grad-before-step", severity="error",
+                title="zero_grad() runs between backward() and step(): every step sees no gradient",
+                evidence=evidence,
+                why=("zero_grad() erases the gradients backward() just computed, so step() has "
+                     "nothing to apply and the model does not learn."),
+                fix=f"Move {opt.name}.zero_grad() (line {z}) before loss.backward() (line {b}), or "
+                    f"after {opt.name}.step(): zero_grad() -> backward() -> step().",
+                fix_code=code, line=z, confidence=0.95,
+            ))
+    return found
+
+
+def zero_grad_after_step(run: Run) -> list[Diagnosis]:
+    """NBG304 (note): zero_grad() written after step() is a correct loop; say so."""
+    found = []
+    for oi in range(len(run.optimizers)):
+        steps = facts.steps_of(run, oi)
+        if len(steps) < 2 or any(facts.leftover_grads(run, s) for s in steps[1:]):
+            continue
+        if any(not facts.step_grad(run, s) for s in steps):
+            continue
+        lines = _lines(run, steps[-1].index)
+        z, b, s = lines["zero_grad"], lines["backward"], lines["step"]
+        if None in (z, b, s) or not (b < s < z):  # type: ignore[operator]
+            continue
+        found.append(Diagnosis(
+            code="NBG304", slug="zero-grad-after-step", severity="info",
+            title="zero_grad() after step() is correct: each step sees only its own gradient",
+            evidence=[Evidence(f"zero_grad() (line {z}) runs after step() (line {s}), so the "
+                               f"gradients are cleared before the next backward() (line {b}): no "
+                               f"leftover gradient at any of {len(steps)} steps")],
+            why=("The loop repeats zero_grad -> backward -> step either way; clearing at the end of "
+                 "one iteration is clearing at the start of the next."),
+            fix="Nothing to change.",
+            line=z, confidence=1.0,
+        ))
+    return found
+
+
+def step_never_called(run: Run) -> list[Diagnosis]:
+    """NBG305: backward() ran but no optimizer ever stepped (and no GradScaler skipped a step)."""
+    if run.steps or run.error is not None or run.backward_calls == 0:
+        return []
+    if any(e.kind == "step_skipped" for e in run.events):
+        return []  # NBG406
+    if run.manual_steps:
+        return []  # parameters are updated by hand (`p -= lr * p.grad`): that is a step too
+    backward = facts.first_line(run, "backward")
+    made = facts.line_matching(run, r"^\s*(\w+)\s*=\s*(torch\.)?optim\.\w+\(")
+    name = re.match(r"^\s*(\w+)", run.cell_line(made)).group(1) if made else None  # type: ignore[union-attr]
+    return [Diagnosis(
+        code="NBG305", slug="step-never-called", severity="error",
+        title="optimizer.step() is never called: the weights never change",
+        evidence=[Evidence(f"backward() was called {run.backward_calls} times (line {backward}), "
+                           "but no optimizer.step() ran", value=float(run.backward_calls))],
+        why="backward() only computes gradients; the optimizer's step() is what applies them.",
+        fix=(f"Call {name or 'optimizer'}.step() after loss.backward() (line {backward}), and "
+             f"{name or 'optimizer'}.zero_grad() before the next backward()."),
+        fix_code=f"{name}.step()" if name else None,
+        line=backward, confidence=0.9,
+    )]
+
+
+RULES = [grads_accumulate, step_sees_no_grad, zero_grad_after_step, step_never_called]

@@ -1,0 +1,296 @@
+"""Item 13 of issue 3: the exceptions students hit most, said in plain words with the fix.
+
+The user's traceback is shown unchanged; this adds a diagnosis beside it. Each explanation is chosen
+by matching the exception's type and message (run.error), and made concrete from the message's own
+numbers (the feature counts of a shape mismatch) and from the cell's lines.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from nbgrad.diagnose import facts
+from nbgrad.diagnose.diagnosis import Diagnosis, Evidence
+from nbgrad.diagnose.rules.graph import graph_breaks, reconnected
+from nbgrad.records import Run
+
+Detail = tuple[list[Evidence], "str | None", "int | None", "str | None"]
+
+
+@dataclass
+class Known:
+    code: str
+    slug: str
+    pattern: str  # searched in "Type: message"
+    title: str
+    why: str
+    fix: str
+    # (run, match) -> (extra evidence, fix_code, fix line, fix text or None to keep `fix`)
+    detail: Callable[[Run, re.Match[str]], Detail] | None = None
+
+
+def _not_connected(run: Run, match: re.Match[str]) -> Detail:
+    breaks = graph_breaks(run)
+    evidence = [Evidence(f"line {n} `{text}` uses {', '.join(found)}: the result has no autograd "
+                         "history") for n, text, found in breaks[:3]]
+    line = next((n for n, _, found in breaks if "torch.no_grad()" not in found), None)
+    variable = facts.backward_variable(run, run.error.line if run.error else None)
+    assigned = facts.assignment_line(run, variable, run.error.line if run.error else None) \
+        if variable else None
+    target = line or assigned
+    return evidence, reconnected(run.cell_line(target)) if target else None, target, None
+
+
+def _carried_state(run: Run, match: re.Match[str]) -> Detail:
+    """`out, hidden = model(x, hidden)`: a state that comes back into the next forward pass."""
+    for number, text in facts.cell_lines(run):
+        found = re.match(r"^\s*([\w\s,()]+?)\s*=\s*[\w.]+\((.*)\)\s*$", text)
+        if not found:
+            continue
+        targets = re.findall(r"\w+", found.group(1))
+        args = set(re.findall(r"\w+", found.group(2)))
+        carried = [t for t in targets if t in args]
+        if carried:
+            name = carried[-1]
+            indent = re.match(r"^\s*", text).group(0)  # type: ignore[union-attr]
+            return ([Evidence(f"line {number} `{text.strip()}` feeds `{name}` from the previous "
+                              "iteration back into the model")],
+                    f"{indent}{name} = {name}.detach()".strip(), number,
+                    f"Cut the history of `{name}` before each forward pass, right before line "
+                    f"{number}: it keeps the values but forgets the previous iteration's graph.")
+    return [], None, None, None
+
+
+def _inplace(run: Run, match: re.Match[str]) -> Detail:
+    candidates = [(n, text.strip()) for n, text in facts.cell_lines(run)
+                  if re.search(r"[+\-*/]=|\.(?!_)\w*[^_\W]_\(|inplace\s*=\s*True|\]\s*=[^=]",
+                               text.split("#", 1)[0])
+                  and not re.search(r"zero_grad|requires_grad_|manual_seed", text)]
+    evidence = [Evidence(f"autograd saved {match.group('what')} for backward(), and it was "
+                         "changed in place before backward() ran")]
+    evidence += [Evidence(f"line {n} `{text}` changes a tensor in place") for n, text in
+                 candidates[:3]]
+    return evidence, None, candidates[0][0] if candidates else None, None
+
+
+def _shapes(run: Run, match: re.Match[str]) -> Detail:
+    rows, given, expected, out = (int(match.group(k)) for k in ("rows", "given", "expected", "out"))
+    evidence = [Evidence(f"the input reaching the Linear layer has {given} features per row "
+                         f"({rows} rows), but the layer was built for {expected} "
+                         f"(nn.Linear({expected}, {out}))", value=float(given))]
+    if given < expected and expected % given == 0 and rows % (expected // given) == 0:
+        batch = rows // (expected // given)
+        evidence.append(Evidence(f"{rows} rows of {given} are {batch} samples of "
+                                 f"{expected // given} x {given} = {expected} values: the input "
+                                 "was not flattened"))
+        return (evidence, "x = x.flatten(1)  # (N, ...) -> (N, features)",
+                run.error.line if run.error else None,
+                f"Flatten each sample before the Linear layer: x.flatten(1), or nn.Flatten() in "
+                f"the model, so that the layer receives ({batch}, {expected}).")
+    line = facts.line_matching(run, rf"Linear\(\s*(in_features\s*=\s*)?{expected}\b")
+    code = None
+    if line is not None:
+        code = re.sub(rf"Linear\(\s*(in_features\s*=\s*)?{expected}\b",
+                      lambda m: f"Linear({m.group(1) or ''}{given}", run.cell_line(line), count=1)
+    return (evidence, code, line,
+            f"Make the layer's in_features match the data: nn.Linear({given}, {out}), or change "
+            "the layer before it so that it outputs "
+            f"{expected} features.")
+
+
+def _call_arguments(text: str) -> list[str]:
+    """The simple names passed to the last call on a line: `criterion(out, y)` -> [out, y]."""
+    calls = re.findall(r"\(\s*([\w.()\[\]]+)\s*,\s*(\w+)\s*[,)]", text)
+    return list(calls[-1]) if calls else []
+
+
+def _dtypes(run: Run, match: re.Match[str]) -> Detail:
+    text = f"{run.error.message}" if run.error else ""
+    error_line = run.error.line if run.error else None
+    if re.search(r"target dtype to be Long|Found dtype Long but expected Float|"
+                 r"Expected floating point type for target", text):
+        wants = "long" if "to be Long" in text else "float"
+        args = _call_arguments(run.cell_line(error_line))
+        target = args[1] if len(args) == 2 else "y"
+        return ([Evidence(f"the loss wants {'int64 class indices' if wants == 'long' else 'float targets'}"
+                          f" but `{target}` is {'float' if wants == 'long' else 'int64 (Long)'}")],
+                f"{target} = {target}.{wants}()", error_line, None)
+    if re.search(r"Double|double", text):
+        line = facts.line_matching(run, r"float64|\.double\(\)|from_numpy|np\.")
+        name = re.match(r"^\s*(\w+)\s*=", run.cell_line(line)) if line else None
+        evidence = [Evidence("one side is float64 (Double), as NumPy data and dtype=torch.float64 are; "
+                             "the layers' weights are float32 (Float)")]
+        if line is not None:
+            evidence.append(Evidence(f"line {line} `{run.cell_line(line)}` makes float64 data"))
+        code = f"{name.group(1)} = {name.group(1)}.float()" if name else None
+        return evidence, code, line, "Convert the data to float32 once, where it is made: X = X.float()."
+    return [], None, None, None
+
+
+def _not_reduced(run: Run, match: re.Match[str]) -> Detail:
+    variable = facts.backward_variable(run, run.error.line if run.error else None)
+    line = facts.line_matching(run, r"reduction\s*=\s*['\"]none")
+    evidence = [Evidence(f"line {line} `{run.cell_line(line)}` asks for one loss per element")] \
+        if line else []
+    return evidence, f"{variable}.mean().backward()" if variable else None, \
+        run.error.line if run.error else None, None
+
+
+def _non_leaf(run: Run, match: re.Match[str]) -> Detail:
+    line = facts.line_matching(run, r"requires_grad\s*=\s*True\s*\)\s*(\*|/|\+|-|\.to\(|\.cuda\()")
+    code = None
+    if line is not None:
+        text = run.cell_line(line)
+        found = re.match(r"^(\w+\s*=\s*)(.*requires_grad\s*=\s*True\s*\).*)$", text)
+        if found:
+            expr = found.group(2).replace(", requires_grad=True", "").replace(
+                "requires_grad=True", "")
+            code = f"{found.group(1)}({expr}).requires_grad_()"
+    return [], code, line, None
+
+
+def _multi_target(run: Run, match: re.Match[str]) -> Detail:
+    text = run.cell_line(run.error.line if run.error else None)
+    found = re.search(r"\(\s*[\w.()\[\]]+\s*,\s*(\w+)\s*\)", text)
+    if not found:
+        return [], None, None, None
+    target = found.group(1)
+    line = run.error.line if run.error else None
+    return ([Evidence(f"`{target}` is passed as the target at line {line}")],
+            f"{target} = {target}.squeeze(1)  # (N, 1) -> (N,): one class index per sample",
+            line, None)
+
+
+KNOWN = [
+    Known("NBG901", "backward-without-graph",
+          r"element 0 of tensors does not require grad",
+          "backward() was called on a tensor that is not connected to the model",
+          "The tensor was computed without autograd history: under torch.no_grad(), after "
+          ".detach(), from .item()/.numpy() values, or from parameters with requires_grad=False. "
+          "There is nothing to differentiate.",
+          "Compute the loss from the model's output with torch operations outside torch.no_grad(), "
+          "and call backward() on it; take .item() only to print.",
+          _not_connected),
+    Known("NBG902", "backward-twice",
+          r"Trying to backward through the graph a second time",
+          "backward() went through a graph that an earlier backward() already freed",
+          "After backward() autograd frees the graph it used. Something computed in an earlier "
+          "iteration (typically an RNN's hidden state, or an output computed once before the "
+          "loop) is still part of this iteration's loss, so backward() reaches into the old, freed "
+          "graph.",
+          "Compute everything the loss needs inside the loop, and detach a state carried from one "
+          "iteration to the next (hidden = hidden.detach()). Do not use retain_graph=True to "
+          "silence this: it makes each step backpropagate through all earlier ones.",
+          _carried_state),
+    Known("NBG903", "inplace-modified",
+          r"modified by an inplace operation: (?P<what>\[[^\]]*\][^,]*)",
+          "A tensor that backward() needs was changed in place",
+          "Autograd keeps some tensors from the forward pass to compute gradients. An in-place "
+          "operation (x += ..., x[i] = ..., relu_(), inplace=True, or optimizer.step() between a "
+          "forward pass and its backward()) changed one of them, so its gradient would be wrong.",
+          "Use the out-of-place form (x = x + ..., torch.relu(x), inplace=False); in a GAN, call "
+          "backward() before the other network's step().",
+          _inplace),
+    Known("NBG904", "dtype-mismatch",
+          r"must have the same dtype|expected m1 and m2 to have the same dtype|"
+          r"expected scalar type \w+ but found \w+|Found dtype \w+ but expected \w+|"
+          r"expected target dtype to be Long|Expected floating point type for target|"
+          r"Input type \(\w+\) and (weight|bias) type \(\w+\) should be the same",
+          "Two tensors of different number types (float32, float64, int64) meet in one operation",
+          "Layers hold float32 weights; inputs made from NumPy are float64 (Double) and class "
+          "labels are int64 (Long). Classification losses want Long class indices, regression "
+          "losses and BCE want float targets.",
+          "Convert at the boundary: inputs with x.float() (torch.from_numpy(a).float()); "
+          "CrossEntropyLoss / NLLLoss targets with y.long(); MSELoss / BCELoss targets with "
+          "y.float().",
+          _dtypes),
+    Known("NBG905", "device-mismatch",
+          r"Expected all tensors to be on the same device|is not on the expected device|"
+          r"Input type \([\w.]*cuda[\w.]*\) and weight type|and weight type \([\w.]*cuda",
+          "The model and the data are on different devices",
+          "An operation needs all its tensors on one device (CPU or one GPU). model.to(device) moves "
+          "the weights, but each batch must be moved too, and tensors made inside the loop start on "
+          "the CPU.",
+          "Move the model once and every batch as it arrives: model.to(device); "
+          "x, y = x.to(device), y.to(device); create new tensors with device=x.device."),
+    Known("NBG906", "linear-shape-mismatch",
+          r"mat1 and mat2 shapes cannot be multiplied \((?P<rows>\d+)x(?P<given>\d+) and "
+          r"(?P<expected>\d+)x(?P<out>\d+)\)",
+          "The input's feature count does not match the Linear layer",
+          "nn.Linear(in_features, out_features) multiplies each row of its input by its weight; "
+          "the row length must equal in_features.",
+          "Make the layer's in_features equal the input's feature count.",
+          _shapes),
+    Known("NBG907", "non-leaf-optimize",
+          r"can't optimize a non-leaf Tensor",
+          "The optimizer was given a computed tensor instead of a parameter",
+          "torch.randn(..., requires_grad=True) * 0.01 (or .to(device) after requires_grad=True) "
+          "is the result of an operation, not a leaf tensor; the optimizer can only update leaf "
+          "tensors that own their values.",
+          "Create the tensor first and then ask for gradients: "
+          "w = (torch.randn(3, 1) * 0.01).requires_grad_(), or use nn.Parameter.",
+          _non_leaf),
+    Known("NBG908", "cross-entropy-target-shape",
+          r"multi-target not supported|0D or 1D target tensor expected",
+          "CrossEntropyLoss got targets of shape (N, 1); it wants one class index per sample, (N,)",
+          "For class indices CrossEntropyLoss expects a 1-D tensor of N integers; a column (N, 1) "
+          "looks like several targets per sample.",
+          "Squeeze the extra dimension: y.squeeze(1) (or y.view(-1)).",
+          _multi_target),
+    Known("NBG909", "item-before-backward",
+          r"'float' object has no attribute 'backward'",
+          "backward() was called on a Python number, not on a tensor",
+          ".item() (or float()) turns the loss into a plain Python number, which has no gradient "
+          "history and no backward().",
+          "Call backward() on the loss tensor, and take .item() only to print or log it.",
+          _not_connected),
+    Known("NBG910", "backward-non-scalar",
+          r"grad can be implicitly created only for scalar outputs",
+          "backward() was called on a tensor with several values instead of one loss number",
+          "backward() without arguments needs a single number. The loss was not reduced (e.g. "
+          "reduction='none', or the model's output itself was used).",
+          "Reduce the loss to one number before backward(): loss.mean().backward(), or a loss "
+          "function with its default reduction='mean'.",
+          _not_reduced),
+]
+
+
+def _first_sentence(message: str) -> str:
+    """The message up to its first full stop (torch adds long hints after it)."""
+    first = re.split(r"\. |\n", message, maxsplit=1)[0].strip()
+    return first if len(first) <= 300 else first[:297] + "..."
+
+
+def explain_error(run: Run) -> list[Diagnosis]:
+    """NBG901-910: a plain-words explanation of the exception the cell raised."""
+    error = run.error
+    if error is None:
+        return []
+    text = f"{error.type}: {error.message}"
+    for known in KNOWN:
+        match = re.search(known.pattern, text)
+        if match is None:
+            continue
+        if known.code == "NBG901" and run.params and not any(
+                p.requires_grad for p in run.params.values()):
+            return []  # every parameter frozen: NBG203 says it better
+        evidence = [Evidence(f"line {error.line} raised {error.type}: {_first_sentence(error.message)}")]
+        if run.steps:
+            n = len(run.steps)
+            evidence.append(Evidence(f"{n} step{'s' if n != 1 else ''} ran before the error",
+                                     value=float(len(run.steps))))
+        fix_code, line, fix = None, error.line, known.fix
+        if known.detail is not None:
+            extra, fix_code, fix_line, better = known.detail(run, match)
+            evidence += extra
+            line = fix_line or line
+            fix = better or fix
+        return [Diagnosis(code=known.code, slug=known.slug, severity="error", title=known.title,
+                          evidence=evidence, why=known.why, fix=fix, fix_code=fix_code, line=line,
+                          confidence=0.9)]
+    return []
+
+
+RULES = [explain_error]

@@ -1,0 +1,112 @@
+"""Item 4 of issue 3: a learning rate of zero, or so small that the updates are negligible.
+
+"Small" is judged by what the lr does, the update/param ratio of each layer, and only blamed on the
+lr when the same gradients at an ordinary lr would give a healthy update: a converged model with tiny
+gradients is not reported. A schedule that raises the lr during the run (a warm-up) is never reported.
+Too large a learning rate shows in the loss and is decided in loss_trend.py.
+"""
+
+from __future__ import annotations
+
+import re
+
+from nbgrad.diagnose import facts
+from nbgrad.diagnose.diagnosis import Diagnosis, Evidence
+from nbgrad.diagnose.facts import fmt
+from nbgrad.diagnose.thresholds import (
+    LR_REFERENCE,
+    UPDATE_RATIO_HEALTHY_MIN,
+    UPDATE_RATIO_NEGLIGIBLE,
+)
+from nbgrad.records import Run
+
+
+def creation_line(run: Run, optimizer: int) -> int | None:
+    """The cell line that builds the optimizer (`opt = torch.optim.SGD(...)`)."""
+    name = re.escape(run.optimizers[optimizer].name)
+    return facts.line_matching(run, rf"^\s*{name}\s*=[^=]")
+
+
+def _group_layers(run: Run, optimizer: int, group: int) -> list[str]:
+    held = run.optimizers[optimizer].param_groups[group]
+    return list(dict.fromkeys(run.params[p].layer for p in held if p in run.params))
+
+
+def lr_zero(run: Run) -> list[Diagnosis]:
+    """NBG401: a param group whose lr is 0 at every step and is not being warmed up."""
+    found = []
+    for oi, opt in enumerate(run.optimizers):
+        for gi, group in enumerate(opt.param_groups):
+            lrs = facts.lr_series(run, oi, gi)
+            if not lrs or any(lr != 0 for lr in lrs) or facts.growing_lr(run, oi, gi):
+                continue
+            if not any(facts.got_grad(run, p) for p in group):
+                continue
+            line = creation_line(run, oi)
+            which = f"group {gi} of '{opt.name}'" if len(opt.param_groups) > 1 else f"'{opt.name}'"
+            found.append(Diagnosis(
+                code="NBG401", slug="lr-zero", severity="error",
+                title=f"The learning rate of {which} is 0: its parameters never change",
+                evidence=[Evidence(f"lr = 0 at all {len(lrs)} steps of {opt.type} '{opt.name}' "
+                                   f"(param group {gi}, {facts.names(group)}), although they got "
+                                   "gradients", value=0.0)],
+                why="Every optimizer scales its step by lr: with lr = 0 the step is zero.",
+                fix=f"Give '{opt.name}' a positive learning rate: 1e-3 is PyTorch's default for "
+                    "SGD and Adam.",
+                fix_code=facts.with_keyword(run.cell_line(line), "lr", "1e-3"),
+                line=line, confidence=1.0, layers=_group_layers(run, oi, gi),
+            ))
+    return found
+
+
+def lr_too_small(run: Run) -> list[Diagnosis]:
+    """NBG402: updates negligible next to the weights, and the lr (not the gradient) is why."""
+    found = []
+    for oi, opt in enumerate(run.optimizers):
+        for gi in range(len(opt.param_groups)):
+            lrs = facts.lr_series(run, oi, gi)
+            if not lrs or facts.growing_lr(run, oi, gi):
+                continue
+            lr = lrs[-1]
+            if not 0 < lr < LR_REFERENCE:
+                continue
+            layers = _group_layers(run, oi, gi)
+            ratios = {k: v for k, v in facts.layer_update_ratios(run, oi).items() if k in layers}
+            if not ratios or max(ratios.values()) >= UPDATE_RATIO_NEGLIGIBLE:
+                continue
+            largest = max(ratios.values())
+            projected = largest * LR_REFERENCE / lr
+            if projected < UPDATE_RATIO_HEALTHY_MIN:
+                continue  # the gradients themselves are tiny (converged?): not the lr's doing
+            suggestion = facts.power_of_ten(lr * 1e-3 / largest) if largest > 0 else "1e-3"
+            losses = facts.finite(facts.loss_series(run, oi))
+            evidence = [
+                Evidence(f"with lr = {fmt(lr)}, each step changed the weights of "
+                         f"{facts.layer_names(ratios)} by at most {fmt(largest)} of their size "
+                         f"(median over {len(lrs)} steps; negligible below "
+                         f"{fmt(UPDATE_RATIO_NEGLIGIBLE)})", value=largest),
+                Evidence(f"the same gradients at lr = {fmt(LR_REFERENCE)} would change them by "
+                         f"{fmt(projected)} per step (healthy: above {fmt(UPDATE_RATIO_HEALTHY_MIN)})",
+                         value=projected),
+            ]
+            if len(losses) >= 2:
+                evidence.append(Evidence(f"the loss went from {fmt(losses[0])} to {fmt(losses[-1])}",
+                                         value=losses[-1]))
+            line = creation_line(run, oi)
+            found.append(Diagnosis(
+                code="NBG402", slug="lr-too-small", severity="warning",
+                title=f"The learning rate ({fmt(lr)}) is too small: the weights barely move",
+                evidence=evidence,
+                why=(f"At {fmt(largest)} of their size per step, the weights need about "
+                     f"{fmt(1 / largest)} steps to change by their own size; the loss cannot "
+                     "visibly improve in any practical number of steps."),
+                fix=f"Raise the learning rate of '{opt.name}' to about {suggestion}, which would "
+                    "move the weights by about 1e-3 of their size per step (the usual rule of "
+                    "thumb).",
+                fix_code=facts.with_keyword(run.cell_line(line), "lr", suggestion),
+                line=line, confidence=0.85, layers=sorted(ratios, key=layers.index),
+            ))
+    return found
+
+
+RULES = [lr_zero, lr_too_small]

@@ -1,0 +1,195 @@
+"""Item 7 of issue 3: the loss over the recorded steps: diverging, oscillating, not decreasing.
+
+A trend compares the mean loss of the first and last thirds of an optimizer's steps, so one noisy
+mini-batch cannot decide it. The loss alone rarely proves a cause, so the severity follows what else
+was measured: a diverging or oscillating loss together with large updates is a learning rate that is
+too large (an error or a warning); a loss that merely stays flat is a note. Runs with several
+optimizers that each have their own loss (a GAN) are left out: their losses are meant to fight.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import statistics
+
+from nbgrad.diagnose import facts
+from nbgrad.diagnose.diagnosis import Diagnosis, Evidence
+from nbgrad.diagnose.facts import fmt
+from nbgrad.diagnose.rules.learning_rate import creation_line
+from nbgrad.diagnose.thresholds import (
+    LOSS_DIVERGE_FACTOR,
+    LOSS_DIVERGE_FACTOR_BATCHES,
+    LOSS_MIN_DECREASE,
+    LOSS_RISE,
+    OVERSHOOT_RISES,
+    TREND_MIN_STEPS,
+    UPDATE_RATIO_HEALTHY_MIN,
+    UPDATE_RATIO_LARGE,
+)
+from nbgrad.records import Run
+
+
+def adversarial(run: Run) -> bool:
+    """Two or more optimizers that each step on a loss of their own."""
+    own = {s.optimizer for s in run.steps if s.backward_calls > 0 and s.losses}
+    return len(own) >= 2
+
+
+def _thirds(values: list[float]) -> tuple[float, float]:
+    third = max(len(values) // 3, 1)
+    return statistics.fmean(values[:third]), statistics.fmean(values[-third:])
+
+
+def _rises(values: list[float]) -> int:
+    """How many steps raised the loss by more than LOSS_RISE over the step before."""
+    return sum(1 for a, b in itertools.pairwise(values) if b - a > LOSS_RISE * abs(a))
+
+
+def loss_trend(run: Run) -> list[Diagnosis]:
+    """NBG403 lr-too-large, NBG702 loss-diverging, NBG703 loss-oscillating, NBG701 (note) flat.
+
+    On the same batch at every step a change of the loss is the model's doing; across changing
+    mini-batches it is mostly the batches', so only a rise by an order of magnitude (or to inf/NaN)
+    counts there, and oscillation and flatness are not judged at all.
+    """
+    if run.error is not None or adversarial(run):
+        return []
+    found = []
+    for oi in range(len(run.optimizers)):
+        series = [v for v in facts.loss_series(run, oi) if v is not None]
+        if not series:
+            continue
+        same = facts.same_batch(run, oi)
+        ratios = facts.layer_update_ratios(run, oi)
+        typical = statistics.median(ratios.values()) if ratios else 0.0
+        bad = next((i for i, v in enumerate(series) if not math.isfinite(v)), None)
+        values = series[:bad]
+        diagnosis = None
+        if any(facts.leftover_grads(run, s) for s in facts.steps_of(run, oi)[1:]):
+            continue  # gradients that accumulate explain any trend (NBG301)
+        if bad is not None and bad > 0 and typical >= UPDATE_RATIO_LARGE:
+            diagnosis = _lr_too_large(run, oi, values, typical,
+                                      f"then became {fmt(series[bad])} at step {bad}")
+        elif bad is None and len(values) >= TREND_MIN_STEPS:
+            first, last = _thirds(values)
+            scale = abs(first) or 1.0
+            factor = LOSS_DIVERGE_FACTOR if same else LOSS_DIVERGE_FACTOR_BATCHES
+            if last - first >= (factor - 1) * scale:
+                growth = f"the mean of the last steps is {fmt(last / first)}x the first's" \
+                    if first > 0 else f"the mean rose from {fmt(first)} to {fmt(last)}"
+                if typical >= UPDATE_RATIO_LARGE:
+                    diagnosis = _lr_too_large(run, oi, values, typical, growth)
+                elif same:
+                    diagnosis = _diverging(run, oi, values, growth, typical)
+            elif same and _rises(values) >= OVERSHOOT_RISES * (len(values) - 1) \
+                    and typical >= UPDATE_RATIO_LARGE:
+                diagnosis = _oscillating(run, oi, values, _rises(values), typical)
+            elif same and first - last < LOSS_MIN_DECREASE * scale and typical >= UPDATE_RATIO_HEALTHY_MIN \
+                    and not facts.growing_lr(run, oi):
+                diagnosis = _flat(run, oi, values, first, last, typical)
+        if diagnosis is not None:
+            found.append(diagnosis)
+    return found
+
+
+def _losses(values: list[float]) -> str:
+    """The loss values, the middle elided when there are many."""
+    if len(values) <= 8:
+        return ", ".join(fmt(v) for v in values)
+    return ", ".join([*(fmt(v) for v in values[:4]), "...", *(fmt(v) for v in values[-3:])])
+
+
+def _lr_too_large(run: Run, oi: int, values: list[float], typical: float,
+                  growth: str) -> Diagnosis:
+    opt = run.optimizers[oi]
+    lrs = facts.lr_series(run, oi)
+    lr = lrs[0] if lrs else None
+    line = creation_line(run, oi)
+    suggestion = facts.power_of_ten(lr / 10) if lr else None
+    return Diagnosis(
+        code="NBG403", slug="lr-too-large", severity="error",
+        title=f"The learning rate ({fmt(lr)}) is too large: the loss diverges",
+        evidence=[
+            Evidence(f"loss per step: {_losses(values)}; {growth}", value=values[-1] if values
+                     else None),
+            Evidence(f"each step changed the weights by {fmt(typical)} of their size (median over "
+                     f"layers; healthy: below {fmt(UPDATE_RATIO_LARGE)})", value=typical),
+        ],
+        why=("Steps this large jump past the minimum to where the loss is higher, and the larger "
+             "gradient there makes the next jump larger still."),
+        fix=f"Lower the learning rate of '{opt.name}' about 10x"
+            + (f", to {suggestion}" if suggestion else "") + "; lower it further if the loss "
+            "still grows.",
+        fix_code=facts.with_keyword(run.cell_line(line), "lr", suggestion) if suggestion else None,
+        line=line, confidence=0.9, layers=list(facts.layer_update_ratios(run, oi)),
+    )
+
+
+def _diverging(run: Run, oi: int, values: list[float], growth: str, typical: float) -> Diagnosis:
+    opt = run.optimizers[oi]
+    return Diagnosis(
+        code="NBG702", slug="loss-diverging", severity="warning",
+        title="The loss grows step after step",
+        evidence=[Evidence(f"loss per step of '{opt.name}': {_losses(values)}; {growth}",
+                           value=values[-1]),
+                  Evidence(f"the updates are not large ({fmt(typical)} of the weights per step), "
+                           "so the learning rate alone does not explain it", value=typical)],
+        why=("Training minimises the loss; a loss that keeps rising means the steps go uphill: "
+             "the loss may reward the wrong thing (a sign or a reciprocal), or the data changes "
+             "under the model."),
+        fix="Check that the loss is small when the predictions are right, and that backward() is "
+            "called on that loss; then lower the learning rate.",
+        line=facts.first_line(run, "backward"), confidence=0.6,
+    )
+
+
+def _oscillating(run: Run, oi: int, values: list[float], rises: int, typical: float) -> Diagnosis:
+    opt = run.optimizers[oi]
+    lrs = facts.lr_series(run, oi)
+    line = creation_line(run, oi)
+    suggestion = facts.power_of_ten(lrs[0] / 10) if lrs and lrs[0] > 0 else None
+    return Diagnosis(
+        code="NBG703", slug="loss-oscillating", severity="warning",
+        title=f"The loss goes up at {rises} of {len(values) - 1} steps on the same batch: the "
+              "steps overshoot",
+        evidence=[Evidence(f"loss per step of '{opt.name}' (the same batch at every step): "
+                           f"{_losses(values)}", value=values[-1]),
+                  Evidence(f"{rises} of {len(values) - 1} steps raised it by more than "
+                           f"{LOSS_RISE:.0%}; a small enough step never raises it",
+                           value=float(rises)),
+                  Evidence(f"each step changed the weights by {fmt(typical)} of their size "
+                           f"(median over layers; healthy: below {fmt(UPDATE_RATIO_LARGE)})",
+                           value=typical)],
+        why=("Each step jumps across the valley of the loss to the other side: the learning rate is "
+             "too large for the curvature here, so training zigzags instead of descending."),
+        fix=f"Lower the learning rate of '{opt.name}' about 10x"
+            + (f", to {suggestion}" if suggestion else "") + ".",
+        fix_code=facts.with_keyword(run.cell_line(line), "lr", suggestion) if suggestion else None,
+        line=line, confidence=0.75, layers=list(facts.layer_update_ratios(run, oi)),
+    )
+
+
+def _flat(run: Run, oi: int, values: list[float], first: float, last: float,
+          typical: float) -> Diagnosis:
+    opt = run.optimizers[oi]
+    change = (last - first) / abs(first) if first else 0.0
+    return Diagnosis(
+        code="NBG701", slug="loss-not-decreasing", severity="info",
+        title=f"The loss fell by less than {LOSS_MIN_DECREASE:.0%} in {len(values)} steps",
+        evidence=[Evidence(f"loss per step of '{opt.name}': {_losses(values)} (mean of the first "
+                           f"third {fmt(first)}, of the last third {fmt(last)}: {change:+.1%}; "
+                           "the same batch at every step)",
+                           value=change),
+                  Evidence(f"the weights do move ({fmt(typical)} of their size per step)",
+                           value=typical)],
+        why=("The weights change, yet the loss on this same batch does not fall: the targets may "
+             "carry no pattern the model can fit (inputs and targets shuffled apart, random "
+             "labels), or the model may be too small for them. Few steps can also be too early."),
+        fix="Check that each input is paired with its own target; then run more steps "
+            "(--steps 50) to see whether the loss starts to fall.",
+        confidence=0.4,
+    )
+
+
+RULES = [loss_trend]

@@ -1,0 +1,492 @@
+"""A zoo of small training cells: correct ones that must come out clean, and broken ones.
+
+Every broken cell is a correct cell with ONE mistake, made with `mutate()` so that the difference is
+visible at a glance: a rule that fires on both is seen at once. Cells read two names from the
+namespace, SEED and H (hidden width), so each runs in several variants (`VARIANTS`) and no rule can be
+fitted to one model. To add cells, add entries to `CORRECT` (name -> source) or `BROKEN` (name ->
+`Broken`); other files may build their own dicts the same way and reuse `mutate` and `Broken`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+VARIANTS = [{"SEED": 0, "H": 16}, {"SEED": 1, "H": 48}]
+
+
+def mutate(source: str, old: str, new: str) -> str:
+    """`source` with its one occurrence of `old` replaced by `new` (the one mistake)."""
+    assert source.count(old) == 1, f"{old!r} occurs {source.count(old)} times"
+    return source.replace(old, new)
+
+
+def line_of(source: str, snippet: str) -> int:
+    """1-based line of the first line containing `snippet`."""
+    return next(i for i, text in enumerate(source.splitlines(), 1) if snippet in text)
+
+
+@dataclass(frozen=True)
+class Broken:
+    """A broken cell and what its diagnosis must say."""
+
+    source: str
+    code: str
+    severity: str
+    line: str | None  # text of the line the fix belongs to (its first occurrence in the cell)
+    layers: tuple[str, ...] = ()  # layer names the diagnosis must name (exactly), () = not checked
+    raises: str | None = None  # the exception type the cell raises, if any
+    steps: int = 10
+    also: tuple[str, ...] = field(default_factory=tuple)  # other codes it may also produce
+
+
+# -- correct loops -------------------------------------------------------------------------------
+
+DATA = """torch.manual_seed(SEED)
+X = torch.randn(256, 8)
+Y = X[:, :1] * 2 - X[:, 1:2] + 0.1 * torch.randn(256, 1)
+"""
+
+CLASSIC = DATA + """model = nn.Sequential(nn.Linear(8, H), nn.ReLU(), nn.Linear(H, 1))
+opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+for epoch in range(100):
+    for i in range(0, 256, 32):
+        x, y = X[i:i + 32], Y[i:i + 32]
+        opt.zero_grad()
+        loss = F.mse_loss(model(x), y)
+        loss.backward()
+        opt.step()
+"""
+
+NET = DATA + """class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(8, H)
+        self.fc2 = nn.Linear(H, H)
+        self.fc3 = nn.Linear(H, 1)
+
+    def forward(self, x):
+        h = torch.relu(self.fc1(x))
+        h = torch.relu(self.fc2(h))
+        return self.fc3(h)
+
+model = Net()
+opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+for epoch in range(100):
+    for i in range(0, 256, 32):
+        x, y = X[i:i + 32], Y[i:i + 32]
+        opt.zero_grad()
+        loss = F.mse_loss(model(x), y)
+        loss.backward()
+        opt.step()
+"""
+
+CLASSES = """torch.manual_seed(SEED)
+X = torch.randn(512, 10)
+labels = (X[:, 0] > 0).long() + (X[:, 1] > 0).long()
+model = nn.Sequential(nn.Linear(10, H), nn.BatchNorm1d(H), nn.ReLU(), nn.Dropout(0.2),
+                      nn.Linear(H, 3))
+model.train()
+opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+criterion = nn.CrossEntropyLoss()
+for epoch in range(100):
+    for i in range(0, 512, 64):
+        x, y = X[i:i + 64], labels[i:i + 64]
+        opt.zero_grad()
+        loss = criterion(model(x), y)
+        loss.backward()
+        opt.step()
+"""
+
+RNN = """torch.manual_seed(SEED)
+series = torch.sin(torch.linspace(0, 60, 2001)).unsqueeze(-1)
+rnn = nn.GRU(1, H, batch_first=True)
+head = nn.Linear(H, 1)
+opt = torch.optim.Adam([*rnn.parameters(), *head.parameters()], lr=1e-2)
+h = torch.zeros(1, 1, H)
+for t in range(0, 2000, 20):
+    x = series[t:t + 20].unsqueeze(0)
+    target = series[t + 1:t + 21].unsqueeze(0)
+    h = h.detach()
+    out, h = rnn(x, h)
+    loss = F.mse_loss(head(out), target)
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+"""
+
+FULL_BATCH = """torch.manual_seed(SEED)
+X = torch.randn(512, 10)
+labels = (X[:, 0] > 0).long() + (X[:, 1] > 0).long()
+model = nn.Sequential(nn.Linear(10, H), nn.ReLU(), nn.Linear(H, 3))
+opt = torch.optim.SGD(model.parameters(), lr=0.1)
+criterion = nn.CrossEntropyLoss()
+while True:
+    opt.zero_grad()
+    loss = criterion(model(X), labels)
+    loss.backward()
+    opt.step()
+"""
+
+SHUFFLED = DATA + """model = nn.Sequential(nn.Linear(8, H), nn.Tanh(), nn.Linear(H, 1))
+opt = torch.optim.SGD(model.parameters(), lr=0.05)
+while True:
+    idx = torch.randperm(256)
+    x, y = X[idx], Y[idx]
+    opt.zero_grad()
+    loss = F.mse_loss(model(x), y)
+    loss.backward()
+    opt.step()
+"""
+
+UNUSED_HEAD = DATA + """class TwoHeads(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Sequential(nn.Linear(8, H), nn.ReLU())
+        self.head_a = nn.Linear(H, 1)
+        self.head_b = nn.Linear(H, 5)  # for another task, not trained here
+
+    def forward(self, x, task="a"):
+        h = self.body(x)
+        return self.head_a(h) if task == "a" else self.head_b(h)
+
+model = TwoHeads()
+opt = torch.optim.SGD(model.parameters(), lr=0.05)
+for epoch in range(100):
+    for i in range(0, 256, 32):
+        opt.zero_grad()
+        loss = F.mse_loss(model(X[i:i + 32]), Y[i:i + 32])
+        loss.backward()
+        opt.step()
+"""
+
+FUNCTIONAL = DATA + """w = torch.zeros(8, 1, requires_grad=True)
+b = torch.zeros(1, requires_grad=True)
+opt = torch.optim.SGD([w, b], lr=0.1)
+while True:
+    opt.zero_grad()
+    loss = ((X @ w + b - Y) ** 2).mean()
+    loss.backward()
+    opt.step()
+"""
+
+AMP = CLASSIC.replace("""        opt.zero_grad()
+        loss = F.mse_loss(model(x), y)
+        loss.backward()
+        opt.step()
+""", """        opt.zero_grad()
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            loss = F.mse_loss(model(x).float(), y)
+        scaler.scale(loss).backward()
+        scaler.step(opt)
+        scaler.update()
+""").replace("for epoch", "scaler = torch.amp.GradScaler(\"cpu\")\nfor epoch")
+
+CORRECT: dict[str, str] = {
+    "classic": CLASSIC,
+    "zero_grad_after_step": mutate(CLASSIC, """        opt.zero_grad()
+        loss = F.mse_loss(model(x), y)
+        loss.backward()
+        opt.step()
+""", """        loss = F.mse_loss(model(x), y)
+        loss.backward()
+        opt.step()
+        opt.zero_grad()
+"""),
+    "zero_grad_keep_tensors": mutate(CLASSIC, "opt.zero_grad()", "opt.zero_grad(set_to_none=False)"),
+    "model_zero_grad": mutate(CLASSIC, "opt.zero_grad()", "model.zero_grad()"),
+    "grad_accumulation": mutate(CLASSIC, """        opt.zero_grad()
+        loss = F.mse_loss(model(x), y)
+        loss.backward()
+        opt.step()
+""", """        loss = F.mse_loss(model(x), y) / 4  # 4 micro-batches per step
+        loss.backward()
+        if i // 32 % 4 == 3:
+            opt.step()
+            opt.zero_grad()
+"""),
+    "lbfgs_closure": DATA + """model = nn.Sequential(nn.Linear(8, H), nn.Tanh(), nn.Linear(H, 1))
+opt = torch.optim.LBFGS(model.parameters(), lr=0.5, max_iter=5)
+def closure():
+    opt.zero_grad()
+    loss = F.mse_loss(model(X), Y)
+    loss.backward()
+    return loss
+for it in range(100):
+    opt.step(closure)
+""",
+    "warmup_from_zero": mutate(NET, "for epoch in range(100):", """\
+warmup = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, s / 500))
+for epoch in range(100):""").replace("        opt.step()\n", "        opt.step()\n        warmup.step()\n"),
+    "frozen_backbone": DATA + """\
+backbone = nn.Sequential(nn.Linear(8, H), nn.ReLU(), nn.Linear(H, H), nn.ReLU())
+head = nn.Linear(H, 1)
+backbone.requires_grad_(False)
+opt = torch.optim.Adam(head.parameters(), lr=1e-2)
+for epoch in range(100):
+    for i in range(0, 256, 32):
+        opt.zero_grad()
+        loss = F.mse_loss(head(backbone(X[i:i + 32])), Y[i:i + 32])
+        loss.backward()
+        opt.step()
+""",
+    "weight_tying": """torch.manual_seed(SEED)
+tokens = torch.randint(0, 50, (64, 17))
+class TinyLM(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.embed = nn.Embedding(50, H)
+        self.mix = nn.Linear(H, H)
+        self.out = nn.Linear(H, 50, bias=False)
+        self.out.weight = self.embed.weight  # tied
+
+    def forward(self, t):
+        return self.out(torch.tanh(self.mix(self.embed(t))))
+
+model = TinyLM()
+opt = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.01)
+while True:
+    logits = model(tokens[:, :-1])
+    loss = F.cross_entropy(logits.reshape(-1, 50), tokens[:, 1:].reshape(-1))
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+""",
+    "dropout_batchnorm": CLASSES,
+    "gan": """torch.manual_seed(SEED)
+G = nn.Sequential(nn.Linear(4, H), nn.ReLU(), nn.Linear(H, 2))
+D = nn.Sequential(nn.Linear(2, H), nn.LeakyReLU(0.2), nn.Linear(H, 1))
+opt_g = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
+opt_d = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
+bce = nn.BCEWithLogitsLoss()
+ones, zeros = torch.ones(32, 1), torch.zeros(32, 1)
+while True:
+    real = torch.randn(32, 2) * 0.5 + 2
+    fake = G(torch.randn(32, 4))
+    opt_d.zero_grad()
+    d_loss = bce(D(real), ones) + bce(D(fake.detach()), zeros)
+    d_loss.backward()
+    opt_d.step()
+    opt_g.zero_grad()
+    g_loss = bce(D(fake), ones)
+    g_loss.backward()
+    opt_g.step()
+""",
+    "converged": """torch.manual_seed(SEED)
+X = torch.randn(256, 8)
+true_w = torch.randn(1, 8)
+Y = X @ true_w.T + 0.5
+model = nn.Linear(8, 1)
+with torch.no_grad():  # already trained: at the minimum up to 1e-6
+    model.weight.copy_(true_w + 1e-6 * torch.randn(1, 8))
+    model.bias.fill_(0.5)
+opt = torch.optim.SGD(model.parameters(), lr=0.1)
+while True:
+    opt.zero_grad()
+    loss = F.mse_loss(model(X), Y)
+    loss.backward()
+    opt.step()
+""",
+    "unused_head": UNUSED_HEAD,
+    "adamw_clip": mutate(NET, "opt = torch.optim.Adam(model.parameters(), lr=1e-2)",
+                         "opt = torch.optim.AdamW(model.parameters(), lr=1e-2, weight_decay=0.05)"
+                         ).replace("        loss.backward()\n", "        loss.backward()\n"
+                                   "        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)\n"),
+    "sgd_weight_decay": mutate(CLASSIC, "momentum=0.9)", "momentum=0.9, weight_decay=5e-4)"),
+    "amp_grad_scaler": AMP,
+    "two_optimizers_one_loss": DATA + """encoder = nn.Sequential(nn.Linear(8, H), nn.ReLU())
+decoder = nn.Linear(H, 1)
+opt_enc = torch.optim.Adam(encoder.parameters(), lr=1e-2)
+opt_dec = torch.optim.SGD(decoder.parameters(), lr=0.05)
+while True:
+    opt_enc.zero_grad()
+    opt_dec.zero_grad()
+    loss = F.mse_loss(decoder(encoder(X)), Y)
+    loss.backward()
+    opt_enc.step()
+    opt_dec.step()
+""",
+    "rnn_truncated_bptt": RNN,
+    "full_batch_classifier": FULL_BATCH,
+    "full_batch_shuffled": SHUFFLED,
+    "validation_each_step": mutate(CLASSIC, "        opt.step()\n", """        opt.step()
+        with torch.no_grad():
+            val_loss = F.mse_loss(model(X[:64]), Y[:64]).item()
+"""),
+    "functional_params": FUNCTIONAL,
+    "train_step_function": mutate(NET, """for epoch in range(100):
+    for i in range(0, 256, 32):
+        x, y = X[i:i + 32], Y[i:i + 32]
+        opt.zero_grad()
+        loss = F.mse_loss(model(x), y)
+        loss.backward()
+        opt.step()
+""", """def train_step(x, y):
+    opt.zero_grad()
+    loss = F.mse_loss(model(x), y)
+    loss.backward()
+    opt.step()
+    return loss.item()
+
+for epoch in range(100):
+    for i in range(0, 256, 32):
+        train_step(X[i:i + 32], Y[i:i + 32])
+"""),
+    "frozen_by_no_grad": DATA + """\
+backbone = nn.Sequential(nn.Linear(8, H), nn.ReLU())
+head = nn.Linear(H, 1)
+model = nn.Sequential(backbone, head)
+opt = torch.optim.AdamW(model.parameters(), lr=1e-2)  # the frozen backbone's weights just stay put
+for epoch in range(100):
+    for i in range(0, 256, 32):
+        with torch.no_grad():
+            features = backbone(X[i:i + 32])
+        opt.zero_grad()
+        loss = F.mse_loss(head(features), Y[i:i + 32])
+        loss.backward()
+        opt.step()
+""",
+    "dataloader_shuffle": DATA + """from torch.utils.data import DataLoader, TensorDataset
+loader = DataLoader(TensorDataset(X, Y), batch_size=32, shuffle=True)
+model = nn.Sequential(nn.Linear(8, H), nn.ReLU(), nn.Linear(H, 1))
+opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+sched = torch.optim.lr_scheduler.StepLR(opt, step_size=4, gamma=0.5)
+for epoch in range(100):
+    for x, y in loader:
+        opt.zero_grad()
+        F.mse_loss(model(x), y).backward()
+        opt.step()
+    sched.step()
+""",
+}
+
+# -- broken loops: each a correct loop with one mistake --------------------------------------------
+
+NET_LOOP_OPT = "opt = torch.optim.Adam(model.parameters(), lr=1e-2)"
+
+BROKEN: dict[str, Broken] = {
+    # 1. the loss does not reach the parameters
+    "loss_rewrapped": Broken(
+        mutate(CLASSIC, "loss = F.mse_loss(model(x), y)",
+               "loss = torch.tensor(F.mse_loss(model(x), y).item(), requires_grad=True)"),
+        "NBG101", "error", line="loss = torch.tensor("),
+    "loss_numpy_roundtrip": Broken(
+        mutate(CLASSIC, "loss = F.mse_loss(model(x), y)",
+               "loss = torch.from_numpy(F.mse_loss(model(x), y).detach().numpy()).requires_grad_()"),
+        "NBG101", "error", line="loss = torch.from_numpy("),
+    "detach_inside_forward": Broken(
+        mutate(NET, "h = torch.relu(self.fc2(h))", "h = torch.relu(self.fc2(h)).detach()"),
+        "NBG102", "error", line=".detach()", layers=("fc1", "fc2")),
+    "data_inside_forward": Broken(
+        mutate(NET, "h = torch.relu(self.fc1(x))", "h = torch.relu(self.fc1(x)).data"),
+        "NBG102", "error", line=".data", layers=("fc1",)),
+    "layer_made_in_forward": Broken(
+        mutate(NET, "return self.fc3(h)", "return nn.Linear(H, 1)(h)"),
+        "NBG103", "error", line="return nn.Linear(H, 1)(h)", also=("NBG104",)),
+    "layer_forgotten_in_forward": Broken(
+        mutate(NET, "        h = torch.relu(self.fc2(h))\n", ""),
+        "NBG104", "info", line=None, layers=("fc2",)),
+    # 2. parameters that get gradients but belong to no optimizer
+    "optimizer_on_other_instance": Broken(
+        mutate(NET, NET_LOOP_OPT, "opt = torch.optim.Adam(Net().parameters(), lr=1e-2)"),
+        "NBG201", "error", line="opt = torch.optim.Adam(Net()", layers=("fc1", "fc2", "fc3")),
+    "model_rebuilt_after_optimizer": Broken(
+        mutate(CLASSIC, "for epoch in range(100):",
+               "model = nn.Sequential(nn.Linear(8, H), nn.Tanh(), nn.Linear(H, 1))\n"
+               "for epoch in range(100):"),
+        "NBG201", "error", line="nn.Tanh()", layers=("0", "2")),
+    "layers_in_plain_list": Broken(
+        mutate(NET, "self.fc2 = nn.Linear(H, H)", "self.hidden = [nn.Linear(H, H), nn.Linear(H, H)]")
+        .replace("h = torch.relu(self.fc2(h))",
+                 "for layer in self.hidden:\n            h = torch.relu(layer(h))"),
+        "NBG201", "error", line="self.hidden = [", layers=("model.hidden[0]", "model.hidden[1]")),
+    "layer_added_after_optimizer": Broken(
+        mutate(NET, "for epoch in range(100):",
+               "model.fc3 = nn.Linear(H, 1)  # a fresh head\nfor epoch in range(100):"),
+        "NBG201", "error", line="model.fc3 = nn.Linear(H, 1)", layers=("fc3",)),
+    "backbone_not_frozen": Broken(
+        mutate(CORRECT["frozen_backbone"], "backbone.requires_grad_(False)\n", ""),
+        "NBG201", "warning", line=None, layers=("backbone.0", "backbone.2")),
+    "generator_loss_detached": Broken(
+        mutate(CORRECT["gan"], "g_loss = bce(D(fake), ones)", "g_loss = bce(D(fake.detach()), ones)"),
+        "NBG202", "warning", line="g_loss = bce(D(fake.detach()), ones)", layers=("G.0", "G.2")),
+    "everything_frozen": Broken(
+        mutate(CLASSIC, "opt = torch.optim", "model.requires_grad_(False)\nopt = torch.optim"),
+        "NBG203", "error", line="model.requires_grad_(False)", raises="RuntimeError"),
+    # 3. gradient clearing
+    "no_zero_grad": Broken(
+        mutate(CLASSIC, "        opt.zero_grad()\n", ""),
+        "NBG301", "error", line="loss.backward()"),
+    "zero_grad_between_backward_and_step": Broken(
+        mutate(CLASSIC, """        opt.zero_grad()
+        loss = F.mse_loss(model(x), y)
+        loss.backward()
+""", """        loss = F.mse_loss(model(x), y)
+        loss.backward()
+        opt.zero_grad()
+"""),
+        "NBG302", "error", line="opt.zero_grad()"),
+    "step_before_backward": Broken(
+        mutate(CLASSIC, """        loss.backward()
+        opt.step()
+""", """        opt.step()
+        loss.backward()
+"""),
+        "NBG303", "error", line="opt.step()"),
+    "step_never_called": Broken(
+        mutate(CLASSIC, "        opt.step()\n", ""), "NBG305", "error", line="loss.backward()"),
+    # 4. learning rate
+    "lr_zero": Broken(mutate(CLASSIC, "lr=0.05", "lr=0"), "NBG401", "error", line="opt = "),
+    "lr_tiny": Broken(mutate(CLASSIC, "lr=0.05", "lr=1e-9"), "NBG402", "warning", line="opt = ",
+                      layers=("0", "2")),
+    "lr_huge": Broken(mutate(CLASSIC, "lr=0.05", "lr=3.0"), "NBG403", "error", line="opt = "),
+    # 7. loss over the steps
+    "targets_shuffled_apart": Broken(
+        mutate(SHUFFLED, "x, y = X[idx], Y[idx]", "x, y = X, Y[idx]"), "NBG701", "info", line=None),
+    "lr_overshoots": Broken(mutate(FULL_BATCH, "lr=0.1", "lr=5.0"), "NBG703", "warning",
+                            line="opt = "),
+    # 11. clipping, weight decay, GradScaler
+    "clip_too_tight": Broken(
+        mutate(CLASSIC, "        loss.backward()\n",
+               "        loss.backward()\n"
+               "        torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm=1e-5)\n"),
+        "NBG404", "warning", line="clip_grad_norm_"),
+    "weight_decay_dominates": Broken(
+        mutate(CLASSIC, "momentum=0.9)", "momentum=0.9, weight_decay=5)"),
+        "NBG405", "warning", line="opt = ", layers=("0", "2")),
+    "grad_scaler_nan_data": Broken(
+        mutate(AMP, "model = nn.Sequential", 'X[::10, 0] = float("nan")  # missing values\n'
+               "model = nn.Sequential"),
+        "NBG406", "error", line="scaler.step(opt)", steps=5),
+    # 13. exceptions
+    "loss_of_detached_output": Broken(
+        mutate(CLASSIC, "loss = F.mse_loss(model(x), y)", "loss = F.mse_loss(model(x).detach(), y)"),
+        "NBG901", "error", line="loss = F.mse_loss(model(x).detach(), y)", raises="RuntimeError"),
+    "hidden_state_not_detached": Broken(
+        mutate(RNN, "    h = h.detach()\n", ""), "NBG902", "error", line="out, h = rnn(x, h)",
+        raises="RuntimeError"),
+    "inplace_on_saved_tensor": Broken(
+        mutate(NET, "h = torch.relu(self.fc1(x))", "h = torch.sigmoid(self.fc1(x))\n        h *= 2"),
+        "NBG903", "error", line="h *= 2", raises="RuntimeError"),
+    "float64_inputs": Broken(
+        mutate(CLASSIC, "X = torch.randn(256, 8)", "X = torch.randn(256, 8, dtype=torch.float64)"),
+        "NBG904", "error", line="X = torch.randn(256, 8, dtype=torch.float64)", raises="RuntimeError"),
+    "linear_in_features_wrong": Broken(
+        mutate(CLASSIC, "nn.Linear(8, H)", "nn.Linear(10, H)"), "NBG906", "error",
+        line="model = nn.Sequential(nn.Linear(10, H)", raises="RuntimeError"),
+    "input_not_flattened": Broken(
+        mutate(CLASSIC, "x, y = X[i:i + 32], Y[i:i + 32]", "x, y = X[i:i + 32].view(32, 2, 4), Y[i:i + 32]"),
+        "NBG906", "error", line="loss = F.mse_loss(model(x), y)", raises="RuntimeError"),
+    "optimizer_on_non_leaf": Broken(
+        mutate(FUNCTIONAL, "w = torch.zeros(8, 1, requires_grad=True)",
+               "w = torch.randn(8, 1, requires_grad=True) * 0.01"),
+        "NBG907", "error", line="w = torch.randn(8, 1, requires_grad=True) * 0.01", raises="ValueError"),
+    "cross_entropy_column_targets": Broken(
+        mutate(CLASSES, "x, y = X[i:i + 64], labels[i:i + 64]", "x, y = X[i:i + 64], labels[i:i + 64, None]"),
+        "NBG908", "error", line="loss = criterion(model(x), y)", raises="RuntimeError"),
+    "backward_on_item": Broken(
+        mutate(CLASSIC, "loss = F.mse_loss(model(x), y)", "loss = F.mse_loss(model(x), y).item()"),
+        "NBG909", "error", line="loss = F.mse_loss(model(x), y).item()", raises="AttributeError"),
+    "loss_not_reduced": Broken(
+        mutate(CLASSIC, "loss = F.mse_loss(model(x), y)", 'loss = F.mse_loss(model(x), y, reduction="none")'),
+        "NBG910", "error", line="loss.backward()", raises="RuntimeError"),
+}
