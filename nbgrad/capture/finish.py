@@ -9,7 +9,7 @@ from typing import Any
 import torch
 
 import nbgrad
-from nbgrad.capture import naming
+from nbgrad.capture import naming, probe_records
 from nbgrad.capture.recorder import RawOptimizerState, RawStep, Recorder, optimizer_state
 from nbgrad.records import (
     ErrorInfo,
@@ -171,4 +171,5 @@ def build_run(recorder: Recorder, namespace: Mapping[str, Any], *, source: str, 
         losses_after_last_step=[None if v is None else float(v.item())
                                 for v in recorder.pending_losses()],
         error=error, torch_version=torch.__version__, nbgrad_version=nbgrad.__version__,
+        forward=probe_records.build(recorder.probe, found, recorder.params),
     )

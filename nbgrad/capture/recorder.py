@@ -15,6 +15,7 @@ from torch import nn
 
 from nbgrad.capture import tensor_stats
 from nbgrad.capture.callsite import cell_line
+from nbgrad.capture.probe import Probe
 from nbgrad.records import Event
 
 
@@ -60,8 +61,9 @@ class RawOptimizerState:
 class Recorder:
     """Receives every hook call of one run."""
 
-    def __init__(self, filename: str, steps: int) -> None:
+    def __init__(self, filename: str, steps: int, activations: bool = False) -> None:
         self.filename = filename
+        self.probe = Probe(filename, every_step=activations)  # what the forward pass shows
         self.steps_requested = steps
         self.params: list[torch.Tensor] = []
         self._param_index: dict[int, int] = {}
@@ -126,6 +128,8 @@ class Recorder:
             self.modules[id(module)] = module
             for param in module.parameters(recurse=False):
                 self._register_param(param)
+        if self.probe.window is not None or self.probe.every_step:
+            self.probe.on_forward(module, args, output)
 
     def before_backward(self, tensors: Any) -> None:
         self._check_stop()
@@ -155,6 +159,7 @@ class Recorder:
             self.stop_requested = True  # it would take one step more than asked
             raise StopRun(self)
         stepped = self.optimizer_params(optimizer)
+        self.probe.on_step_pre(self.params)
         if index not in self.states_before:
             self.states_before[index] = optimizer_state(optimizer, self._param_index)
         self._event("step", target=type(optimizer).__name__)
@@ -195,6 +200,7 @@ class Recorder:
         self.optimizer_steps[step.optimizer] += 1
         if self.on_step is not None:
             self.on_step(len(self.steps), self.steps_requested)
+        self.probe.on_step_post(self.optimizer_steps, self.steps_requested, len(self.steps))
         if min(self.optimizer_steps) >= self.steps_requested:  # a GAN: both nets took N steps
             self.stop_requested = True
             raise StopRun(self)

@@ -72,6 +72,8 @@ class CaptureSession:
         self._patch(torch.autograd, "backward", self._wrap_backward)
         self._patch(torch.optim.Optimizer, "zero_grad", self._wrap_zero_grad)
         self._patch(nn.Module, "zero_grad", self._wrap_zero_grad)
+        rec.probe.open_window()  # the first iteration is watched in detail
+        self._undo.append(rec.probe.close)
         _ACTIVE.append(self)
         self._undo.append(lambda: _ACTIVE.remove(self))
         self._running = True
