@@ -223,6 +223,16 @@ class TensorSummary:
 
 
 @dataclass
+class ModelInput:
+    """The first tensor an outermost module (the model) received in a detail window."""
+
+    layer: str
+    step: int
+    line: int | None  # the cell line that called the model
+    summary: TensorSummary
+
+
+@dataclass
 class ModuleCall:
     """A module's first forward call in a detail window, with the mode it ran in."""
 
@@ -232,6 +242,8 @@ class ModuleCall:
     training: bool
     batch_size: int | None = None
     output_nonfinite: bool | None = None  # None: not checked
+    root_layer: str = ""  # the outermost module running when it was called (itself for a model)
+    output_requires_grad: bool | None = None  # on the gradient's path
 
 
 @dataclass
@@ -332,9 +344,7 @@ class ForwardRecord:
     modules: list[ModuleCall] = field(default_factory=list)
     activations: list[ActivationRecord] = field(default_factory=list)
     losses: list[LossCall] = field(default_factory=list)
-    inputs: list[TensorSummary] = field(default_factory=list)  # the model's input, per window
-    input_layers: list[str] = field(default_factory=list)  # the model that received each input
-    input_steps: list[int] = field(default_factory=list)
+    inputs: list[ModelInput] = field(default_factory=list)  # the model's input, per window
     nonfinite_ops: list[NonFiniteOp] = field(default_factory=list)
     symmetry: list[WeightSymmetry] = field(default_factory=list)
     error: str | None = None  # an error inside the probe (the rest of the run is still recorded)

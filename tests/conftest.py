@@ -25,6 +25,7 @@ def _torch_globals() -> dict[str, object]:
         "forward_hooks": len(module_mod._global_forward_hooks),
         "forward_pre_hooks": len(module_mod._global_forward_pre_hooks),
         "backward_hooks": len(module_mod._global_backward_hooks),
+        "function_modes": torch._C._len_torch_function_stack(),  # the probe's TorchFunctionMode
     }
 
 

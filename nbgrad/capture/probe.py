@@ -97,6 +97,8 @@ class RawModuleCall:
     training: bool
     batch_size: int | None
     nonfinite: torch.Tensor | None = None
+    root: int | None = None
+    requires_grad: bool | None = None
 
 
 @dataclass
@@ -149,7 +151,7 @@ class Probe:
         self.calls: list[RawModuleCall] = []
         self.activations: list[RawActivation] = []
         self.losses: list[RawLoss] = []
-        self.inputs: list[tuple[int, int, list[int], str, torch.Tensor]] = []
+        self.inputs: list[tuple[int, int, int | None, list[int], str, torch.Tensor]] = []
         self.op_flags: list[tuple[str, int | None, int, int | None, torch.Tensor]] = []
         self.symmetry: list[tuple[int, int, int, torch.Tensor]] = []
         self.loss_modules: set[int] = set()
@@ -232,12 +234,13 @@ class Probe:
         is_tensor = isinstance(first, torch.Tensor)
         if id(module) not in window.calls:
             batch = first.shape[0] if is_tensor and first.dim() > 0 else None
-            call = RawModuleCall(id(module), window.step, module.training, batch)
+            call = RawModuleCall(id(module), window.step, module.training, batch,
+                                 root=id(window.stack[0]))
             window.calls[id(module)] = call
             self.calls.append(call)
         if (root and is_tensor and first.is_floating_point() and id(module) not in self.loss_modules
                 and not any(i[1] == window.step for i in self.inputs)):
-            self.inputs.append((id(module), window.step, list(first.shape),
+            self.inputs.append((id(module), window.step, cell_line(self.filename), list(first.shape),
                                 str(first.dtype).replace("torch.", ""), forward_stats.summary(first)))
 
     @_safe
@@ -257,6 +260,7 @@ class Probe:
         call = window.calls.get(id(module))
         if call is not None and call.nonfinite is None and out.is_floating_point():
             call.nonfinite = ~torch.isfinite(out.detach()).all()
+            call.requires_grad = out.requires_grad
         tag = self._tag(out)
         tag.module = id(module)
         if not window.stack and id(module) not in self.loss_modules:
@@ -271,7 +275,9 @@ class Probe:
         self._every_seen[id(module)] = self.step
         if output.is_floating_point():
             self.calls.append(RawModuleCall(id(module), self.step, module.training, None,
-                                            ~torch.isfinite(output.detach()).all()))
+                                            ~torch.isfinite(output.detach()).all(),
+                                            requires_grad=output.requires_grad))
+        self.types.setdefault(id(module), type(module).__name__)
         kind = ACTIVATION_MODULES.get(type(module))
         if kind is not None:
             stats, units, samples = forward_stats.activation(kind, output)

@@ -13,6 +13,7 @@ from nbgrad.records import (
     ActivationRecord,
     ForwardRecord,
     LossCall,
+    ModelInput,
     ModuleCall,
     NonFiniteOp,
     TensorSummary,
@@ -53,7 +54,8 @@ def build(probe: Probe, names: Names, params: list[torch.Tensor]) -> ForwardReco
         record.modules.append(ModuleCall(
             layer=layer(call.module), type=probe.types.get(call.module, ""), step=call.step,
             training=call.training, batch_size=call.batch_size,
-            output_nonfinite=None if flag is None else bool(flag)))
+            output_nonfinite=None if flag is None else bool(flag),
+            root_layer=layer(call.root), output_requires_grad=call.requires_grad))
     for act in probe.activations:
         stats = dict(zip(ACTIVATION_FIELDS, _host(act.stats)))  # type: ignore[arg-type]
         dead = _number(stats["dead_units"])
@@ -77,10 +79,9 @@ def build(probe: Probe, names: Names, params: list[torch.Tensor]) -> ForwardReco
             classes=loss.classes, ignore_index=loss.ignore_index,
             broadcast_shape=loss.broadcast_shape, distance=_number(_host(loss.distance)),  # type: ignore[arg-type]
             descent_alignment=_number(_host(loss.alignment))))  # type: ignore[arg-type]
-    for mid, step, shape, dtype, values in probe.inputs:
-        record.inputs.append(_summary(shape, dtype, _host(values)))  # type: ignore[arg-type]
-        record.input_layers.append(layer(mid))
-        record.input_steps.append(step)
+    for mid, step, line, shape, dtype, values in probe.inputs:
+        record.inputs.append(ModelInput(layer(mid), step, line,
+                                        _summary(shape, dtype, _host(values))))  # type: ignore[arg-type]
     record.nonfinite_ops = _first_nonfinite_ops(probe, layer)
     for index, step, rows, values in probe.symmetry:
         w_spread, w_scale, g_spread, g_scale = _host(values)  # type: ignore[misc]

@@ -87,3 +87,8 @@ TARGET_SCALE_MAX = Threshold(
 STALL_MIN_DROP = Threshold(
     0.05, "TheDeepChecker: loss not decreasing when it falls by less than 5% per window "
     "(settings.yaml); here the window is the recorded steps")
+
+# -- identical units (rules/symmetry.py) ------------------------------------------------------------
+IDENTICAL_ROWS = Threshold(
+    1e-6, "rows count as identical when they differ by under 1e-6 of the largest entry: float32 "
+    "rounding (eps 1.2e-7) of identical computations stays below it, random init is far above")

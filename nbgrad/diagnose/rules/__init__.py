@@ -9,4 +9,30 @@ from nbgrad.records import Run
 
 Rule = Callable[[Run], list[Diagnosis]]
 
-RULES: list[Rule] = []
+# imported after Rule: the rule modules import this package's siblings only
+from nbgrad.diagnose.rules import (  # noqa: E402
+    activations,
+    data_scale,
+    depth,
+    loss_direction,
+    loss_misuse,
+    nonfinite,
+    symmetry,
+    train_mode,
+)
+
+RULES: list[Rule] = [
+    # -- diag-forward: what the forward pass shows (issue 3, items 5-10, 12) --
+    nonfinite.nonfinite_values,
+    depth.gradients_across_depth,
+    activations.saturated_activations,
+    activations.dead_relus,
+    loss_direction.loss_pushes_away,
+    loss_misuse.loss_input_misuse,
+    loss_misuse.loss_target_misuse,
+    train_mode.eval_mode_training,
+    train_mode.batchnorm_batch_of_one,
+    symmetry.identical_units,
+    data_scale.input_scale,
+    data_scale.target_scale,
+]
