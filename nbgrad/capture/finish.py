@@ -117,8 +117,8 @@ def build_run(recorder: Recorder, namespace: Mapping[str, Any], *, source: str, 
               timeout_s: float, stopped_by: StopReason, elapsed_s: float,
               error: ErrorInfo | None) -> Run:
     """Name everything, pull the numbers off the device, aggregate per layer."""
-    found = naming.resolve(namespace, recorder.params, recorder.modules.values(),
-                           recorder.optimizers)
+    modules = {**recorder.probe.modules, **recorder.modules}  # the probe's: forwards that raised
+    found = naming.resolve(namespace, recorder.params, modules.values(), recorder.optimizers)
     names = [found.params[id(p)] for p in recorder.params]
     numel = [p.numel() for p in recorder.params]
     membership: dict[int, tuple[int, int]] = {}

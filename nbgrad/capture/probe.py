@@ -16,118 +16,28 @@ from __future__ import annotations
 import functools
 import weakref
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 from torch import nn
 from torch.nn.modules.module import register_module_forward_pre_hook
-from torch.overrides import TorchFunctionMode, _get_current_function_mode_stack
 
 from nbgrad.capture import forward_stats
 from nbgrad.capture.callsite import cell_line
-
-ACTIVATIONS = {"sigmoid": "sigmoid", "sigmoid_": "sigmoid", "tanh": "tanh", "tanh_": "tanh",
-               "relu": "relu", "relu_": "relu"}
-ACTIVATION_MODULES = {nn.Sigmoid: "sigmoid", nn.Tanh: "tanh", nn.ReLU: "relu"}
-CLASS_LOSSES = {"cross_entropy", "nll_loss"}
-ELEMENTWISE_LOSSES = {"mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss",
-                      "binary_cross_entropy", "binary_cross_entropy_with_logits"}
-SUBTRACTIONS = {"sub", "__sub__", "__rsub__", "rsub", "subtract"}
-# operations that only reshape or copy: their output is "the same values" as their input
-VIEWS = {"view", "reshape", "squeeze", "unsqueeze", "flatten", "contiguous", "transpose", "permute",
-         "t", "__getitem__", "float", "double", "half", "to", "clone", "view_as", "reshape_as",
-         "squeeze_", "unsqueeze_", "select", "narrow"}
-MAX_OPS_PER_WINDOW = 20_000  # a loop that never steps keeps its window open: bound the memory
-
-
-@dataclass
-class Tag:
-    """What the probe knows about a tensor made during a window."""
-
-    ref: weakref.ref
-    op: str = ""  # the last operation that was not a view
-    line: int | None = None
-    module: int | None = None  # id of the module whose output this is
-    prediction: bool = False  # the model's output (the outermost module's), or a view of it
-    activation: int | None = None  # index into Probe.activations when an activation made it
-
-
-@dataclass
-class RawActivation:
-    module: int | None
-    kind: str
-    source: str
-    after: int | str  # id of the module that produced the input, or the producing op's name
-    step: int
-    line: int | None
-    numel: int
-    units: int
-    samples: int
-    stats: torch.Tensor
-    feeds_loss: bool = False
-
-
-@dataclass
-class RawLoss:
-    function: str
-    step: int
-    line: int | None
-    module: int | None
-    input_shape: list[int]
-    target_shape: list[int]
-    target_dtype: str
-    input_from: str
-    input_from_line: int | None
-    prediction_tagged: bool
-    value_range: torch.Tensor
-    target: torch.Tensor
-    prediction: torch.Tensor
-    classes: int | None = None
-    ignore_index: int | None = None
-    broadcast_shape: list[int] | None = None
-    distance: torch.Tensor | None = None
-    alignment: torch.Tensor | None = None
-
-
-@dataclass
-class RawModuleCall:
-    module: int
-    step: int
-    training: bool
-    batch_size: int | None
-    nonfinite: torch.Tensor | None = None
-    root: int | None = None
-    requires_grad: bool | None = None
-
-
-@dataclass
-class Window:
-    step: int
-    tags: dict[int, Tag] = field(default_factory=dict)
-    stack: list[nn.Module] = field(default_factory=list)
-    calls: dict[int, RawModuleCall] = field(default_factory=dict)
-    ops: int = 0
-
-
-class _Mode(TorchFunctionMode):
-    def __init__(self, probe: Probe) -> None:
-        super().__init__()
-        self.probe = probe
-
-    def __torch_function__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
-        __tracebackhide__ = True
-        kwargs = kwargs or {}
-        probe = self.probe
-        if probe.busy or probe.failure is not None or probe.window is None:
-            return func(*args, **kwargs)
-        name = getattr(func, "__name__", "")
-        if name in CLASS_LOSSES or name in ELEMENTWISE_LOSSES:
-            probe.safely(probe.on_loss, name, args, kwargs)
-        out = func(*args, **kwargs)
-        if isinstance(out, torch.Tensor):
-            probe.safely(probe.on_op, name, args, out)
-        return out
+from nbgrad.capture.probe_losses import LossWatcher
+from nbgrad.capture.probe_mode import ProbeMode, remove_mode
+from nbgrad.capture.probe_raw import (
+    ACTIVATION_MODULES,
+    ACTIVATIONS,
+    MAX_OPS_PER_WINDOW,
+    NOT_COMPUTED,
+    SUBTRACTIONS,
+    VIEWS,
+    RawActivation,
+    RawModuleCall,
+    Tag,
+    Window,
+)
 
 
 def _safe(method: Callable[..., Any]) -> Callable[..., Any]:
@@ -150,15 +60,16 @@ class Probe:
         self.order: list[int] = []  # module ids, first window, in the order they started
         self.calls: list[RawModuleCall] = []
         self.activations: list[RawActivation] = []
-        self.losses: list[RawLoss] = []
+        self.losses_seen = LossWatcher(self)
         self.inputs: list[tuple[int, int, int | None, list[int], str, torch.Tensor]] = []
         self.op_flags: list[tuple[str, int | None, int, int | None, torch.Tensor]] = []
         self.symmetry: list[tuple[int, int, int, torch.Tensor]] = []
         self.loss_modules: set[int] = set()
         self.types: dict[int, str] = {}  # module id -> class name
-        self._mode: _Mode | None = None
+        self.modules: dict[int, nn.Module] = {}  # every module that started a forward in a window
+        self._mode: ProbeMode | None = None
         self._pre_hook: Any = None
-        self._grad_hooks: list[Any] = []
+        self.grad_hooks: list[Any] = []  # on predictions: removed at the end of the run
         self._last_opened = False
         self.step = 0  # the step the loop is working towards
         self._every_seen: dict[int, int] = {}  # module id -> last step recorded (every_step)
@@ -183,7 +94,7 @@ class Probe:
         self.window = Window(self.step)
         self.windows.append(self.step)
         self._pre_hook = register_module_forward_pre_hook(self._before_forward)
-        self._mode = _Mode(self)
+        self._mode = ProbeMode(self)
         self._mode.__enter__()
 
     def close_window(self) -> None:
@@ -192,14 +103,14 @@ class Probe:
             self._pre_hook.remove()
             self._pre_hook = None
         if self._mode is not None:
-            _remove_mode(self._mode)
+            remove_mode(self._mode)
             self._mode = None
 
     def close(self) -> None:
         """End of the run: every hook, mode and tensor hook of the probe removed."""
         self.close_window()
-        while self._grad_hooks:
-            self._grad_hooks.pop().remove()
+        while self.grad_hooks:
+            self.grad_hooks.pop().remove()
 
     def on_step_pre(self, params: list[torch.Tensor]) -> None:
         """Just before an optimizer step: check unit symmetry, then end the window."""
@@ -226,6 +137,7 @@ class Probe:
         root = not window.stack
         window.stack.append(module)
         self.types.setdefault(id(module), type(module).__name__)
+        self.modules.setdefault(id(module), module)
         if isinstance(module, nn.modules.loss._Loss):
             self.loss_modules.add(id(module))
         if window.step == self.windows[0] and id(module) not in self.order:
@@ -294,7 +206,7 @@ class Probe:
             window.tags[id(t)] = tag
         return tag
 
-    def _find(self, t: Any) -> Tag | None:
+    def find(self, t: Any) -> Tag | None:
         if self.window is None or not isinstance(t, torch.Tensor):
             return None
         tag = self.window.tags.get(id(t))
@@ -305,7 +217,7 @@ class Probe:
         if window is None or window.ops >= MAX_OPS_PER_WINDOW:
             return
         window.ops += 1
-        source = self._find(args[0]) if args else None
+        source = self.find(args[0]) if args else None
         if name in VIEWS:
             if source is not None and out is not args[0]:
                 tag = self._tag(out)
@@ -314,11 +226,11 @@ class Probe:
             return
         line = cell_line(self.filename)
         module = id(window.stack[-1]) if window.stack else None
-        if out.is_floating_point():
+        if out.is_floating_point() and name not in NOT_COMPUTED:
             self.op_flags.append((name, module, window.step, line,
                                   ~torch.isfinite(out.detach()).all()))
         if name in SUBTRACTIONS:
-            self._subtraction(name, args, out, line, module)
+            self.losses_seen.subtraction(args, line, module)
         tag = self._tag(out)
         tag.op, tag.line, tag.module, tag.prediction, tag.activation = name, line, None, False, None
         kind = ACTIVATIONS.get(name)
@@ -333,91 +245,6 @@ class Probe:
             self.activations.append(RawActivation(module, kind, source_kind, after, window.step, line,
                                                   out.numel(), units, samples, stats))
 
-    def _subtraction(self, name: str, args: Any, out: torch.Tensor, line: int | None,
-                     module: int | None) -> None:
-        if len(args) < 2 or not all(isinstance(a, torch.Tensor) for a in args[:2]):
-            return
-        first, second = self._find(args[0]), self._find(args[1])
-        if first is not None and first.prediction and not args[1].requires_grad:
-            prediction, target = args[0], args[1]
-        elif second is not None and second.prediction and not args[0].requires_grad:
-            prediction, target = args[1], args[0]
-        else:
-            return
-        if any(r.function == "subtraction" and r.line == line and r.step == self.window.step
-               for r in self.losses):
-            return
-        self._record_loss("subtraction", prediction, target, {}, line, module)
-
-    def on_loss(self, name: str, args: Any, kwargs: dict[str, Any]) -> None:
-        prediction = args[0] if args else kwargs.get("input")
-        target = args[1] if len(args) > 1 else kwargs.get("target")
-        if not isinstance(prediction, torch.Tensor) or not isinstance(target, torch.Tensor):
-            return
-        window = self.window
-        assert window is not None
-        module = id(window.stack[-1]) if window.stack else None
-        self._record_loss(name, prediction, target, kwargs, cell_line(self.filename), module,
-                          args=args)
-
-    def _record_loss(self, name: str, prediction: torch.Tensor, target: torch.Tensor,
-                     kwargs: dict[str, Any], line: int | None, module: int | None,
-                     args: Any = ()) -> None:
-        window = self.window
-        assert window is not None
-        tag = self._find(prediction)
-        classed = name in CLASS_LOSSES and not target.is_floating_point()
-        class_dim = 1 if prediction.dim() >= 2 else 0
-        record = RawLoss(
-            function=name, step=window.step, line=line, module=module,
-            input_shape=list(prediction.shape), target_shape=list(target.shape),
-            target_dtype=str(target.dtype).replace("torch.", ""),
-            input_from=tag.op if tag is not None else "",
-            input_from_line=tag.line if tag is not None else None,
-            prediction_tagged=tag is not None and tag.prediction,
-            value_range=forward_stats.value_range(prediction, class_dim if classed else None),
-            target=forward_stats.summary(target), prediction=forward_stats.summary(prediction),
-        )
-        if tag is not None and tag.activation is not None:
-            self.activations[tag.activation].feeds_loss = True
-        if classed:
-            record.classes = prediction.shape[class_dim] if prediction.dim() else None
-            ignore = kwargs.get("ignore_index", args[4] if len(args) > 4 else -100)
-            record.ignore_index = ignore if isinstance(ignore, int) else -100
-        elif prediction.shape != target.shape:
-            try:
-                shape = torch.broadcast_shapes(prediction.shape, target.shape)
-            except RuntimeError:
-                shape = None
-            if shape is not None and shape.numel() > max(prediction.numel(), target.numel()):
-                record.broadcast_shape = list(shape)
-        self.losses.append(record)
-        self._watch_gradient(record, prediction, target, classed)
-
-    def _watch_gradient(self, record: RawLoss, prediction: torch.Tensor, target: torch.Tensor,
-                        classed: bool) -> None:
-        """Hook the prediction's gradient: does minimising the loss move it towards the target?"""
-        if not (torch.is_grad_enabled() and prediction.requires_grad):
-            return
-        if classed and prediction.dim() == 2 and target.dim() == 1:
-            labels = target.detach()
-
-            def on_grad(grad: torch.Tensor) -> None:
-                if record.alignment is None:
-                    record.alignment = self.safely(forward_stats.class_alignment, grad, labels)
-        elif (not classed and prediction.shape == target.shape and target.is_floating_point()
-              and record.function != "binary_cross_entropy_with_logits"):
-            towards = (target.detach().float() - prediction.detach().float())
-            record.distance = forward_stats.rms_distance(prediction, target)
-
-            def on_grad(grad: torch.Tensor) -> None:
-                if record.alignment is None:
-                    record.alignment = self.safely(forward_stats.elementwise_alignment, grad,
-                                                   towards)
-        else:
-            return
-        self._grad_hooks.append(prediction.register_hook(on_grad))
-
     # -- at the step --------------------------------------------------------------------------------
     def _measure_symmetry(self, params: list[torch.Tensor], step: int) -> None:
         for index, p in enumerate(params):
@@ -426,15 +253,3 @@ class Probe:
                                       forward_stats.symmetry(p, p.grad)))
 
 
-def _remove_mode(mode: TorchFunctionMode) -> None:
-    """Take `mode` off torch's function-mode stack, wherever it is, leaving the others in place."""
-    if not any(m is mode for m in _get_current_function_mode_stack()):
-        return
-    above = []
-    while True:
-        top = torch._C._pop_torch_function_stack()
-        if top is mode:
-            break
-        above.append(top)
-    for m in reversed(above):
-        torch._C._push_on_torch_function_stack(m)

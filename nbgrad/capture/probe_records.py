@@ -66,7 +66,7 @@ def build(probe: Probe, names: Names, params: list[torch.Tensor]) -> ForwardReco
             mean_slope=_number(stats["mean_slope"]), zero_fraction=_number(stats["zero_fraction"]),
             dead_units=None if dead is None else int(dead), nonfinite=int(stats["nonfinite"]),
             feeds_loss=act.feeds_loss))
-    for loss in probe.losses:
+    for loss in probe.losses_seen.records:
         low, high, row = _host(loss.value_range)  # type: ignore[misc]
         record.losses.append(LossCall(
             function=loss.function, step=loss.step, line=loss.line, layer=layer(loss.module),

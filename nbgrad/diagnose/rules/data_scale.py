@@ -97,7 +97,8 @@ def target_scale(run: Run) -> list[Diagnosis]:
                                  _scale(p), None, call.step))
     return [Diagnosis(
         code="NBG961", slug="target-scale", severity="warning",
-        title=f"The targets are in the {_scale(t):.0f}s, far from the model's outputs of order 1",
+        title=f"The targets are around {t.mean:.4g} (std {t.std:.3g}), far from the model's "
+              "outputs of order 1",
         evidence=evidence + symptoms,
         why="A freshly initialised model outputs values near 0; to reach targets this large it "
             "needs huge weights. The squared error (and its gradients) is enormous at first, so a "

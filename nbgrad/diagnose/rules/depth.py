@@ -12,8 +12,8 @@ from nbgrad.diagnose.rules.forward_facts import (
     grad_rms,
     init_gain,
     loss_trend,
-    median_ratio,
     module_line,
+    rms_ratios,
     weight_layers,
 )
 from nbgrad.diagnose.thresholds_forward import (
@@ -24,7 +24,7 @@ from nbgrad.diagnose.thresholds_forward import (
     SHRINK_NOTE_RATIO,
     VANISH_RATIO,
 )
-from nbgrad.records import Run
+from nbgrad.records import LayerInfo, Run
 
 
 def gradients_across_depth(run: Run) -> list[Diagnosis]:
@@ -32,11 +32,12 @@ def gradients_across_depth(run: Run) -> list[Diagnosis]:
     if len(layers) < 2 or not run.forward.windows:
         return []
     first, last = layers[0], layers[-1]
-    ratio = median_ratio(grad_rms(run, first), grad_rms(run, last))
-    if ratio is None or ratio == 0:
+    ratios = rms_ratios(run, first, last)
+    if not ratios or ratios[0][1] == 0:
         return []  # no gradient at all is the wiring rules' finding, not a depth effect
+    ratio = ratios[0][1]  # at the first step: how the initialised network passes gradients back
     if ratio >= EXPLODE_RATIO:
-        return [_exploding(run, layers, ratio)]
+        return [_exploding(run, layers, ratios)]
     if ratio >= SHRINK_NOTE_RATIO:
         return []
     step = run.forward.windows[0]
@@ -48,14 +49,18 @@ def gradients_across_depth(run: Run) -> list[Diagnosis]:
     if ratio > VANISH_RATIO and not (by_activations or small):
         return []
     trend = loss_trend(run)
+    step0 = ratios[0][0]
     evidence = [Evidence(
-        f"per-entry gradient size (RMS) of {first.layer} is {ratio:.3g} x that of {last.layer} "
-        f"(median over {len(run.steps)} steps): {1 / ratio:.0f}x smaller", ratio, first.layer)]
+        f"per-entry gradient size (RMS) of {first.layer} is {ratio:.3g} x that of {last.layer} at "
+        f"step {step0}: {1 / ratio:.0f}x smaller", ratio, first.layer, step0)]
     for w in layers:
-        rms = grad_rms(run, w)
-        if rms:
-            evidence.append(Evidence(f"{w.layer}: gradient RMS {rms[0]:.3g} at step 0", rms[0],
-                                     w.layer, 0))
+        rms = grad_rms(run, w).get(step0)
+        if rms is not None:
+            evidence.append(Evidence(f"{w.layer}: gradient RMS {rms:.3g} at step {step0}", rms,
+                                     w.layer, step0))
+    if len(ratios) > 1:
+        evidence.append(Evidence(f"at step {ratios[-1][0]} the ratio is {ratios[-1][1]:.3g}",
+                                 ratios[-1][1], first.layer, ratios[-1][0]))
     causes = []
     if by_activations:
         slopes = ", ".join(f"{describe(a)}: mean slope {a.mean_slope:.3g}" for a in squashing)
@@ -74,11 +79,11 @@ def gradients_across_depth(run: Run) -> list[Diagnosis]:
         evidence.append(Evidence(trend.text(), trend.last))
     if ratio <= VANISH_RATIO:
         severity = "warning"
-        title = (f"Vanishing gradients: {first.layer} gets {1 / ratio:.0f}x smaller gradients than "
-                 f"{last.layer}")
+        title = (f"Vanishing gradients: '{first.layer}' gets {1 / ratio:.0f}x smaller gradients "
+                 f"than '{last.layer}'")
     else:
         severity = "info"
-        title = (f"Gradients shrink {1 / ratio:.0f}x from {last.layer} back to {first.layer}"
+        title = (f"Gradients shrink {1 / ratio:.0f}x from '{last.layer}' back to '{first.layer}'"
                  + (", but the loss still falls" if trend is not None and trend.falling else ""))
     why = (f"Each layer's gradient is the next layer's multiplied by the slopes on the way back: "
            f"{'; '.join(causes) if causes else 'the gradient shrinks at every layer'}. "
@@ -113,28 +118,43 @@ def gradients_across_depth(run: Run) -> list[Diagnosis]:
         line=line, confidence=0.9 if causes else 0.6, layers=[first.layer, last.layer])]
 
 
-def _exploding(run: Run, layers: list, ratio: float) -> Diagnosis:
+def _exploding(run: Run, layers: list, ratios: list[tuple[int, float]]) -> Diagnosis:
     first, last = layers[0], layers[-1]
+    step, ratio = ratios[0]
     large = [(w, g) for w in layers if (g := init_gain(run, w)) is not None and g > INIT_GAIN_HIGH]
     evidence = [Evidence(
         f"per-entry gradient size (RMS) of {first.layer} is {ratio:.3g}x that of {last.layer} "
-        f"(median over {len(run.steps)} steps)", ratio, first.layer)]
+        f"at step {step}", ratio, first.layer, step)]
     for w, gain in large:
         evidence.append(Evidence(
             f"{w.layer}: weight std x sqrt(fan_in) = {gain:.3g}, {gain:.0f}x LeCun's init", gain,
             w.layer))
-    cause = (f"the large initial weights of {', '.join(w.layer for w, _ in large)} multiply the "
-             "gradient at every layer" if large else "the gradient grows at every layer going back")
+    order = run.forward.order
+    lo, hi = order.index(first.layer), order.index(last.layer)
+    norms = [name for name in order[lo:hi] if "BatchNorm" in run.layers.get(
+        name, LayerInfo(name, "", [], True)).type]
+    causes = []
+    if large:
+        causes.append(f"the large initial weights of {', '.join(w.layer for w, _ in large)} "
+                      "multiply the gradient at every layer")
+    if len(norms) >= 2:
+        evidence.append(Evidence(f"the gradient passes {len(norms)} BatchNorm layers between them",
+                                 len(norms)))
+        causes.append(f"a deep stack of {len(norms)} BatchNorm layers without skip connections "
+                      "amplifies the gradient at each layer (Yang et al., ICLR 2019)")
+    cause = "; ".join(causes) or "the gradient grows at every layer going back"
     return Diagnosis(
         code="NBG502", slug="exploding-gradients", severity="warning",
-        title=f"Exploding gradients: {first.layer} gets {ratio:.0f}x larger gradients than {last.layer}",
+        title=f"Exploding gradients: '{first.layer}' gets {ratio:.0f}x larger gradients than "
+              f"'{last.layer}'",
         evidence=evidence,
         why=f"{_sentence(cause)[:-1]}; the early layers take steps far too large for their weights "
             "while the last ones barely move, and the loss becomes unstable.",
-        fix="Use PyTorch's default initialisation or nn.init.kaiming_normal_ instead of large "
-            "weights, add normalisation (nn.LayerNorm / nn.BatchNorm1d), and clip gradients: "
-            "torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0) before optimizer.step().",
-        confidence=0.8 if large else 0.6, layers=[first.layer, last.layer])
+        fix=("Add skip connections (return x + block(x)) or use fewer layers; " if norms else
+             "Use PyTorch's default initialisation or nn.init.kaiming_normal_ instead of large "
+             "weights; ") + "clip gradients with torch.nn.utils.clip_grad_norm_(model.parameters(), "
+            "1.0) before optimizer.step().",
+        confidence=0.8 if causes else 0.6, layers=[first.layer, last.layer])
 
 
 def _sentence(text: str) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import math
 import re
-import statistics
 from dataclasses import dataclass
 
 from nbgrad.diagnose.thresholds_forward import STALL_MIN_DROP
@@ -70,19 +69,20 @@ def weight_layers(run: Run) -> list[WeightLayer]:
     return sorted(found, key=lambda w: order[w.layer])
 
 
-def grad_rms(run: Run, weight: WeightLayer) -> list[float]:
-    """Per step: the root mean square of the weight's gradient entries (size-free across layers)."""
-    out = []
+def grad_rms(run: Run, weight: WeightLayer) -> dict[int, float]:
+    """Step -> the root mean square of the weight's gradient entries (size-free across layers)."""
+    out = {}
     for step in run.steps:
         stats = step.params.get(weight.param)
         if stats is not None and finite(stats.grad_norm):
-            out.append(stats.grad_norm / math.sqrt(max(weight.numel, 1)))  # type: ignore[operator]
+            out[step.index] = stats.grad_norm / math.sqrt(max(weight.numel, 1))  # type: ignore[operator]
     return out
 
 
-def median_ratio(top: list[float], bottom: list[float]) -> float | None:
-    ratios = [a / b for a, b in zip(top, bottom) if b > 0 and math.isfinite(a / b)]
-    return statistics.median(ratios) if ratios else None
+def rms_ratios(run: Run, top: WeightLayer, bottom: WeightLayer) -> list[tuple[int, float]]:
+    """(step, gradient RMS of `top` / that of `bottom`) for the steps where both are measured."""
+    a, b = grad_rms(run, top), grad_rms(run, bottom)
+    return [(s, a[s] / b[s]) for s in sorted(a) if b.get(s) and math.isfinite(a[s] / b[s])]
 
 
 def init_gain(run: Run, weight: WeightLayer) -> float | None:
@@ -136,7 +136,7 @@ def module_line(run: Run, act: ActivationRecord) -> int | None:
     if act.source == "function":
         return act.line
     name = {"sigmoid": "Sigmoid", "tanh": "Tanh", "relu": "ReLU"}[act.kind]
-    return source_line(run, rf"\b{name}\(")
+    return source_line(run, rf"\b{name}\b")
 
 
 def percent(value: float) -> str:
