@@ -13,6 +13,8 @@ torch.set_num_threads(1)
 
 
 def _torch_globals() -> dict[str, object]:
+    import warnings
+
     from torch.nn.modules import module as module_mod
     from torch.optim import optimizer as optimizer_mod
 
@@ -26,6 +28,7 @@ def _torch_globals() -> dict[str, object]:
         "forward_pre_hooks": len(module_mod._global_forward_pre_hooks),
         "backward_hooks": len(module_mod._global_backward_hooks),
         "function_modes": torch._C._len_torch_function_stack(),  # the probe's TorchFunctionMode
+        "show_warning": warnings._showwarnmsg,  # swapped by the probe around each torch call
     }
 
 

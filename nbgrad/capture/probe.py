@@ -25,7 +25,7 @@ from torch.nn.modules.module import register_module_forward_pre_hook
 from nbgrad.capture import forward_stats
 from nbgrad.capture.callsite import cell_line
 from nbgrad.capture.probe_losses import LossWatcher
-from nbgrad.capture.probe_mode import ProbeMode, remove_mode
+from nbgrad.capture.probe_mode import ProbeMode, push_bottom, remove_mode
 from nbgrad.capture.probe_raw import (
     ACTIVATION_MODULES,
     ACTIVATIONS,
@@ -95,7 +95,7 @@ class Probe:
         self.windows.append(self.step)
         self._pre_hook = register_module_forward_pre_hook(self._before_forward)
         self._mode = ProbeMode(self)
-        self._mode.__enter__()
+        push_bottom(self._mode)
 
     def close_window(self) -> None:
         self.window = None

@@ -35,17 +35,31 @@ class ProbeMode(TorchFunctionMode):
         name = getattr(func, "__name__", "")
         if name in CLASS_LOSSES or name in ELEMENTWISE_LOSSES:
             probe.safely(probe.losses_seen.on_loss, name, args, kwargs)
-        caught: list[warnings.WarningMessage] = []
-        try:
-            with warnings.catch_warnings(record=True) as caught:  # type: ignore[assignment]
-                warnings.simplefilter("always")
-                out = func(*args, **kwargs)
-        finally:
-            for warning in caught:
-                _reissue(warning, func)
+        out = _call_keeping_warnings(func, args, kwargs)
         if isinstance(out, torch.Tensor):
             probe.safely(probe.on_op, name, args, out)
         return out
+
+
+def _call_keeping_warnings(func: Any, args: Any, kwargs: dict[str, Any]) -> Any:
+    """Call `func`; a warning it raises is shown where it would be shown without the mode.
+
+    Warnings are intercepted at the last moment (`warnings._showwarnmsg`, after the filters and
+    the once-per-location registry decided to show them), so the filters' state is not touched.
+    """
+    __tracebackhide__ = True
+    caught: list[warnings.WarningMessage] = []
+    show = warnings._showwarnmsg  # type: ignore[attr-defined]
+    warnings._showwarnmsg = caught.append  # type: ignore[attr-defined]
+    try:
+        return func(*args, **kwargs)
+    finally:
+        warnings._showwarnmsg = show  # type: ignore[attr-defined]
+        for warning in caught:
+            if warning.filename == __file__:
+                _reissue(warning, func)
+            else:
+                show(warning)
 
 
 def _reissue(warning: warnings.WarningMessage, func: Any) -> None:
@@ -55,24 +69,30 @@ def _reissue(warning: warnings.WarningMessage, func: Any) -> None:
     this file; it is moved to the frame that called the torch function in the first place.
     """
     __tracebackhide__ = True
-    filename, lineno = warning.filename, warning.lineno
-    module_globals: dict[str, Any] | None = None
-    if filename == __file__:
-        code = getattr(func, "__code__", None)
-        frame = sys._getframe(1)
-        while frame is not None and (frame.f_code.co_filename == __file__ or frame.f_code is code
-                                     or frame.f_code.co_filename.endswith(TORCH_DISPATCH)):
-            frame = frame.f_back  # type: ignore[assignment]
-        if frame is not None:
-            filename, lineno, module_globals = frame.f_code.co_filename, frame.f_lineno, frame.f_globals
-    if module_globals is None:
-        module = next((m for m in list(sys.modules.values())
-                       if getattr(m, "__file__", None) == filename), None)
-        module_globals = vars(module) if module is not None else {}
+    code = getattr(func, "__code__", None)
+    frame = sys._getframe(1)
+    while frame is not None and (frame.f_code.co_filename == __file__ or frame.f_code is code
+                                 or frame.f_code.co_filename.endswith(TORCH_DISPATCH)):
+        frame = frame.f_back  # type: ignore[assignment]
+    if frame is None:
+        return
+    filename, lineno, module_globals = frame.f_code.co_filename, frame.f_lineno, frame.f_globals
     warnings.warn_explicit(warning.message, warning.category, filename, lineno,
                            module=module_globals.get("__name__"),
                            registry=module_globals.setdefault("__warningregistry__", {}),
-                           module_globals=module_globals or None)
+                           module_globals=module_globals)
+
+
+def push_bottom(mode: TorchFunctionMode) -> None:
+    """Put `mode` at the bottom of torch's function-mode stack.
+
+    A user's own mode entered later sits above it, so the user's `with mode:` pops the user's
+    mode even when it exits while a window is open.
+    """
+    above = [torch._C._pop_torch_function_stack() for _ in range(torch._C._len_torch_function_stack())]
+    torch._C._push_on_torch_function_stack(mode)
+    for m in reversed(above):
+        torch._C._push_on_torch_function_stack(m)
 
 
 def remove_mode(mode: TorchFunctionMode) -> None:
