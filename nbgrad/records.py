@@ -267,7 +267,7 @@ class ActivationRecord:
     mean_slope: float | None = None
     zero_fraction: float | None = None
     dead_units: int | None = None
-    nonfinite: int = 0
+    nonfinite: int = 0  # 1 when any value was NaN/Inf
     feeds_loss: bool = False
 
 

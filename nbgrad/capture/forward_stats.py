@@ -5,6 +5,8 @@ The probe keeps these vectors and pulls them to the host once, after the cell st
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from nbgrad.diagnose.thresholds_forward import SATURATION_SLOPE
@@ -53,32 +55,46 @@ def unit_layout(shape: torch.Size) -> tuple[int, tuple[int, ...]]:
     return 1, tuple(d for d in range(rank) if d != 1)
 
 
-def activation(kind: str, y: torch.Tensor) -> tuple[torch.Tensor, int, int]:
+def activation(kind: str, y: torch.Tensor, detailed: bool = True) -> tuple[torch.Tensor, int, int]:
     """Statistics of an activation's output `y`: (vector of ACTIVATION_FIELDS, units, samples).
 
     The slope is the activation's derivative, read off its output: sigmoid y(1-y), tanh 1-y^2,
-    relu 1 where y > 0. A unit is dead when it is zero for every sample seen.
+    relu 1 where y > 0. A sigmoid/tanh value is saturated where its slope is under
+    SATURATION_SLOPE of the largest: |y - 1/2| > sqrt(1 - s)/2 for sigmoid, |y| > sqrt(1 - s) for
+    tanh. A relu unit is dead when it is zero for every sample seen. Written with few passes over
+    `y` (sums, a dot product, one comparison): `detailed=False` skips relu's zero fraction, the
+    one costly count, for the every-step setting. `nonfinite` is 1 when any value is NaN/Inf.
     """
     y = _float(y)
     unit_dim, reduce = unit_layout(y.shape)
     units = y.shape[unit_dim] if y.dim() else 1
     samples = max(y.numel() // max(units, 1), 1) if reduce else 1
+    count = max(y.numel(), 1)
     nan = torch.full((), float("nan"), device=y.device)
     if kind == "relu":
-        positive = y > 0
-        slope = positive.float()
-        zero = 1.0 - slope.mean()
-        alive = positive.amax(dim=reduce) if reduce else positive
-        dead = (~alive).sum().float() if reduce else nan
-        saturated = nan
+        peak = y.amax(dim=reduce) if reduce else y.reshape(-1)  # NaN and Inf propagate
+        dead = (peak <= 0).sum().float() if reduce else nan
+        nonfinite = (~torch.isfinite(peak)).any().float()
+        zero = (y <= 0).sum(dtype=torch.int32) / count if detailed else nan
+        stats = [nan, 1 - zero, zero, dead, nonfinite]
     else:
-        slope = y * (1 - y) if kind == "sigmoid" else 1 - y * y
-        saturated = (slope < SATURATION_SLOPE * MAX_SLOPE[kind]).float().mean()
-        zero = nan
-        dead = nan
-    nonfinite = (~torch.isfinite(y)).sum().float()
-    stats = torch.stack([saturated, slope.mean(), zero, dead, nonfinite])
-    return stats, int(units), int(samples)
+        flat = y.reshape(-1)
+        square = torch.dot(flat, flat)  # NaN and Inf propagate
+        slope = (flat.sum() - square) / count if kind == "sigmoid" else 1 - square / count
+        center = 0.5 if kind == "sigmoid" else 0.0
+        edge = math.sqrt(1 - SATURATION_SLOPE) * (0.5 if kind == "sigmoid" else 1.0)
+        saturated = ((flat - center).abs_() > edge).sum(dtype=torch.int32) / count
+        stats = [saturated, slope, nan, nan, (~torch.isfinite(square)).float()]
+    return torch.stack([v.to(torch.float32) for v in stats]), int(units), int(samples)
+
+
+def any_nonfinite(t: torch.Tensor) -> torch.Tensor:
+    """True when `t` holds a NaN or Inf: its min and max carry them (one fast pass, no overflow)."""
+    x = t.detach()
+    if x.numel() == 0:
+        return torch.zeros((), dtype=torch.bool, device=x.device)
+    low, high = torch.aminmax(x.reshape(-1))
+    return ~(torch.isfinite(low) & torch.isfinite(high))
 
 
 def symmetry(weight: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:

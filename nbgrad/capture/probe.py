@@ -171,7 +171,7 @@ class Probe:
             return
         call = window.calls.get(id(module))
         if call is not None and call.nonfinite is None and out.is_floating_point():
-            call.nonfinite = ~torch.isfinite(out.detach()).all()
+            call.nonfinite = forward_stats.any_nonfinite(out)
             call.requires_grad = out.requires_grad
         tag = self._tag(out)
         tag.module = id(module)
@@ -187,12 +187,12 @@ class Probe:
         self._every_seen[id(module)] = self.step
         if output.is_floating_point():
             self.calls.append(RawModuleCall(id(module), self.step, module.training, None,
-                                            ~torch.isfinite(output.detach()).all(),
+                                            forward_stats.any_nonfinite(output),
                                             requires_grad=output.requires_grad))
         self.types.setdefault(id(module), type(module).__name__)
         kind = ACTIVATION_MODULES.get(type(module))
         if kind is not None:
-            stats, units, samples = forward_stats.activation(kind, output)
+            stats, units, samples = forward_stats.activation(kind, output, detailed=False)
             self.activations.append(RawActivation(id(module), kind, "module", "", self.step, None,
                                                   output.numel(), units, samples, stats))
 
@@ -228,7 +228,7 @@ class Probe:
         module = id(window.stack[-1]) if window.stack else None
         if out.is_floating_point() and name not in NOT_COMPUTED:
             self.op_flags.append((name, module, window.step, line,
-                                  ~torch.isfinite(out.detach()).all()))
+                                  forward_stats.any_nonfinite(out)))
         if name in SUBTRACTIONS:
             self.losses_seen.subtraction(args, line, module)
         tag = self._tag(out)
