@@ -300,6 +300,8 @@ class LossCall:
     broadcast_shape: list[int] | None = None  # set when input and target broadcast to more elements
     distance: float | None = None  # RMS of (target - prediction), element-wise losses
     descent_alignment: float | None = None
+    label_min: float | None = None  # class labels other than ignore_index (class losses)
+    label_max: float | None = None
 
 
 @dataclass

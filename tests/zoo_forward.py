@@ -297,6 +297,52 @@ for i in range(1000):
     opt.step()
 """
 
+PIXELS_BATCHNORM_FIRST = """
+torch.manual_seed({seed})
+model = nn.Sequential(nn.BatchNorm2d(3), nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(),
+                      nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 10))
+opt = torch.optim.SGD(model.parameters(), lr=0.05)
+images = torch.randint(0, 256, (16, 3, 8, 8)).float()  # raw pixels: the BatchNorm rescales them
+labels = torch.randint(0, 10, (16,))
+for i in range(1000):
+    opt.zero_grad()
+    loss = nn.functional.cross_entropy(model(images), labels)
+    loss.backward()
+    opt.step()
+"""
+
+SEGMENTATION_IGNORE = """
+torch.manual_seed({seed})
+model = nn.Conv2d(3, 4, 3, padding=1)
+criterion = nn.CrossEntropyLoss(ignore_index=255)
+opt = torch.optim.SGD(model.parameters(), lr=0.1)
+images = torch.randn(4, 3, 8, 8)
+masks = torch.randint(0, 4, (4, 8, 8))
+masks[:, 0, :] = 255  # unlabelled border pixels
+for i in range(1000):
+    opt.zero_grad()
+    loss = criterion(model(images), masks)
+    loss.backward()
+    opt.step()
+"""
+
+VALIDATION_FIRST = """
+torch.manual_seed({seed})
+model = nn.Sequential(nn.Linear(12, {width}), nn.BatchNorm1d({width}), nn.ReLU(), nn.Dropout(0.2),
+                      nn.Linear({width}, 3))
+opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+x, xv = torch.randn({batch}, 12), torch.randn(16, 12)
+y, yv = x[:, :3].argmax(dim=1), xv[:, :3].argmax(dim=1)
+for i in range(1000):
+    model.eval()
+    val_loss = nn.functional.cross_entropy(model(xv), yv)  # no torch.no_grad(): wasteful, not wrong
+    model.train()
+    opt.zero_grad()
+    loss = nn.functional.cross_entropy(model(x), y)
+    loss.backward()
+    opt.step()
+"""
+
 CORRECT = {
     "regression": REGRESSION, "classifier": CLASSIFIER, "binary": BINARY, "deep_relu": DEEP_RELU,
     "tanh_net": TANH_NET, "dropout_bn": DROPOUT_BN, "cnn_bn": CNN_BN,
@@ -304,6 +350,8 @@ CORRECT = {
     "sigmoid_shallow": SIGMOID_SHALLOW,
     "sigmoid_output_bce": SIGMOID_OUTPUT_BCE, "converged": CONVERGED, "some_inactive": SOME_INACTIVE,
     "gan": GAN, "transformer": TRANSFORMER, "frozen_teacher_in_eval": TEACHER,
+    "validation_first": VALIDATION_FIRST, "pixels_batchnorm_first": PIXELS_BATCHNORM_FIRST,
+    "segmentation_ignore": SEGMENTATION_IGNORE,
     "classifier_nll": CLASSIFIER.replace("nn.CrossEntropyLoss()", "nn.NLLLoss()").replace(
         "logits = model(x)", "logits = model(x).log_softmax(dim=1)"),
 }

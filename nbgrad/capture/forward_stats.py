@@ -120,6 +120,17 @@ def value_range(t: torch.Tensor, class_dim: int | None) -> torch.Tensor:
     return torch.stack([x.amin(), x.amax(), row])
 
 
+def label_range(labels: torch.Tensor, ignore_index: int) -> torch.Tensor:
+    """min and max of the class labels other than `ignore_index` (+inf, -inf when none is left)."""
+    x = labels.detach().to(torch.float64).reshape(-1)
+    if x.numel() == 0:
+        return x.new_tensor([math.inf, -math.inf])
+    valid = labels.detach().reshape(-1) != ignore_index
+    low = torch.where(valid, x, torch.full_like(x, math.inf)).amin()
+    high = torch.where(valid, x, torch.full_like(x, -math.inf)).amax()
+    return torch.stack([low, high])
+
+
 def elementwise_alignment(grad: torch.Tensor, towards: torch.Tensor) -> torch.Tensor:
     """Cosine between minus the gradient and the direction towards the target."""
     d = -_float(grad).reshape(-1)

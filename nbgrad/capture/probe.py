@@ -144,11 +144,11 @@ class Probe:
             self.order.append(id(module))
         first = args[0] if args else None
         is_tensor = isinstance(first, torch.Tensor)
-        if id(module) not in window.calls:
+        if (id(module), module.training) not in window.calls:
             batch = first.shape[0] if is_tensor and first.dim() > 0 else None
             call = RawModuleCall(id(module), window.step, module.training, batch,
                                  root=id(window.stack[0]))
-            window.calls[id(module)] = call
+            window.calls[id(module), module.training] = call
             self.calls.append(call)
         if (root and is_tensor and first.is_floating_point() and id(module) not in self.loss_modules
                 and not any(i[1] == window.step for i in self.inputs)):
@@ -169,7 +169,7 @@ class Probe:
         out = output if isinstance(output, torch.Tensor) else None
         if out is None:
             return
-        call = window.calls.get(id(module))
+        call = window.calls.get((id(module), module.training))
         if call is not None and call.nonfinite is None and out.is_floating_point():
             call.nonfinite = forward_stats.any_nonfinite(out)
             call.requires_grad = out.requires_grad

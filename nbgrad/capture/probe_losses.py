@@ -74,6 +74,7 @@ class LossWatcher:
             record.classes = prediction.shape[class_dim] if prediction.dim() else None
             ignore = kwargs.get("ignore_index", args[4] if len(args) > 4 else -100)
             record.ignore_index = ignore if isinstance(ignore, int) else -100
+            record.labels = forward_stats.label_range(target, record.ignore_index)
         elif prediction.shape != target.shape:
             try:
                 shape = torch.broadcast_shapes(prediction.shape, target.shape)

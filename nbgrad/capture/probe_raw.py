@@ -71,6 +71,7 @@ class RawLoss:
     broadcast_shape: list[int] | None = None
     distance: torch.Tensor | None = None
     alignment: torch.Tensor | None = None
+    labels: torch.Tensor | None = None  # min and max of the class labels that are not ignored
 
 
 @dataclass
@@ -89,5 +90,5 @@ class Window:
     step: int
     tags: dict[int, Tag] = field(default_factory=dict)
     stack: list[nn.Module] = field(default_factory=list)
-    calls: dict[int, RawModuleCall] = field(default_factory=dict)
+    calls: dict[tuple[int, bool], RawModuleCall] = field(default_factory=dict)  # (id, training)
     ops: int = 0

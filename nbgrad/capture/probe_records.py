@@ -9,6 +9,7 @@ import torch
 from nbgrad.capture.forward_stats import ACTIVATION_FIELDS, SUMMARY_FIELDS
 from nbgrad.capture.naming import Names
 from nbgrad.capture.probe import Probe
+from nbgrad.capture.probe_raw import RawLoss
 from nbgrad.records import (
     ActivationRecord,
     ForwardRecord,
@@ -34,6 +35,14 @@ def _summary(shape: list[int], dtype: str, values: list[float]) -> TensorSummary
     return TensorSummary(shape=shape, dtype=dtype, mean=_number(data["mean"]),
                          std=_number(data["std"]), min=_number(data["min"]),
                          max=_number(data["max"]), nonfinite=int(data["nonfinite"]))
+
+
+def _labels(loss: RawLoss) -> dict[str, float | None]:
+    if loss.labels is None:
+        return {}
+    low, high = _host(loss.labels)  # type: ignore[misc]
+    return {"label_min": low if math.isfinite(low) else None,
+            "label_max": high if math.isfinite(high) else None}
 
 
 def build(probe: Probe, names: Names, params: list[torch.Tensor]) -> ForwardRecord:
@@ -78,7 +87,8 @@ def build(probe: Probe, names: Names, params: list[torch.Tensor]) -> ForwardReco
             prediction=_summary(loss.input_shape, "", _host(loss.prediction)),  # type: ignore[arg-type]
             classes=loss.classes, ignore_index=loss.ignore_index,
             broadcast_shape=loss.broadcast_shape, distance=_number(_host(loss.distance)),  # type: ignore[arg-type]
-            descent_alignment=_number(_host(loss.alignment))))  # type: ignore[arg-type]
+            descent_alignment=_number(_host(loss.alignment)),  # type: ignore[arg-type]
+            **_labels(loss)))
     for mid, step, line, shape, dtype, values in probe.inputs:
         record.inputs.append(ModelInput(layer(mid), step, line,
                                         _summary(shape, dtype, _host(values))))  # type: ignore[arg-type]

@@ -45,13 +45,22 @@ def _stalled(run: Run) -> list[Evidence]:
     return found
 
 
+def _normalised_first(run: Run, model: str) -> bool:
+    """The model's first layer is a normalisation layer, which rescales any input itself."""
+    order = run.forward.order
+    if model not in order or order.index(model) + 1 >= len(order):
+        return False
+    first = order[order.index(model) + 1]
+    return any(m.layer == first and "Norm" in m.type for m in run.forward.modules)
+
+
 def input_scale(run: Run) -> list[Diagnosis]:
     inputs = [i for i in run.forward.inputs if i.summary.mean is not None]
     if not inputs:
         return []
     inp = inputs[0]
     s = inp.summary
-    if _scale(s) <= INPUT_SCALE_MAX:
+    if _scale(s) <= INPUT_SCALE_MAX or _normalised_first(run, inp.layer):
         return []
     symptoms = _stalled(run)
     if not symptoms:

@@ -126,24 +126,22 @@ def loss_target_misuse(run: Run) -> list[Diagnosis]:
                 "Make the shapes equal before the loss: "
                 + " or ".join(x for x in (squeeze, unsqueeze) if x) if (squeeze or unsqueeze) else
                 "Make the prediction and target shapes equal before the loss (reshape one of them)."))
-        if (call.classes and target is not None and target.min is not None
-                and target.max is not None and not call.target_dtype.startswith("float")):
-            ignore = call.ignore_index
-            low_bad = target.min < 0 and target.min != ignore
-            if target.max >= call.classes or low_bad:
-                one_based = target.min >= 1 and target.max == call.classes
-                found.append(_diag(
-                    call, "NBG805", "class-label-out-of-range", "error",
-                    f"Class labels run from {target.min:.0f} to {target.max:.0f}, but the model "
-                    f"outputs {call.classes} classes (0 to {call.classes - 1})",
-                    [Evidence(f"{name} target: min {target.min:.0f}, max {target.max:.0f}; input "
-                              f"shape {tuple(call.input_shape)}", target.max, call.layer or None,
-                              call.step)],
-                    "A label must index one of the model's outputs; an out-of-range label raises "
-                    "an error on the CPU and a device-side assert on the GPU.",
-                    "The labels look 1-based: use target - 1." if one_based else
-                    f"Give the last layer as many outputs as there are classes "
-                    f"({target.max:.0f} + 1), or map the labels to 0..{call.classes - 1}."))
+        low, high = call.label_min, call.label_max  # labels other than ignore_index
+        if (call.classes and low is not None and high is not None
+                and (high >= call.classes or low < 0)):
+            one_based = low >= 1 and high == call.classes
+            found.append(_diag(
+                call, "NBG805", "class-label-out-of-range", "error",
+                f"Class labels run from {low:.0f} to {high:.0f}, but the model "
+                f"outputs {call.classes} classes (0 to {call.classes - 1})",
+                [Evidence(f"{name} target: min {low:.0f}, max {high:.0f} (ignore_index "
+                          f"{call.ignore_index} left out); input shape {tuple(call.input_shape)}",
+                          high, call.layer or None, call.step)],
+                "A label must index one of the model's outputs; an out-of-range label raises "
+                "an error on the CPU and a device-side assert on the GPU.",
+                "The labels look 1-based: use target - 1." if one_based else
+                f"Give the last layer as many outputs as there are classes "
+                f"({high:.0f} + 1), or map the labels to 0..{call.classes - 1}."))
         if (call.function.startswith("binary_cross_entropy") and target is not None
                 and target.min is not None and target.max is not None
                 and (target.min < 0 or target.max > 1)):

@@ -21,7 +21,10 @@ def eval_mode_training(run: Run) -> list[Diagnosis]:
         return []
     calls = run.forward.modules
     for step in run.forward.windows:
-        roots = {c.layer for c in calls if c.step == step and c.root_layer == c.layer and not c.training}
+        ran = [c for c in calls if c.step == step and c.root_layer == c.layer]
+        # a model also called in train mode in this iteration (an evaluation pass beside the
+        # training pass) is not training in eval mode
+        roots = {c.layer for c in ran if not c.training} - {c.layer for c in ran if c.training}
         affected = [c for c in calls if c.step == step and c.root_layer in roots and c.layer not in roots
                     and _mode_dependent(c.type) and not c.training and c.output_requires_grad]
         if not affected:
