@@ -80,7 +80,7 @@ def test_example2_sigmoids_are_named_as_an_info_with_the_shrink_factor() -> None
     assert d.severity == "info"  # the loss still falls at this depth: not a blocker
     assert d.layers == ["fc1", "fc3"]
     shrink = float(re.search(r"shrink (\d+)x", d.title).group(1))
-    rms = {e.layer: e.value for e in d.evidence if e.text.startswith(("fc1:", "fc3:"))}
+    rms = {e.layer: e.value for e in d.evidence if e.text.startswith(("'fc1':", "'fc3':"))}
     assert shrink == pytest.approx(rms["fc3"] / rms["fc1"], rel=0.01)
     assert shrink > 10
     assert "sigmoid" in d.why and "still works" in d.why

@@ -391,14 +391,13 @@ BROKEN = [
     Broken("log_of_zero", "counts", ("torch.log1p(counts)", "torch.log(counts)"), "NBG503", "error"),
     Broken("lr_diverges", "regression", ("lr=1e-2", "lr=1e3"), "NBG503", "error", fix_line=False),
     # (6) saturated tanh from a large initialisation; dead ReLUs from a huge negative bias
-    Broken("tanh_large_init", "tanh_net", ("opt = torch.optim.SGD",
-                                           "for m in model[::2]: nn.init.normal_(m.weight, std=1.0)\n"
-                                           "opt = torch.optim.SGD"), "NBG601", "warning", ["0", "2"],
-           fix_line=False),
+    Broken("tanh_large_init", "tanh_net",
+           ("opt = torch.optim.SGD",
+            "for m in model[::2]: nn.init.normal_(m.weight, std=1.0)  # <fix>\nopt = torch.optim.SGD"),
+           "NBG601", "warning", ["0", "2"]),
     Broken("relu_dead_bias", "regression", ("opt = torch.optim.Adam",
-                                            "nn.init.constant_(model[2].bias, -20.0)\n"
-                                            "opt = torch.optim.Adam"), "NBG602", "error", ["2"],
-           fix_line=False),
+                                            "nn.init.constant_(model[2].bias, -20.0)  # <fix>\n"
+                                            "opt = torch.optim.Adam"), "NBG602", "error", ["2"]),
     # (7) a loss whose minimum is away from the targets
     Broken("reciprocal_mse", "regression", ("    loss = criterion(out, y)  # <fix>",
                                             "    loss = 1 / criterion(out, y)  # <fix>"),

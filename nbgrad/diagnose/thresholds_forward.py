@@ -61,10 +61,13 @@ ACTIVATION_SHRINK = Threshold(
     "their measured mean slopes is itself an order of magnitude (two sigmoids: at most 0.25**2)")
 INIT_GAIN_LOW = Threshold(
     0.1, "weight std * sqrt(fan_in): LeCun/Glorot/He init give 1 to 1.41 and PyTorch's default "
-    "0.58; an order of magnitude below LeCun shrinks the signal per layer")
+    "0.58; an order of magnitude below LeCun shrinks the signal 10x per layer")
+BIAS_SCALE_HIGH = Threshold(
+    10, "a bias an order of magnitude larger (RMS) than PyTorch's default U(-1/sqrt(fan_in), "
+    "1/sqrt(fan_in)) shifts every pre-activation far from 0")
 INIT_GAIN_HIGH = Threshold(
-    10, "an order of magnitude above LeCun's unit gain (std * sqrt(fan_in) = 1): pre-activations "
-    "10x larger than init schemes assume")
+    3, "weight std * sqrt(fan_in): about twice the largest gain torch.nn.init.calculate_gain "
+    "recommends (5/3 for tanh, sqrt(2) for ReLU); nn.init.normal_(w) (std 1) on 20 inputs gives 4.5")
 
 # -- loss direction (rules/loss_direction.py) -------------------------------------------------------
 AWAY_COSINE = Threshold(

@@ -35,12 +35,12 @@ def _stalled(run: Run) -> list[Evidence]:
         if act.after != first or act.after is None:
             continue
         if act.saturated_fraction is not None and act.saturated_fraction >= SATURATED_SHARE:
-            found.append(Evidence(f"{percent(act.saturated_fraction)} of the {act.kind} after {first} "
+            found.append(Evidence(f"{percent(act.saturated_fraction)} of the {act.kind} after '{first}' "
                                   f"is saturated at step {act.step}", act.saturated_fraction, first,
                                   act.step))
         if (act.dead_units is not None and act.units and act.samples_per_unit >= DEAD_MIN_SAMPLES
                 and act.dead_units / act.units >= DEAD_SHARE):
-            found.append(Evidence(f"{act.dead_units} of {act.units} ReLU units after {first} are dead "
+            found.append(Evidence(f"{act.dead_units} of {act.units} ReLU units after '{first}' are dead "
                                   f"at step {act.step}", act.dead_units / act.units, first, act.step))
     return found
 

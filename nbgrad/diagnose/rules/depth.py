@@ -51,12 +51,12 @@ def gradients_across_depth(run: Run) -> list[Diagnosis]:
     trend = loss_trend(run)
     step0 = ratios[0][0]
     evidence = [Evidence(
-        f"per-entry gradient size (RMS) of {first.layer} is {ratio:.3g} x that of {last.layer} at "
+        f"per-entry gradient size (RMS) of '{first.layer}' is {ratio:.3g} x that of '{last.layer}' at "
         f"step {step0}: {1 / ratio:.0f}x smaller", ratio, first.layer, step0)]
     for w in layers:
         rms = grad_rms(run, w).get(step0)
         if rms is not None:
-            evidence.append(Evidence(f"{w.layer}: gradient RMS {rms:.3g} at step {step0}", rms,
+            evidence.append(Evidence(f"'{w.layer}': gradient RMS {rms:.3g} at step {step0}", rms,
                                      w.layer, step0))
     if len(ratios) > 1:
         evidence.append(Evidence(f"at step {ratios[-1][0]} the ratio is {ratios[-1][1]:.3g}",
@@ -72,9 +72,9 @@ def gradients_across_depth(run: Run) -> list[Diagnosis]:
                       "so each one passes at most a quarter of the gradient back")
     for w, gain in small:
         evidence.append(Evidence(
-            f"{w.layer}: weight std x sqrt(fan_in) = {gain:.3g} (LeCun init: 1; PyTorch's default: "
+            f"'{w.layer}': weight std x sqrt(fan_in) = {gain:.3g} (LeCun init: 1; PyTorch's default: "
             f"0.58)", gain, w.layer))
-        causes.append(f"the small initial weights of {w.layer}")
+        causes.append(f"the small initial weights of '{w.layer}'")
     if trend is not None:
         evidence.append(Evidence(trend.text(), trend.last))
     if ratio <= VANISH_RATIO:
@@ -87,7 +87,7 @@ def gradients_across_depth(run: Run) -> list[Diagnosis]:
                  + (", but the loss still falls" if trend is not None and trend.falling else ""))
     why = (f"Each layer's gradient is the next layer's multiplied by the slopes on the way back: "
            f"{'; '.join(causes) if causes else 'the gradient shrinks at every layer'}. "
-           f"{first.layer} therefore learns about {1 / ratio:.0f}x slower than {last.layer}")
+           f"'{first.layer}' therefore learns about {1 / ratio:.0f}x slower than '{last.layer}'")
     if trend is not None and trend.falling and severity == "info":
         why += (f". At this depth training still works ({trend.text()}); with more such layers "
                 "the first ones would stop learning.")
@@ -123,11 +123,11 @@ def _exploding(run: Run, layers: list, ratios: list[tuple[int, float]]) -> Diagn
     step, ratio = ratios[0]
     large = [(w, g) for w in layers if (g := init_gain(run, w)) is not None and g > INIT_GAIN_HIGH]
     evidence = [Evidence(
-        f"per-entry gradient size (RMS) of {first.layer} is {ratio:.3g}x that of {last.layer} "
+        f"per-entry gradient size (RMS) of '{first.layer}' is {ratio:.3g}x that of '{last.layer}' "
         f"at step {step}", ratio, first.layer, step)]
     for w, gain in large:
         evidence.append(Evidence(
-            f"{w.layer}: weight std x sqrt(fan_in) = {gain:.3g}, {gain:.0f}x LeCun's init", gain,
+            f"'{w.layer}': weight std x sqrt(fan_in) = {gain:.3g}, {gain:.1f}x LeCun's init", gain,
             w.layer))
     order = run.forward.order
     lo, hi = order.index(first.layer), order.index(last.layer)
@@ -135,7 +135,7 @@ def _exploding(run: Run, layers: list, ratios: list[tuple[int, float]]) -> Diagn
         name, LayerInfo(name, "", [], True)).type]
     causes = []
     if large:
-        causes.append(f"the large initial weights of {', '.join(w.layer for w, _ in large)} "
+        causes.append(f"the large initial weights of {', '.join(repr(w.layer) for w, _ in large)} "
                       "multiply the gradient at every layer")
     if len(norms) >= 2:
         evidence.append(Evidence(f"the gradient passes {len(norms)} BatchNorm layers between them",

@@ -11,12 +11,12 @@ from nbgrad.records import Run
 
 # what to change when an operation of the forward pass makes the first NaN/Inf
 OP_FIXES = {
-    "log": "torch.log(0) is -inf: compute log-probabilities with F.log_softmax, use "
+    "log": "The log of 0 is -inf: use log1p for counts, F.log_softmax for log-probabilities, "
            "BCEWithLogitsLoss instead of log(sigmoid(...)), or clamp: torch.log(x.clamp_min(1e-8))",
-    "div": "a division by zero: add a small epsilon to the denominator, e.g. x / (y + 1e-8)",
-    "sqrt": "sqrt of a negative number (or its gradient at 0): use torch.sqrt(x.clamp_min(1e-8))",
-    "exp": "exp overflowed: use torch.logsumexp / F.log_softmax instead of exp then log",
-    "pow": "a power overflowed or took a root of a negative number: check its base and exponent",
+    "div": "A division by zero: add a small epsilon to the denominator, e.g. x / (y + 1e-8)",
+    "sqrt": "The sqrt of a negative number (or its gradient at 0): use torch.sqrt(x.clamp_min(1e-8))",
+    "exp": "Exp overflowed: use torch.logsumexp / F.log_softmax instead of exp then log",
+    "pow": "A power overflowed or took a root of a negative number: check its base and exponent",
 }
 OP_ALIASES = {"__truediv__": "div", "__rtruediv__": "div", "true_divide": "div", "divide": "div",
               "log2": "log", "log10": "log", "log1p": "log", "rsqrt": "sqrt", "__pow__": "pow",
@@ -73,7 +73,7 @@ def nonfinite_values(run: Run) -> list[Diagnosis]:
     elif op is not None:
         kind = OP_ALIASES.get(op.op, op.op)
         where = f"in {op.op}()" + (f" inside {op.layer}" if op.layer else "")
-        fix = _sentence(OP_FIXES.get(kind, "find why this operation's output overflows; check the "
+        fix = _sentence(OP_FIXES.get(kind, "Find why this operation's output overflows; check the "
                                            "range of its inputs"))
         line = op.line
         evidence.append(Evidence(f"the first operation whose output holds NaN/Inf is {op.op}() at "
