@@ -53,8 +53,10 @@ def loss_pushes_away(run: Run) -> list[Diagnosis]:
             evidence=evidence,
             why=f"{cause}, so the optimizer lowers the loss by moving the predictions further from "
                 f"{towards}; a falling loss here means a worse model.",
-            fix="Minimise the error itself, e.g. loss = torch.mean((output - target) ** 2) or "
-                "nn.MSELoss()(output, target) (nn.CrossEntropyLoss() for class labels).",
+            fix="Minimise the cross-entropy itself, e.g. loss = nn.CrossEntropyLoss()(logits, labels), "
+                "with no minus sign or reciprocal." if classes else
+                "Minimise the error itself, e.g. loss = torch.mean((output - target) ** 2) or "
+                "nn.MSELoss()(output, target).",
             fix_code=fix_code if fix_code and fix_code != text else None,
             line=line, confidence=1.0))
     return found

@@ -55,7 +55,8 @@ def loss_input_misuse(run: Run) -> list[Diagnosis]:
             floor = -math.log(math.e / (math.e + call.classes - 1))
             found.append(_diag(
                 call, "NBG801", "probabilities-into-cross-entropy", "error",
-                f"{made or 'Softmax'} is applied before CrossEntropyLoss, which applies log_softmax itself",
+                f"{(made or 'softmax').capitalize()} is applied before CrossEntropyLoss, which applies "
+                "log_softmax itself",
                 [e for e in (seen,) if e] + [Evidence(
                     f"with {call.classes} classes and inputs in [0, 1] the loss can never go below "
                     f"{floor:.3g}", floor)],
@@ -67,7 +68,7 @@ def loss_input_misuse(run: Run) -> list[Diagnosis]:
         elif call.function == "binary_cross_entropy_with_logits" and made in ("sigmoid", "softmax"):
             found.append(_diag(
                 call, "NBG801", "probabilities-into-cross-entropy", "error",
-                f"{made} is applied before BCEWithLogitsLoss, which applies sigmoid itself",
+                f"{made.capitalize()} is applied before BCEWithLogitsLoss, which applies sigmoid itself",
                 [e for e in (seen,) if e] + [Evidence(
                     "a second sigmoid maps [0, 1] to [0.5, 0.73]: for a target of 0 the loss can "
                     "never go below 0.69", 0.693)],
@@ -96,9 +97,9 @@ def loss_input_misuse(run: Run) -> list[Diagnosis]:
                     f"{call.input_max:.3g}", call.input_max)],
                 "NLLLoss only picks -input[target]: "
                 + ("with probabilities the loss is stuck between -1 and 0 and ignores how wrong "
-                   "the other classes are" if probs else
+                   "the other classes are." if probs else
                    "with raw scores it falls without bound as the target score grows, so the loss "
-                   "goes to -infinity instead of learning"),
+                   "goes to -infinity instead of learning."),
                 "Use nn.CrossEntropyLoss on the raw scores, or apply F.log_softmax(output, dim=1) "
                 "before NLLLoss."))
     return found

@@ -30,9 +30,9 @@ def eval_mode_training(run: Run) -> list[Diagnosis]:
         if not affected:
             continue
         root = affected[0].root_layer
-        names = ", ".join(f"{c.layer} ({c.type})" for c in affected[:6])
+        names = ", ".join(f"'{c.layer}' ({c.type})" for c in affected[:6])
         first_train = next((c for c in calls if c.layer == root and c.training), None)
-        evidence = [Evidence(f"{root}.training was False when it ran at step {step}", 0.0, root, step),
+        evidence = [Evidence(f"'{root}'.training was False when it ran at step {step}", 0.0, root, step),
                     Evidence(f"layers that behave differently in eval mode: {names}", len(affected))]
         if first_train is not None and first_train.step < step:
             evidence.append(Evidence(f"it was still in train mode at step {first_train.step}: "
@@ -72,8 +72,8 @@ def batchnorm_batch_of_one(run: Run) -> list[Diagnosis]:
     names = sorted({c.layer for c in ones})
     return [Diagnosis(
         code="NBG902", slug="batchnorm-batch-of-one", severity="warning",
-        title=f"BatchNorm ({', '.join(names)}) trains on batches of one example",
-        evidence=[Evidence(f"{c.layer} ({c.type}) received a batch of 1 at step {c.step}", 1.0, c.layer,
+        title=f"BatchNorm layer {', '.join(repr(n) for n in names)} trains on batches of one example",
+        evidence=[Evidence(f"'{c.layer}' ({c.type}) received a batch of 1 at step {c.step}", 1.0, c.layer,
                            c.step) for c in ones[:4]],
         why="With one example BatchNorm normalises it by its own statistics: the noise is large, "
             "and the running averages it uses in eval mode do not match what it saw in training.",
