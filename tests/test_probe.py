@@ -259,3 +259,30 @@ def test_user_results_are_the_same_with_the_probe():
         loss.backward()
         opt.step()
         assert step.losses[0] == loss.item()  # bit for bit
+
+
+def test_forward_records_round_trip_through_json_and_rules_agree():
+    from nbgrad.diagnose import diagnose
+    from nbgrad.records import Run
+
+    report = check(CELL.replace("* 3", "* 30"), steps=3)  # saturated: some diagnoses to compare
+    again = Run.from_json(report.run.to_json())
+    assert again == report.run
+    assert diagnose(again) == report.diagnoses and report.diagnoses
+
+
+def test_rules_say_nothing_about_an_empty_run():
+    from nbgrad.diagnose import diagnose
+    from nbgrad.records import Run
+
+    run = Run(source="", first_line=1, steps_requested=3, timeout_s=1.0, stopped_by="finished",
+              elapsed_s=0.0)
+    assert diagnose(run) == []
+
+
+def test_magic_activations_flag(shell):
+    shell.user_ns.update({"F": F})
+    result = shell.run_cell("%%gradcheck --steps 3 --activations\n" + CELL)
+    assert result.error_in_exec is None
+    fwd = result.result.run.forward
+    assert fwd.every_step and sorted({a.step for a in fwd.activations if a.kind == "sigmoid"}) == [0, 1, 2]
