@@ -286,3 +286,29 @@ def test_magic_activations_flag(shell):
     assert result.error_in_exec is None
     fwd = result.result.run.forward
     assert fwd.every_step and sorted({a.step for a in fwd.activations if a.kind == "sigmoid"}) == [0, 1, 2]
+
+
+def test_a_compiled_model_trains_under_the_probe():
+    """torch.compile traces global hooks and function modes: the probe must stay out of its way."""
+    cell = """
+torch.manual_seed(0)
+model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 1))
+fast = torch.compile(model, backend="eager")
+opt = torch.optim.SGD(model.parameters(), lr=0.1)
+x = torch.randn(32, 8); y = torch.randn(32, 1)
+for i in range(100):
+    opt.zero_grad()
+    loss = F.mse_loss(fast(x), y)
+    loss.backward()
+    opt.step()
+"""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch's note that global hooks fire twice when compiled
+        report = check(cell, steps=3)
+    assert report.analysis_error is None and len(report.run.steps) == 3
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 1))
+    x, y = torch.randn(32, 8), torch.randn(32, 1)
+    assert report.run.steps[0].losses[0] == pytest.approx(F.mse_loss(model(x), y).item(), rel=1e-6)

@@ -43,6 +43,8 @@ from nbgrad.capture.probe_raw import (
 def _safe(method: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(method)
     def wrapper(self: Probe, *args: Any) -> Any:
+        if torch.compiler.is_compiling():  # torch.compile traces hooks: stay out of its graph
+            return None
         return self.safely(method, self, *args)
     return wrapper
 
@@ -128,7 +130,8 @@ class Probe:
 
     # -- module hooks -------------------------------------------------------------------------------
     def _before_forward(self, module: nn.Module, args: Any) -> None:
-        self.safely(self._enter_module, module, args)
+        if not torch.compiler.is_compiling():
+            self.safely(self._enter_module, module, args)
 
     def _enter_module(self, module: nn.Module, args: Any) -> None:
         window = self.window

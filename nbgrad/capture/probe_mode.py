@@ -30,7 +30,8 @@ class ProbeMode(TorchFunctionMode):
         __tracebackhide__ = True
         kwargs = kwargs or {}
         probe = self.probe
-        if probe.busy or probe.failure is not None or probe.window is None:
+        if (probe.busy or probe.failure is not None or probe.window is None
+                or torch.compiler.is_compiling()):
             return func(*args, **kwargs)
         name = getattr(func, "__name__", "")
         if name in CLASS_LOSSES or name in ELEMENTWISE_LOSSES:
