@@ -12,6 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 VARIANTS = [dict(seed=0, width=32, batch=64), dict(seed=3, width=48, batch=40)]
+# every code the forward-pass rules can give (the wiring rules use the others)
+CODES = frozenset({"NBG501", "NBG502", "NBG503", "NBG551", "NBG601", "NBG602", "NBG651", "NBG652",
+                   "NBG711", "NBG801", "NBG802", "NBG803", "NBG804", "NBG805", "NBG806", "NBG851",
+                   "NBG852"})
 
 # -- correct loops ------------------------------------------------------------------------------------
 REGRESSION = """
@@ -401,10 +405,10 @@ BROKEN = [
     # (7) a loss whose minimum is away from the targets
     Broken("reciprocal_mse", "regression", ("    loss = criterion(out, y)  # <fix>",
                                             "    loss = 1 / criterion(out, y)  # <fix>"),
-           "NBG701", "error"),
+           "NBG711", "error"),
     Broken("negated_cross_entropy", "classifier", ("    loss = criterion(logits, y)  # <fix>",
                                                    "    loss = -criterion(logits, y)  # <fix>"),
-           "NBG701", "error"),
+           "NBG711", "error"),
     # (8) loss-function misuse
     Broken("softmax_into_ce", "classifier", ("    logits = model(x)",
                                              "    logits = model(x).softmax(dim=1)"),
@@ -436,21 +440,21 @@ BROKEN = [
            "NBG806", "error", ["criterion"]),
     # (9) eval mode while training; BatchNorm on batches of one
     Broken("eval_mode", "dropout_bn", ("model.train()  # <fix>", "model.eval()  # <fix>"),
-           "NBG901", "warning", ["1", "3"]),
-    Broken("batchnorm_batch_one", "cnn_bn", ("batch_size = 32", "batch_size = 1"), "NBG902", "warning", ["1"],
+           "NBG651", "warning", ["1", "3"]),
+    Broken("batchnorm_batch_one", "cnn_bn", ("batch_size = 32", "batch_size = 1"), "NBG652", "warning", ["1"],
            fix_line=False),
     Broken("batchnorm1d_batch_one", "dropout_bn", ("x = torch.randn({batch}, 12)", "x = torch.randn(1, 12)"),
-           "NBG902", "error", raises=ValueError, fix_line=False),
+           "NBG652", "error", raises=ValueError, fix_line=False),
     # (10) constant initialisation
     Broken("constant_init", "regression", ("opt = torch.optim.Adam",
                                            "for p in model.parameters(): nn.init.constant_(p, 0.1)  # <fix>\n"
-                                           "opt = torch.optim.Adam"), "NBG950", "error", ["0", "2"]),
+                                           "opt = torch.optim.Adam"), "NBG551", "error", ["0", "2"]),
     Broken("zero_init", "classifier", ("opt = torch.optim.SGD",
                                        "for p in model.parameters(): p.data.zero_()  # <fix>\n"
-                                       "opt = torch.optim.SGD"), "NBG950", "error", ["0"]),
+                                       "opt = torch.optim.SGD"), "NBG551", "error", ["0"]),
     # (12) inputs and targets on the wrong scale
-    Broken("raw_pixels", "pixels_scaled", ("x = images / 255.0", "x = images"), "NBG960", "warning",
+    Broken("raw_pixels", "pixels_scaled", ("x = images / 255.0", "x = images"), "NBG851", "warning",
            ["model"]),
     Broken("prices_unscaled", "prices_scaled", ("y = (price - price.mean()) / price.std()", "y = price"),
-           "NBG961", "warning"),
+           "NBG852", "warning"),
 ]

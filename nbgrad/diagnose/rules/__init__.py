@@ -1,4 +1,11 @@
-"""The registry of rules, in the order they run."""
+"""The registry of rules, in the order they run.
+
+Forward-pass rules (issue 3's items in brackets; the wiring rules use NBG1xx-4xx, NBG70x, NBG9xx):
+  NBG50x gradients across depth, NaN/Inf (5)   NBG55x identical units: constant init (10)
+  NBG60x saturated / dead activations (6)      NBG65x eval mode, BatchNorm on one example (9)
+  NBG71x a loss that rewards moving away (7)   NBG80x loss-function misuse (8)
+  NBG85x inputs or targets on the wrong scale (12)
+"""
 
 from __future__ import annotations
 

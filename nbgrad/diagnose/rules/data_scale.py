@@ -77,7 +77,7 @@ def input_scale(run: Run) -> list[Diagnosis]:
     evidence = [Evidence(f"input of {inp.layer} at step {inp.step}: mean {s.mean:.4g}, std {s.std:.4g}, "
                          f"range [{s.min:.4g}, {s.max:.4g}]", _scale(s), inp.layer, inp.step)]
     return [Diagnosis(
-        code="NBG960", slug="input-scale", severity="warning", title=title,
+        code="NBG851", slug="input-scale", severity="warning", title=title,
         evidence=evidence + symptoms,
         why="Initialisation assumes inputs of order 1; inputs this large make the first layer's "
             "outputs and gradients just as large, which saturates activations, kills ReLUs or "
@@ -105,7 +105,7 @@ def target_scale(run: Run) -> list[Diagnosis]:
         evidence.append(Evidence(f"the model's outputs: mean {p.mean:.3g}, std {p.std:.3g}",
                                  _scale(p), None, call.step))
     return [Diagnosis(
-        code="NBG961", slug="target-scale", severity="warning",
+        code="NBG852", slug="target-scale", severity="warning",
         title=f"The targets are around {t.mean:.4g} (std {t.std:.3g}), far from the model's "
               "outputs of order 1",
         evidence=evidence + symptoms,

@@ -48,7 +48,7 @@ def loss_pushes_away(run: Run) -> list[Diagnosis]:
             cause = "Minimising this loss makes the error larger"
             fix_code = None
         found.append(Diagnosis(
-            code="NBG701", slug="loss-rewards-moving-away", severity="error",
+            code="NBG711", slug="loss-rewards-moving-away", severity="error",
             title="Minimising this loss pushes the predictions away from the targets",
             evidence=evidence,
             why=f"{cause}, so the optimizer lowers the loss by moving the predictions further from "

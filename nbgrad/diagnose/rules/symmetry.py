@@ -37,7 +37,7 @@ def identical_units(run: Run) -> list[Diagnosis]:
     layers = [r.layer for r in bad]
     units = bad[0].rows
     return [Diagnosis(
-        code="NBG950", slug="identical-units", severity="error",
+        code="NBG551", slug="identical-units", severity="error",
         title=f"All {units} units of '{layers[0]}' start identical and get identical gradients"
               + (f" (and {len(layers) - 1} more layer(s))" if len(layers) > 1 else ""),
         evidence=evidence,

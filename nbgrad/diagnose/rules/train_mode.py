@@ -40,7 +40,7 @@ def eval_mode_training(run: Run) -> list[Diagnosis]:
                                      first_train.step))
         line = source_line(run, r"\.eval\(\)")
         return [Diagnosis(
-            code="NBG901", slug="eval-mode-while-training", severity="warning",
+            code="NBG651", slug="eval-mode-while-training", severity="warning",
             title=f"'{root}' is in eval mode while it trains: dropout is off and BatchNorm does not "
                   "learn batch statistics",
             evidence=evidence,
@@ -56,7 +56,7 @@ def eval_mode_training(run: Run) -> list[Diagnosis]:
 def batchnorm_batch_of_one(run: Run) -> list[Diagnosis]:
     if run.error is not None and BATCH_ONE_ERROR in run.error.message:
         return [Diagnosis(
-            code="NBG902", slug="batchnorm-batch-of-one", severity="error",
+            code="NBG652", slug="batchnorm-batch-of-one", severity="error",
             title="BatchNorm got a batch of one example while training",
             evidence=[Evidence(f"{run.error.type}: {run.error.message}", 1.0)],
             why="BatchNorm normalises each feature with the batch's mean and variance; with one "
@@ -71,7 +71,7 @@ def batchnorm_batch_of_one(run: Run) -> list[Diagnosis]:
         return []
     names = sorted({c.layer for c in ones})
     return [Diagnosis(
-        code="NBG902", slug="batchnorm-batch-of-one", severity="warning",
+        code="NBG652", slug="batchnorm-batch-of-one", severity="warning",
         title=f"BatchNorm layer {', '.join(repr(n) for n in names)} trains on batches of one example",
         evidence=[Evidence(f"'{c.layer}' ({c.type}) received a batch of 1 at step {c.step}", 1.0, c.layer,
                            c.step) for c in ones[:4]],
