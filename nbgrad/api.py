@@ -54,9 +54,10 @@ class Check:
     """One run: install, let the user's code run, stop it, record, diagnose."""
 
     def __init__(self, *, steps: int, timeout: float | None, filename: str, source: str,
-                 first_line: int, progress: Progress | None = None) -> None:
+                 first_line: int, progress: Progress | None = None,
+                 activations: bool = False) -> None:
         _check_arguments(steps, timeout)
-        self.recorder = Recorder(filename, steps)
+        self.recorder = Recorder(filename, steps, activations)
         self.recorder.on_step = progress
         self.session = CaptureSession(self.recorder, timeout)
         self.filename = filename
@@ -112,7 +113,7 @@ class Check:
             run = build_run(self.recorder, namespace, source=self.source,
                             first_line=self.first_line, timeout_s=self.timeout or 0.0,
                             stopped_by=stopped_by, elapsed_s=elapsed, error=info)
-            failure = self.session.internal_error
+            failure = self.session.internal_error or self.recorder.probe.failure
             reason = None if failure is None else f"{type(failure).__name__}: {failure}"
             return Report(run=run, diagnoses=diagnose(run, error), analysis_error=reason)
         except Exception as failure:
@@ -145,12 +146,14 @@ def _compile_cell(source: str, first_line: int) -> tuple[CodeType, str]:
 
 def gradcheck(source_or_callable: str | Callable[[], Any], steps: int = DEFAULT_STEPS, *,
               namespace: dict[str, Any] | None = None, timeout: float | None = DEFAULT_TIMEOUT_S,
-              first_line: int = 1, progress: Progress | None = None) -> Report:
+              first_line: int = 1, progress: Progress | None = None,
+              activations: bool = False) -> Report:
     """Run a training cell (source) or function for `steps` optimizer steps and report on them.
 
     The code runs in `namespace` (a fresh one when None; the magic passes the user's). The user's
     own exception propagates unchanged once the report of the steps before it is stored
-    (`last_report()`).
+    (`last_report()`). The first and last steps are watched in detail; `activations=True` also
+    records activation statistics on every step in between (slower).
     """
     __tracebackhide__ = True
     if callable(source_or_callable):
@@ -161,7 +164,7 @@ def gradcheck(source_or_callable: str | Callable[[], Any], steps: int = DEFAULT_
         lines = linecache.getlines(filename)
         source = "".join(lines[first - 1:]) if lines else ""
         check = Check(steps=steps, timeout=timeout, filename=filename, source=source,
-                      first_line=first, progress=progress)
+                      first_line=first, progress=progress, activations=activations)
         run_target: Callable[[], Any] = func
         check.namespace = namespace if namespace is not None else getattr(func, "__globals__", {})
     elif isinstance(source_or_callable, str):
@@ -169,7 +172,7 @@ def gradcheck(source_or_callable: str | Callable[[], Any], steps: int = DEFAULT_
         code, filename = _compile_cell(source_or_callable, first_line)
         ns = namespace if namespace is not None else {"__name__": "__main__"}
         check = Check(steps=steps, timeout=timeout, filename=filename, source=source_or_callable,
-                      first_line=first_line, progress=progress)
+                      first_line=first_line, progress=progress, activations=activations)
         check.namespace = ns
 
         def run_target() -> None:
@@ -192,10 +195,11 @@ class capture:
     """
 
     def __init__(self, steps: int = DEFAULT_STEPS, *, timeout: float | None = None,
-                 namespace: Mapping[str, Any] | None = None, progress: Progress | None = None
-                 ) -> None:
+                 namespace: Mapping[str, Any] | None = None, progress: Progress | None = None,
+                 activations: bool = False) -> None:
         _check_arguments(steps, timeout)
         self._steps, self._timeout, self._progress = steps, timeout, progress
+        self._activations = activations
         self._namespace = namespace
         self._check: Check | None = None
 
@@ -208,7 +212,8 @@ class capture:
         filename = caller.f_code.co_filename
         source = "".join(linecache.getlines(filename))
         self._check = Check(steps=self._steps, timeout=self._timeout, filename=filename,
-                            source=source, first_line=1, progress=self._progress)
+                            source=source, first_line=1, progress=self._progress,
+                            activations=self._activations)
         self._check.namespace = dict(self._namespace if self._namespace is not None
                                      else caller.f_globals)
         self._check.__enter__()

@@ -21,6 +21,9 @@ class GradcheckMagics(Magics):
     @argument("--timeout", type=float, default=api.DEFAULT_TIMEOUT_S,
               help="Seconds to wait for the next optimizer step before stopping the cell "
                    "(default: %(default)s).")
+    @argument("--activations", action="store_true",
+              help="Also record activation statistics on every step, not only the first and "
+                   "last (slower).")
     @cell_magic
     def gradcheck(self, line: str, cell: str) -> Any:
         """Run this training cell for a few optimizer steps and report why it (won't) learn.
@@ -33,7 +36,8 @@ class GradcheckMagics(Magics):
         previous = api.last_report()
         try:
             return api.gradcheck(cell, steps=args.steps, timeout=args.timeout,
-                                 namespace=self.shell.user_ns, first_line=2)
+                                 namespace=self.shell.user_ns, first_line=2,
+                                 activations=args.activations)
         except NbgradUsageError as error:
             raise UsageError(str(error)) from None
         except BaseException:

@@ -192,6 +192,7 @@ class Run:
     # Updates made without any optimizer (`p -= lr * p.grad` under no_grad): one record per change
     # of the parameters between two backward() calls; `optimizer` is -1 and `lr` is empty.
     manual_steps: list[StepRecord] = field(default_factory=list)
+    forward: ForwardRecord = field(default_factory=lambda: ForwardRecord())  # defined below
 
     @property
     def backward_calls(self) -> int:
@@ -240,3 +241,147 @@ def _build(tp: Any, value: Any) -> Any:
         _, item = typing.get_args(tp)
         return {k: _build(item, v) for k, v in value.items()}
     return value
+
+
+# -- what the forward pass showed (capture/probe.py) ------------------------------------------------
+@dataclass
+class TensorSummary:
+    """Scale of one tensor: what the input or the target of a model looked like."""
+
+    shape: list[int]
+    dtype: str
+    mean: float | None = None
+    std: float | None = None
+    min: float | None = None
+    max: float | None = None
+    nonfinite: int = 0
+
+
+@dataclass
+class ModelInput:
+    """The first tensor an outermost module (the model) received in a detail window."""
+
+    layer: str
+    step: int
+    line: int | None  # the cell line that called the model
+    summary: TensorSummary
+
+
+@dataclass
+class ModuleCall:
+    """A module's first forward call in a detail window, with the mode it ran in."""
+
+    layer: str
+    type: str
+    step: int
+    training: bool
+    batch_size: int | None = None
+    output_nonfinite: bool | None = None  # None: not checked
+    root_layer: str = ""  # the outermost module running when it was called (itself for a model)
+    output_requires_grad: bool | None = None  # on the gradient's path
+
+
+@dataclass
+class ActivationRecord:
+    """Statistics of one activation's output (a module like nn.Sigmoid or a call like F.relu).
+
+    `mean_slope` is the activation's derivative averaged over its output (sigmoid: at most 0.25,
+    tanh and relu: at most 1); `dead_units` counts units that were zero for every sample seen.
+    """
+
+    layer: str  # the module that ran it (for a function: the module whose forward called it)
+    kind: str  # sigmoid / tanh / relu
+    source: str  # "module" or "function"
+    after: str  # the layer whose output it received ("" when not a module's output)
+    step: int
+    line: int | None
+    numel: int
+    units: int
+    samples_per_unit: int
+    saturated_fraction: float | None = None
+    mean_slope: float | None = None
+    zero_fraction: float | None = None
+    dead_units: int | None = None
+    nonfinite: int = 0  # 1 when any value was NaN/Inf
+    feeds_loss: bool = False
+
+
+@dataclass
+class LossCall:
+    """What a loss received: the loss functions of torch.nn.functional, or `prediction - target`.
+
+    `descent_alignment` is the cosine between minus the loss's gradient on the prediction and the
+    direction towards the target (`target - prediction`; for class labels: towards the labelled
+    class). Positive: the step moves predictions towards the targets.
+    """
+
+    function: str  # cross_entropy, nll_loss, mse_loss, ..., or "subtraction"
+    step: int
+    line: int | None
+    layer: str  # the loss module it ran in ("criterion"), "" for a plain call
+    input_shape: list[int]
+    target_shape: list[int]
+    target_dtype: str
+    input_from: str = ""  # the operation that made the input: softmax, sigmoid, log_softmax, ...
+    input_from_line: int | None = None
+    input_is_model_output: bool = False
+    input_min: float | None = None
+    input_max: float | None = None
+    input_row_sum_error: float | None = None  # max |sum over classes - 1|, for class dim inputs
+    target: TensorSummary | None = None
+    prediction: TensorSummary | None = None
+    classes: int | None = None
+    ignore_index: int | None = None
+    broadcast_shape: list[int] | None = None  # set when input and target broadcast to more elements
+    distance: float | None = None  # RMS of (target - prediction), element-wise losses
+    descent_alignment: float | None = None
+    label_min: float | None = None  # class labels other than ignore_index (class losses)
+    label_max: float | None = None
+
+
+@dataclass
+class NonFiniteOp:
+    """The first operation in a detail window whose output held NaN or Inf."""
+
+    op: str
+    layer: str  # the module whose forward made the call ("" for a call in the cell itself)
+    step: int
+    line: int | None
+
+
+@dataclass
+class WeightSymmetry:
+    """How far the rows (units) of a weight, and of its gradient, are from being all the same.
+
+    `*_row_spread` is the largest |row_i - row_0| entry, `*_scale` the largest |entry|: a spread of 0
+    (or tiny against the scale) means every unit computes, and learns, the same thing.
+    """
+
+    param: str
+    layer: str
+    step: int
+    rows: int
+    weight_row_spread: float
+    weight_scale: float
+    grad_row_spread: float
+    grad_scale: float
+
+
+@dataclass
+class ForwardRecord:
+    """What the forward pass showed in the detail windows (the first step, the last step).
+
+    The other steps are not instrumented beyond the spine's hooks, so that they stay cheap; with
+    `every_step` the activation modules and every module's output finiteness are recorded at each.
+    """
+
+    windows: list[int] = field(default_factory=list)  # steps whose iteration was watched in detail
+    every_step: bool = False
+    order: list[str] = field(default_factory=list)  # layers in the order they first ran
+    modules: list[ModuleCall] = field(default_factory=list)
+    activations: list[ActivationRecord] = field(default_factory=list)
+    losses: list[LossCall] = field(default_factory=list)
+    inputs: list[ModelInput] = field(default_factory=list)  # the model's input, per window
+    nonfinite_ops: list[NonFiniteOp] = field(default_factory=list)
+    symmetry: list[WeightSymmetry] = field(default_factory=list)
+    error: str | None = None  # an error inside the probe (the rest of the run is still recorded)

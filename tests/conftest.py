@@ -14,6 +14,7 @@ torch.set_num_threads(1)
 
 
 def _torch_globals() -> dict[str, object]:
+
     from torch.nn.modules import module as module_mod
     from torch.optim import optimizer as optimizer_mod
 
@@ -32,6 +33,8 @@ def _torch_globals() -> dict[str, object]:
         "scaler_scale": torch.amp.GradScaler.__dict__["scale"],
         "nbgrad_warning_filters": [f for f in warnings.filters
                                    if f[1] is not None and "global hooks" in f[1].pattern],
+        "function_modes": torch._C._len_torch_function_stack(),  # the probe's TorchFunctionMode
+        "show_warning": warnings._showwarnmsg,  # swapped by the probe around each torch call
     }
 
 

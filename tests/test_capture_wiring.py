@@ -81,6 +81,9 @@ def test_grad_scaler_that_skips_every_step_stops_the_run(check):
     assert scales[0] == 65536.0 and all(b == a / 2 for a, b in itertools.pairwise(scales))
     assert scales[-1] < 1.0 <= scales[-2]  # stopped once the scale fell below 1, not before
     assert "GradScaler kept skipping" in report.to_text()
+    (nan,) = report.problems  # the NaN in the data, with the scaler's skips as its consequence
+    assert nan.code == "NBG503" and "first in the input of model" in nan.title
+    assert any("skipped" in e.text and "optimizer steps" in e.text for e in nan.evidence)
 
 
 def test_grad_scaler_that_steps_records_no_skip(check):

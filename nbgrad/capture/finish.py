@@ -10,7 +10,7 @@ from typing import Any
 import torch
 
 import nbgrad
-from nbgrad.capture import naming
+from nbgrad.capture import naming, probe_records
 from nbgrad.capture.recorder import (
     RawOptimizerState,
     RawSkipped,
@@ -158,8 +158,8 @@ def build_run(recorder: Recorder, namespace: Mapping[str, Any], *, source: str, 
               error: ErrorInfo | None) -> Run:
     """Name everything, pull the numbers off the device, aggregate per layer."""
     recorder.finish_manual()
-    found = naming.resolve(namespace, recorder.params, recorder.modules.values(),
-                           recorder.optimizers)
+    modules = {**recorder.modules, **recorder.probe.modules}  # the probe also saw forwards that raised
+    found = naming.resolve(namespace, recorder.params, modules.values(), recorder.optimizers)
     names = [found.params[id(p)] for p in recorder.params]
     numel = [p.numel() for p in recorder.params]
     membership: dict[int, tuple[int, int]] = {}
@@ -221,4 +221,5 @@ def build_run(recorder: Recorder, namespace: Mapping[str, Any], *, source: str, 
         error=error, torch_version=torch.__version__, nbgrad_version=nbgrad.__version__,
         skipped_steps=[_skipped_record(raw, names) for raw in recorder.skipped],
         manual_steps=manual_steps,
+        forward=probe_records.build(recorder.probe, found, recorder.params),
     )

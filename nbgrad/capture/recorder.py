@@ -17,6 +17,7 @@ from torch import nn
 from nbgrad.capture import tensor_stats
 from nbgrad.capture.callsite import cell_line
 from nbgrad.capture.manual import MANUAL, ManualTracker
+from nbgrad.capture.probe import Probe
 from nbgrad.records import Event, StopReason
 
 
@@ -79,8 +80,9 @@ class RawOptimizerState:
 class Recorder:
     """Receives every hook call of one run."""
 
-    def __init__(self, filename: str, steps: int) -> None:
+    def __init__(self, filename: str, steps: int, activations: bool = False) -> None:
         self.filename = filename
+        self.probe = Probe(filename, every_step=activations)  # what the forward pass shows
         self.steps_requested = steps
         self.params: list[torch.Tensor] = []
         self._param_index: dict[int, int] = {}
@@ -171,6 +173,8 @@ class Recorder:
                                             len(self.steps))
             for param in module.parameters(recurse=False):
                 self._register_param(param)
+        if self.probe.window is not None or self.probe.every_step:
+            self.probe.on_forward(module, args, output)
 
     def before_backward(self, tensors: Any) -> None:
         self._check_stop()
@@ -213,6 +217,7 @@ class Recorder:
             self.stop_requested = True  # it would take one step more than asked
             raise StopRun(self)
         stepped = self.optimizer_params(optimizer)
+        self.probe.on_step_pre(self.params)
         if index not in self.states_before:
             self.states_before[index] = optimizer_state(optimizer, self._param_index)
         self._event("step", target=type(optimizer).__name__)
@@ -267,6 +272,7 @@ class Recorder:
         if self.on_step is not None:
             self.on_step(done, self.steps_requested)
         attempts = [self._attempts(i) for i in range(len(self.optimizers))] or [len(self.manual_steps)]
+        self.probe.on_step_post(attempts, self.steps_requested, len(self.steps))
         if min(attempts) >= self.steps_requested:  # a GAN: both nets took N steps
             self.stop_requested = True
             raise StopRun(self)

@@ -32,6 +32,7 @@ from nbgrad.capture.recorder import Recorder, StopRun
 __all__ = ["CaptureSession", "StopRun", "active_session"]
 
 _ACTIVE: list[CaptureSession] = []
+TIMEOUT_GRACE_S = 1.0  # after the timeout, how long the loop has to reach one of nbgrad's hooks
 
 
 def active_session() -> CaptureSession | None:
@@ -46,6 +47,7 @@ class CaptureSession:
         self.recorder = recorder
         self.timeout_s = timeout_s
         self.timed_out = False
+        self._async_sent = False
         self.internal_error: BaseException | None = None
         self._undo: list[Callable[[], None]] = []
         self._thread_id = threading.get_ident()
@@ -82,6 +84,8 @@ class CaptureSession:
         self._patch(torch.nn.utils, "clip_grad_norm_", self._wrap_clip)
         self._patch(clip_grad, "clip_grad_norm_", self._wrap_clip)
         self._quiet_compile_warning()
+        rec.probe.open_window()  # the first iteration is watched in detail
+        self._undo.append(rec.probe.close)
         _ACTIVE.append(self)
         self._undo.append(lambda: _ACTIVE.remove(self))
         self._running = True
@@ -181,19 +185,28 @@ class CaptureSession:
             while not self._done.wait(0.1):
                 idle = time.monotonic() - self.recorder.last_progress
                 if idle > self.timeout_s:  # type: ignore[operator]
-                    self._interrupt_main()
+                    self._request_stop()
+                    # the next hook call (a forward, a backward) stops the loop between two of
+                    # nbgrad's own calls; a loop that calls none is interrupted where it is
+                    if not self._done.wait(TIMEOUT_GRACE_S):
+                        self._interrupt_main()
                     return
 
         self._watchdog = threading.Thread(target=watch, name="nbgrad-timeout", daemon=True)
         self._watchdog.start()
+
+    def _request_stop(self) -> None:
+        with self._lock:
+            if self._running:
+                self.timed_out = True
+                self.recorder.stop_requested = True
 
     def _interrupt_main(self) -> None:
         """Raise StopRun in the thread that runs the cell (at its next Python instruction)."""
         with self._lock:
             if not self._running:
                 return
-            self.timed_out = True
-            self.recorder.stop_requested = True
+            self._async_sent = True
             ctypes.pythonapi.PyThreadState_SetAsyncExc(
                 ctypes.c_ulong(self._thread_id), ctypes.py_object(StopRun)
             )
@@ -202,5 +215,5 @@ class CaptureSession:
         """Drop an asynchronous StopRun that was sent but not yet delivered."""
         with self._lock:
             self._running = False
-            if self.timed_out:
+            if self._async_sent:
                 ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(self._thread_id), None)

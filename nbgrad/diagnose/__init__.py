@@ -5,7 +5,7 @@ Rules never touch torch objects, never print; each one reads the records and ret
 
 from __future__ import annotations
 
-from nbgrad.diagnose.diagnosis import Diagnosis, Evidence, ordered
+from nbgrad.diagnose.diagnosis import Diagnosis, Evidence, fold_consequences, ordered
 from nbgrad.diagnose.rules import RULES
 from nbgrad.records import Run
 
@@ -13,8 +13,8 @@ __all__ = ["RULES", "Diagnosis", "Evidence", "diagnose"]
 
 
 def diagnose(run: Run, error: BaseException | None = None) -> list[Diagnosis]:
-    """Every rule's findings on `run`, most severe first."""
+    """Every rule's findings on `run`, consequences folded into their causes, most severe first."""
     found: list[Diagnosis] = []
     for rule in RULES:
         found.extend(rule(run))
-    return ordered(found)
+    return ordered(fold_consequences(found))

@@ -32,6 +32,9 @@ class Diagnosis:
     line: int | None = None  # the cell line where the fix belongs
     confidence: float = 1.0
     layers: list[str] = field(default_factory=list)
+    # codes of diagnoses that, when they fire too, explain this one (a NaN after a divergence is
+    # the learning rate's doing): it is then folded into that one as extra evidence
+    consequence_of: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -41,6 +44,27 @@ class Diagnosis:
         data = dict(data)
         data["evidence"] = [Evidence(**e) for e in data.get("evidence", [])]
         return cls(**data)
+
+
+def fold_consequences(diagnoses: list[Diagnosis]) -> list[Diagnosis]:
+    """One cause, one diagnosis: a finding explained by another finding becomes its evidence."""
+    kept = list(diagnoses)
+    changed = True
+    while changed:
+        changed = False
+        codes = {d.code: d for d in kept}
+        for d in kept:
+            cause = next((codes[c] for c in d.consequence_of if c in codes and codes[c] is not d),
+                         None)
+            if cause is None:
+                continue
+            cause.evidence.append(Evidence(f"and so: {d.title[:1].lower()}{d.title[1:]}"))
+            cause.evidence.extend(d.evidence)
+            cause.layers = sorted({*cause.layers, *d.layers})
+            kept.remove(d)
+            changed = True
+            break
+    return kept
 
 
 def ordered(diagnoses: list[Diagnosis]) -> list[Diagnosis]:

@@ -181,6 +181,7 @@ def grad_scaler_skips(run: Run) -> list[Diagnosis]:
         fix=("Find where inf/NaN first appears: check the inputs and targets "
              "(torch.isfinite(x).all()) and the loss; compute the loss in float32 outside autocast."),
         line=line, confidence=0.9,
+        consequence_of=["NBG503"],  # where the NaN/Inf comes from, when that is known
     )]
 
 

@@ -1,0 +1,185 @@
+"""Activations that block the gradient: saturated sigmoid/tanh units, dead ReLU units."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from nbgrad.diagnose.diagnosis import Diagnosis, Evidence
+from nbgrad.diagnose.rules.forward_facts import (
+    describe,
+    init_gain,
+    module_line,
+    percent,
+    source_line,
+    weight_layers,
+)
+from nbgrad.diagnose.thresholds_forward import (
+    BIAS_SCALE_HIGH,
+    DEAD_MIN_SAMPLES,
+    DEAD_SHARE,
+    INIT_GAIN_HIGH,
+    INPUT_SCALE_MAX,
+    SATURATED_SHARE,
+)
+from nbgrad.records import ActivationRecord, Run
+
+# lines that set weights by hand: where a too-large initialisation is fixed
+INIT_CALLS = r"nn\.init\.\w+\(|\.(normal_|uniform_|fill_|constant_|copy_)\(|\.data\s*[*+-]?="
+
+Key = tuple[str, str, str, int | None]
+
+
+def _groups(run: Run, kind: tuple[str, ...]) -> dict[Key, list[ActivationRecord]]:
+    """Records of the same activation (same layer, input, call line) across windows."""
+    groups: dict[Key, list[ActivationRecord]] = {}
+    for act in run.forward.activations:
+        if act.kind in kind and not act.nonfinite:  # NaN says nothing about slopes
+            groups.setdefault((act.layer, act.after, act.kind, act.line), []).append(act)
+    return groups
+
+
+@dataclass
+class Causes:
+    """What pushes an activation's inputs far from 0, as evidence and as reasons in words."""
+
+    evidence: list[Evidence] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)
+    init_line: int | None = None  # the line that initialised the feeding layer, when it is a cause
+
+
+def _causes(run: Run, act: ActivationRecord) -> Causes:
+    found = Causes()
+    layers = weight_layers(run)
+    feeding = next((w for w in layers if w.layer == act.after), None)
+    if feeding is None:
+        return found
+    gain = init_gain(run, feeding)
+    bias = run.params.get(f"{feeding.layer}.bias")
+    fan_in = run.params[feeding.param].numel // max(feeding.rows, 1)
+    stats = next((s.params[bias.name] for s in run.steps if bias and bias.name in s.params), None)
+    bias_rms = stats.param_norm / math.sqrt(max(bias.numel, 1)) if stats and bias else None
+    parts = [f"weight std x sqrt(fan_in) = {gain:.3g} (LeCun: 1)"] if gain is not None else []
+    if bias_rms is not None:
+        parts.append(f"bias RMS {bias_rms:.3g} (PyTorch's default: {1 / math.sqrt(3 * fan_in):.2g})")
+    if parts:
+        found.evidence.append(Evidence(f"'{feeding.layer}' at step 0: {', '.join(parts)}", gain,
+                                       feeding.layer, 0))
+    if gain is not None and gain > INIT_GAIN_HIGH:
+        found.reasons.append(f"the weights of '{feeding.layer}' are {gain:.1f}x larger than "
+                             "LeCun's initialisation")
+        found.init_line = source_line(run, INIT_CALLS)
+    if bias_rms is not None and bias_rms * math.sqrt(3 * fan_in) > BIAS_SCALE_HIGH:
+        found.reasons.append(f"the bias of '{feeding.layer}' is {bias_rms * math.sqrt(3 * fan_in):.0f}x "
+                             "larger than PyTorch's default initialisation")
+        found.init_line = source_line(run, INIT_CALLS)
+    if layers and feeding is layers[0]:
+        for inp in run.forward.inputs[:1]:
+            s = inp.summary
+            scale = max(abs(s.mean or 0.0), s.std or 0.0)
+            if scale > INPUT_SCALE_MAX:
+                found.evidence.append(Evidence(f"the model's input has mean {s.mean:.3g} and std "
+                                               f"{s.std:.3g} (not normalised)", scale, inp.layer))
+                found.reasons.append("the model's inputs are not normalised")
+    return found
+
+
+def _because(causes: Causes) -> str:
+    return f" The cause here: {' and '.join(causes.reasons)}." if causes.reasons else ""
+
+
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _init_fix(causes: Causes) -> str:
+    if causes.init_line is None:
+        return ""
+    return (f"Remove the hand-made initialisation on line {causes.init_line}: PyTorch's default "
+            "initialisation keeps pre-activations near 0. Otherwise: ")
+
+
+def _more(count: int) -> str:
+    return f" (and {count} more)" if count else ""
+
+
+def saturated_activations(run: Run) -> list[Diagnosis]:
+    output_ok = any(c.function == "binary_cross_entropy" for c in run.forward.losses)
+    bad: list[ActivationRecord] = []
+    evidence: list[Evidence] = []
+    for acts in _groups(run, ("sigmoid", "tanh")).values():
+        if output_ok and any(a.feeds_loss for a in acts):
+            continue  # sigmoid -> BCELoss: the log in the loss undoes the flat slope
+        hit = [a for a in acts if a.saturated_fraction is not None
+               and a.saturated_fraction >= SATURATED_SHARE]
+        if not hit:
+            continue
+        bad.append(hit[0])
+        evidence += [Evidence(
+            f"{describe(a)} at step {a.step}: {percent(a.saturated_fraction)} of its "  # type: ignore[arg-type]
+            f"{a.numel} values are saturated (slope under 2.7% of its largest), mean slope "
+            f"{a.mean_slope:.3g}", a.saturated_fraction, a.after or a.layer, a.step) for a in hit]
+    if not bad:
+        return []
+    act = bad[0]
+    causes = _causes(run, act)
+    evidence += causes.evidence
+    where = f"'{act.after or act.layer}'"
+    return [Diagnosis(
+        code="NBG601", slug="saturated-activations", severity="warning",
+        title=f"The {act.kind} after {where} is saturated: {percent(act.saturated_fraction)} of its "  # type: ignore[arg-type]
+              f"outputs sit on its flat ends{_more(len(bad) - 1)}",
+        evidence=evidence,
+        why=f"A saturated {act.kind} has almost no slope, so almost no gradient passes back through "
+            f"it: the layers before it stop learning.{_because(causes)}",
+        fix=_capital(_init_fix(causes) + "keep its inputs near 0: normalise the data, initialise with "
+            "PyTorch's default or nn.init.xavier_uniform_, add nn.LayerNorm / nn.BatchNorm1d "
+            "before it; or use ReLU in hidden layers."),
+        line=causes.init_line or module_line(run, act), confidence=0.9,
+        layers=list(dict.fromkeys(a.after or a.layer for a in bad)))]
+
+
+def dead_relus(run: Run) -> list[Diagnosis]:
+    bad: list[ActivationRecord] = []
+    evidence: list[Evidence] = []
+    died_late = False
+    zeroed = {s.layer for s in run.forward.symmetry if s.weight_scale == 0}  # identical-units' case
+    for acts in _groups(run, ("relu",)).values():
+        if acts[0].after in zeroed:
+            continue
+        judged = [a for a in acts if a.dead_units is not None and a.units
+                  and a.samples_per_unit >= DEAD_MIN_SAMPLES]
+        hit = [a for a in judged if a.dead_units / a.units >= DEAD_SHARE]  # type: ignore[operator]
+        if not hit:
+            continue
+        bad.append(max(hit, key=lambda a: a.dead_units / a.units))  # type: ignore[operator]
+        evidence += [Evidence(
+            f"{describe(a)} at step {a.step}: {a.dead_units} of {a.units} units are 0 for all "
+            f"{a.samples_per_unit} samples", a.dead_units / a.units, a.after or a.layer, a.step)  # type: ignore[operator]
+            for a in judged]
+        died_late = died_late or judged[0] not in hit
+    if not bad:
+        return []
+    act = max(bad, key=lambda a: a.dead_units / a.units)  # type: ignore[operator]
+    causes = _causes(run, act)
+    evidence += causes.evidence
+    every = act.dead_units == act.units
+    why = ("A ReLU unit that is 0 for every input has slope 0 everywhere: it passes no gradient "
+           "back and can never come alive again.")
+    if every:
+        why += " Here every unit of the layer is dead, so nothing before it gets any gradient."
+    if died_late:
+        why += (" Some were alive at the first step and died during training: a typical sign of "
+                "a learning rate that is too large.")
+    why += _because(causes)
+    where = f"'{act.after or act.layer}'"
+    return [Diagnosis(
+        code="NBG602", slug="dead-relu", severity="error" if every else "warning",
+        title=f"{act.dead_units} of {act.units} ReLU units after {where} are dead (always 0)"
+              f"{_more(len(bad) - 1)}",
+        evidence=evidence, why=why,
+        fix=_capital(_init_fix(causes) + "lower the learning rate, normalise the inputs, use "
+            "nn.LeakyReLU(0.01) or GELU, or initialise with nn.init.kaiming_normal_(w, "
+            "nonlinearity='relu')."),
+        line=causes.init_line or module_line(run, act), confidence=0.9,
+        layers=list(dict.fromkeys(a.after or a.layer for a in bad)))]
