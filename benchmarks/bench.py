@@ -130,8 +130,7 @@ def nbgrad_default(steps: int) -> Iterator[None]:
 
 @contextlib.contextmanager
 def nbgrad_full(steps: int) -> Iterator[None]:
-    options = nbgrad.api.FULL_RECORDING if hasattr(nbgrad.api, "FULL_RECORDING") else {}
-    with nbgrad.capture(steps=steps + 1, namespace={}, **options):
+    with nbgrad.capture(steps=steps + 1, namespace={}, activations=True):
         yield
 
 
