@@ -49,7 +49,7 @@ class Snapshot:
     """The tensors right after a backward(): copies, norms and gradient norms (device tensors)."""
 
     tensors: list[torch.Tensor]
-    copies: list[torch.Tensor]
+    copies: tensor_stats.Copies
     param_norms: torch.Tensor
     with_grad: list[int]  # positions in `tensors` that had a gradient
     grad_norms: torch.Tensor
@@ -83,13 +83,14 @@ class ManualTracker:
         tensors = list(params) + [t for t in self._leaves if id(t) not in known]
         with_grad = [i for i, t in enumerate(tensors) if t.grad is not None]
         grads = [tensors[i].grad for i in with_grad]
+        norms, nonzero = tensor_stats.norms_and_nonzero(grads)  # type: ignore[arg-type]
         self.snapshot = Snapshot(
             tensors=tensors,
             copies=tensor_stats.copies(tensors),
             param_norms=tensor_stats.norms(tensors),
             with_grad=with_grad,
-            grad_norms=tensor_stats.norms(grads),  # type: ignore[arg-type]
-            grad_nonzero=tensor_stats.nonzero_counts(grads),  # type: ignore[arg-type]
+            grad_norms=norms,
+            grad_nonzero=nonzero,
         )
 
     def changed(self) -> tuple[Snapshot, torch.Tensor] | None:

@@ -46,7 +46,7 @@ class RawStep:
     tracked: list[int] = field(default_factory=list)  # every parameter known at this step
     param_norms: torch.Tensor | None = None
     stepped: list[int] = field(default_factory=list)  # parameters the stepping optimizer holds
-    copies: list[torch.Tensor] = field(default_factory=list)
+    copies: tensor_stats.Copies = field(default_factory=tensor_stats.Copies)
     update_norms: torch.Tensor | None = None
     duration_s: float = 0.0
     closure: bool = False
@@ -251,7 +251,7 @@ class Recorder:
         self._current = None
         step.update_norms = tensor_stats.distances([self.params[i] for i in step.stepped],
                                                    step.copies)
-        step.copies = []
+        step.copies = tensor_stats.Copies()
         step.losses = step.losses + self._losses  # from a closure, if the step had one
         if step.batch is None:
             step.batch = self._batch  # a closure's forward pass
@@ -386,8 +386,7 @@ class Recorder:
         with_grad = [i for i in step.tracked if self.params[i].grad is not None]
         grads = [self.params[i].grad for i in with_grad]
         step.grad_params = with_grad
-        step.grad_norms = tensor_stats.norms(grads)  # type: ignore[arg-type]
-        step.grad_nonzero = tensor_stats.nonzero_counts(grads)  # type: ignore[arg-type]
+        step.grad_norms, step.grad_nonzero = tensor_stats.norms_and_nonzero(grads)  # type: ignore[arg-type]
 
     def _grads_by_param(self) -> tuple[list[int], torch.Tensor]:
         """Which known params hold a `.grad` now, and its norm each (on the device)."""

@@ -1,48 +1,148 @@
-"""Batched tensor reductions for the hooks: a few foreach kernels per step, no host sync."""
+"""Batched tensor reductions for the hooks: a few kernels per step, no host sync.
+
+On a CPU each per-tensor kernel costs microseconds of dispatch, which is what made a model with
+hundreds of small parameters slow to instrument. Small tensors (of one device and dtype) are
+therefore flattened into one buffer and reduced per segment in a handful of kernels; large ones
+go through the foreach kernels, where dispatch is cheap next to the work, and are never copied
+into a flat buffer (that would cost a second copy of the model's memory).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import torch
+from torch._utils import _flatten_dense_tensors
+
+SMALL = 1 << 16  # tensors with fewer elements than this are reduced together in one flat buffer
 
 
-def _stack(values: Sequence[torch.Tensor]) -> torch.Tensor:
-    """One float32 vector on the first value's device (norms of mixed dtypes stack after casting)."""
-    if not values:
-        return torch.zeros(0)
-    device = values[0].device
-    return torch.stack([v.to(device=device, dtype=torch.float32) for v in values])
+@dataclass
+class _Split:
+    """Where each tensor goes: the flat buffer (`small`) or the foreach path (`large`)."""
+
+    small: list[int]
+    large: list[int]
+    lengths: torch.Tensor | None  # numel of each small tensor, on their device
+    order: torch.Tensor | None  # puts [small..., large...] results back in the input order
 
 
+def _split(tensors: Sequence[torch.Tensor]) -> _Split:
+    first = next((t for t in tensors if t.numel() < SMALL), None)
+    small: list[int] = []
+    large: list[int] = []
+    for i, t in enumerate(tensors):
+        fits = first is not None and t.numel() < SMALL and t.dtype == first.dtype \
+            and t.device == first.device and t.layout == torch.strided
+        (small if fits else large).append(i)
+    lengths = order = None
+    if small:
+        lengths = torch.tensor([tensors[i].numel() for i in small], device=first.device)  # type: ignore[union-attr]
+    if small and large:
+        position = torch.empty(len(tensors), dtype=torch.long)
+        position[torch.tensor(small + large)] = torch.arange(len(tensors))
+        order = position.to(first.device)  # type: ignore[union-attr]
+    return _Split(small, large, lengths, order)
+
+
+def _device(tensors: Sequence[torch.Tensor]) -> torch.device:
+    return tensors[0].device if tensors else torch.device("cpu")
+
+
+def _combine(split: _Split, small: torch.Tensor | None, large: list[torch.Tensor],
+             device: torch.device) -> torch.Tensor:
+    """One float32 vector in the input order from the flat results and the foreach results."""
+    parts = [] if small is None else [small.to(torch.float32)]
+    if large:
+        parts.append(torch.stack([v.to(device=device, dtype=torch.float32) for v in large]))
+    if not parts:
+        return torch.zeros(0, device=device)
+    out = parts[0] if len(parts) == 1 else torch.cat([p.to(device) for p in parts])
+    return out if split.order is None else out.index_select(0, split.order)
+
+
+def _segment_sum(values: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    return torch.segment_reduce(values, "sum", lengths=lengths)
+
+
+@torch.no_grad()
 def norms(tensors: Sequence[torch.Tensor]) -> torch.Tensor:
-    """L2 norm of each tensor, as one vector."""
-    if not tensors:
-        return torch.zeros(0)
-    return _stack(torch._foreach_norm([t.detach() for t in tensors]))
+    """L2 norm of each tensor, as one float32 vector."""
+    return norms_and_nonzero(tensors, nonzero=False)[0]
 
 
+@torch.no_grad()
 def nonzero_counts(tensors: Sequence[torch.Tensor]) -> torch.Tensor:
-    """Number of non-zero entries of each tensor: the L1 norm of sign(|t|)."""
+    """Number of non-zero entries of each tensor."""
+    return norms_and_nonzero(tensors)[1]  # type: ignore[return-value]
+
+
+@torch.no_grad()
+def norms_and_nonzero(tensors: Sequence[torch.Tensor], nonzero: bool = True
+                      ) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Norm and non-zero count of each tensor, from one pass over the flat buffer."""
+    device = _device(tensors)
     if not tensors:
-        return torch.zeros(0)
-    signs = torch._foreach_abs(torch._foreach_sign([t.detach() for t in tensors]))
-    return _stack(torch._foreach_norm(signs, 1))
+        return torch.zeros(0), (torch.zeros(0) if nonzero else None)
+    split = _split(tensors)
+    small_norm = small_nz = None
+    if split.small:
+        flat = _flatten_dense_tensors([tensors[i] for i in split.small]).to(torch.float32)
+        small_norm = _segment_sum(flat * flat, split.lengths).sqrt()  # type: ignore[arg-type]
+        if nonzero:
+            small_nz = _segment_sum(flat.ne(0).to(torch.float32), split.lengths)  # type: ignore[arg-type]
+    large = [tensors[i] for i in split.large]
+    norm = _combine(split, small_norm, list(torch._foreach_norm(large)) if large else [], device)
+    if not nonzero:
+        return norm, None
+    counts = [torch.count_nonzero(t) for t in large]
+    return norm, _combine(split, small_nz, counts, device)
 
 
-def copies(tensors: Sequence[torch.Tensor]) -> list[torch.Tensor]:
-    """Detached copies, so that an update can be measured after `step()` changed the originals."""
+@dataclass
+class Copies:
+    """The values of some tensors before `step()`: a flat buffer for the small ones, one copy
+    each for the large ones. Together at most one copy of the parameters."""
+
+    split: _Split | None = None
+    flat: torch.Tensor | None = None
+    large: list[torch.Tensor] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return self.split is not None
+
+
+@torch.no_grad()
+def copies(tensors: Sequence[torch.Tensor]) -> Copies:
+    """Copies, so that an update can be measured after `step()` changed the originals."""
     if not tensors:
-        return []
-    return list(torch._foreach_mul([t.detach() for t in tensors], 1.0))
+        return Copies()
+    split = _split(tensors)
+    flat = None
+    if split.small:  # one tensor "flattens" to a view of itself: copy it
+        flat = _flatten_dense_tensors([tensors[i] for i in split.small])
+        flat = flat.clone() if len(split.small) == 1 else flat
+    large = list(torch._foreach_mul([tensors[i] for i in split.large], 1.0)) if split.large else []
+    return Copies(split, flat, large)
 
 
-def distances(after: Sequence[torch.Tensor], before: list[torch.Tensor]) -> torch.Tensor:
-    """||after - before|| per tensor; reuses `before`'s memory."""
-    if not before:
+@torch.no_grad()
+def distances(after: Sequence[torch.Tensor], before: Copies) -> torch.Tensor:
+    """||after - before|| per tensor; reuses the copies' memory."""
+    split = before.split
+    if split is None:
         return torch.zeros(0)
-    torch._foreach_sub_(before, [t.detach() for t in after])
-    return norms(before)
+    small = None
+    if before.flat is not None:
+        delta = before.flat.sub_(_flatten_dense_tensors([after[i] for i in split.small]))
+        delta = delta.to(torch.float32)
+        small = _segment_sum(delta * delta, split.lengths).sqrt()  # type: ignore[arg-type]
+    large: list[torch.Tensor] = []
+    if before.large:
+        torch._foreach_sub_(before.large, [after[i] for i in split.large])
+        large = list(torch._foreach_norm(before.large))
+    return _combine(split, small, large, _device(after))
 
 
 def scalar(value: torch.Tensor) -> torch.Tensor | None:
