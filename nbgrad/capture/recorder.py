@@ -87,6 +87,8 @@ class Recorder:
         self.params: list[torch.Tensor] = []
         self._param_index: dict[int, int] = {}
         self.modules: dict[int, nn.Module] = {}
+        # how tensor_stats splits each set of parameters (by index), kept for the whole run
+        self._splits: tensor_stats.Splits = {}
         self.optimizers: list[torch.optim.Optimizer] = []
         self._optimizer_index: dict[int, int] = {}
         self.optimizer_steps: list[int] = []
@@ -238,9 +240,10 @@ class Recorder:
         )
         self._reset_window()  # a closure's backward calls during step() are counted afresh
         step.tracked = list(range(len(self.params)))
-        step.param_norms = tensor_stats.norms(self.params)
+        step.param_norms = tensor_stats.norms(self.params, self._splits, (-1, len(self.params)))
         step.stepped = stepped
-        step.copies = tensor_stats.copies([self.params[i] for i in stepped])
+        step.copies = tensor_stats.copies([self.params[i] for i in stepped], self._splits,
+                                          tuple(stepped))
         self._measure_grads(step)
         self._current = step
 
@@ -386,12 +389,14 @@ class Recorder:
         with_grad = [i for i in step.tracked if self.params[i].grad is not None]
         grads = [self.params[i].grad for i in with_grad]
         step.grad_params = with_grad
-        step.grad_norms, step.grad_nonzero = tensor_stats.norms_and_nonzero(grads)  # type: ignore[arg-type]
+        step.grad_norms, step.grad_nonzero = tensor_stats.norms_and_nonzero(
+            grads, cache=self._splits, key=tuple(with_grad))  # type: ignore[arg-type]
 
     def _grads_by_param(self) -> tuple[list[int], torch.Tensor]:
         """Which known params hold a `.grad` now, and its norm each (on the device)."""
         held = [i for i, p in enumerate(self.params) if p.grad is not None]
-        return held, tensor_stats.norms([self.params[i].grad for i in held])  # type: ignore[misc]
+        grads = [self.params[i].grad for i in held]
+        return held, tensor_stats.norms(grads, self._splits, tuple(held))  # type: ignore[arg-type]
 
     @staticmethod
     def _existing_grads(held: tuple[list[int], torch.Tensor]) -> tuple[torch.Tensor | None, bool]:

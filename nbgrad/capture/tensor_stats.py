@@ -28,7 +28,23 @@ class _Split:
     order: torch.Tensor | None  # puts [small..., large...] results back in the input order
 
 
-def _split(tensors: Sequence[torch.Tensor]) -> _Split:
+Splits = dict[tuple[int, ...], "_Split"]
+
+
+def _split(tensors: Sequence[torch.Tensor], cache: Splits | None, key: tuple[int, ...] | None
+           ) -> _Split:
+    """The split of these tensors, reused from `cache` under `key` when the caller knows the
+    tensors have the same sizes as last time (a run's parameters by index, and their gradients:
+    autograd keeps a `.grad` the size and dtype of its parameter)."""
+    if cache is None or key is None:
+        return _make_split(tensors)
+    split = cache.get(key)
+    if split is None:
+        split = cache[key] = _make_split(tensors)
+    return split
+
+
+def _make_split(tensors: Sequence[torch.Tensor]) -> _Split:
     first = next((t for t in tensors if t.numel() < SMALL), None)
     small: list[int] = []
     large: list[int] = []
@@ -67,9 +83,10 @@ def _segment_sum(values: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def norms(tensors: Sequence[torch.Tensor]) -> torch.Tensor:
+def norms(tensors: Sequence[torch.Tensor], cache: Splits | None = None,
+          key: tuple[int, ...] | None = None) -> torch.Tensor:
     """L2 norm of each tensor, as one float32 vector."""
-    return norms_and_nonzero(tensors, nonzero=False)[0]
+    return norms_and_nonzero(tensors, nonzero=False, cache=cache, key=key)[0]
 
 
 @torch.no_grad()
@@ -79,13 +96,14 @@ def nonzero_counts(tensors: Sequence[torch.Tensor]) -> torch.Tensor:
 
 
 @torch.no_grad()
-def norms_and_nonzero(tensors: Sequence[torch.Tensor], nonzero: bool = True
+def norms_and_nonzero(tensors: Sequence[torch.Tensor], nonzero: bool = True,
+                      cache: Splits | None = None, key: tuple[int, ...] | None = None
                       ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Norm and non-zero count of each tensor, from one pass over the flat buffer."""
     device = _device(tensors)
     if not tensors:
         return torch.zeros(0), (torch.zeros(0) if nonzero else None)
-    split = _split(tensors)
+    split = _split(tensors, cache, key)
     small_norm = small_nz = None
     if split.small:
         flat = _flatten_dense_tensors([tensors[i] for i in split.small]).to(torch.float32)
@@ -114,11 +132,12 @@ class Copies:
 
 
 @torch.no_grad()
-def copies(tensors: Sequence[torch.Tensor]) -> Copies:
+def copies(tensors: Sequence[torch.Tensor], cache: Splits | None = None,
+           key: tuple[int, ...] | None = None) -> Copies:
     """Copies, so that an update can be measured after `step()` changed the originals."""
     if not tensors:
         return Copies()
-    split = _split(tensors)
+    split = _split(tensors, cache, key)
     flat = None
     if split.small:  # one tensor "flattens" to a view of itself: copy it
         flat = _flatten_dense_tensors([tensors[i] for i in split.small])
