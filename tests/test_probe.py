@@ -11,7 +11,7 @@ from torch.overrides import TorchFunctionMode
 
 import nbgrad
 from nbgrad.capture import forward_stats
-from nbgrad.diagnose.thresholds_forward import SATURATION_SLOPE
+from nbgrad.thresholds import SATURATION_SLOPE
 
 CELL = """
 torch.manual_seed(0)

@@ -9,7 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import nbgrad
-from nbgrad.diagnose import diagnose, thresholds
+from nbgrad import thresholds
+from nbgrad.diagnose import diagnose
 from nbgrad.diagnose.rules import exceptions, learning_rate, loss_trend, step_size
 from nbgrad.records import (
     ErrorInfo,

@@ -9,7 +9,7 @@ import math
 
 import torch
 
-from nbgrad.diagnose.thresholds_forward import SATURATION_SLOPE
+from nbgrad.thresholds import SATURATION_SLOPE
 
 # the largest slope of each activation, so that "saturated" means the same share of it for all
 MAX_SLOPE = {"sigmoid": 0.25, "tanh": 1.0, "relu": 1.0}

@@ -11,8 +11,8 @@ import re
 import statistics
 from collections.abc import Iterable
 
-from nbgrad.diagnose.thresholds import SAME_BATCH_TOLERANCE, STALE_GRAD_FRACTION
 from nbgrad.records import Run, StepRecord
+from nbgrad.thresholds import SAME_BATCH_TOLERANCE, STALE_GRAD_FRACTION
 
 # -- steps and series ------------------------------------------------------------------------------
 

@@ -14,7 +14,8 @@ from nbgrad.diagnose.rules.forward_facts import (
     source_line,
     weight_layers,
 )
-from nbgrad.diagnose.thresholds_forward import (
+from nbgrad.records import ActivationRecord, Run
+from nbgrad.thresholds import (
     BIAS_SCALE_HIGH,
     DEAD_MIN_SAMPLES,
     DEAD_SHARE,
@@ -22,7 +23,6 @@ from nbgrad.diagnose.thresholds_forward import (
     INPUT_SCALE_MAX,
     SATURATED_SHARE,
 )
-from nbgrad.records import ActivationRecord, Run
 
 # lines that set weights by hand: where a too-large initialisation is fixed
 INIT_CALLS = r"nn\.init\.\w+\(|\.(normal_|uniform_|fill_|constant_|copy_)\(|\.data\s*[*+-]?="

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from nbgrad.diagnose.diagnosis import Diagnosis, Evidence
 from nbgrad.diagnose.rules.forward_facts import loss_nonfinite, loss_trend, percent, weight_layers
-from nbgrad.diagnose.thresholds_forward import (
+from nbgrad.records import Run, TensorSummary
+from nbgrad.thresholds import (
     DEAD_MIN_SAMPLES,
     DEAD_SHARE,
     INPUT_SCALE_MAX,
     SATURATED_SHARE,
     TARGET_SCALE_MAX,
 )
-from nbgrad.records import Run, TensorSummary
 
 REGRESSION = {"mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "subtraction"}
 

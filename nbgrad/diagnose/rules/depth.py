@@ -16,7 +16,8 @@ from nbgrad.diagnose.rules.forward_facts import (
     rms_ratios,
     weight_layers,
 )
-from nbgrad.diagnose.thresholds_forward import (
+from nbgrad.records import LayerInfo, Run
+from nbgrad.thresholds import (
     ACTIVATION_SHRINK,
     EXPLODE_RATIO,
     INIT_GAIN_HIGH,
@@ -24,7 +25,6 @@ from nbgrad.diagnose.thresholds_forward import (
     SHRINK_NOTE_RATIO,
     VANISH_RATIO,
 )
-from nbgrad.records import LayerInfo, Run
 
 
 def gradients_across_depth(run: Run) -> list[Diagnosis]:

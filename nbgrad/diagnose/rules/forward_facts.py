@@ -7,8 +7,8 @@ import math
 import re
 from dataclasses import dataclass
 
-from nbgrad.diagnose.thresholds_forward import STALL_MIN_DROP
 from nbgrad.records import ActivationRecord, Run
+from nbgrad.thresholds import STALL_MIN_DROP
 
 NOT_WEIGHTS = {"Embedding", "EmbeddingBag", "Tensor"}  # rows are lookups, not units
 

@@ -13,8 +13,8 @@ import re
 from nbgrad.diagnose import facts
 from nbgrad.diagnose.diagnosis import Diagnosis, Evidence, Severity
 from nbgrad.diagnose.facts import fmt
-from nbgrad.diagnose.thresholds import NEW_LAYER_REPEATS
 from nbgrad.records import LayerInfo, Run
+from nbgrad.thresholds import NEW_LAYER_REPEATS
 
 # constructs that make a tensor without autograd history
 GRAPH_BREAKS = {

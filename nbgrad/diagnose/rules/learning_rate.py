@@ -13,12 +13,12 @@ import re
 from nbgrad.diagnose import facts
 from nbgrad.diagnose.diagnosis import Diagnosis, Evidence
 from nbgrad.diagnose.facts import fmt
-from nbgrad.diagnose.thresholds import (
+from nbgrad.records import Run
+from nbgrad.thresholds import (
     LR_REFERENCE,
     UPDATE_RATIO_HEALTHY_MIN,
     UPDATE_RATIO_NEGLIGIBLE,
 )
-from nbgrad.records import Run
 
 
 def creation_line(run: Run, optimizer: int) -> int | None:

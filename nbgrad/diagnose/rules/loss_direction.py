@@ -6,8 +6,8 @@ import re
 
 from nbgrad.diagnose.diagnosis import Diagnosis, Evidence
 from nbgrad.diagnose.rules.forward_facts import loss_trend
-from nbgrad.diagnose.thresholds_forward import AWAY_COSINE
 from nbgrad.records import LossCall, Run
+from nbgrad.thresholds import AWAY_COSINE
 
 
 def loss_pushes_away(run: Run) -> list[Diagnosis]:

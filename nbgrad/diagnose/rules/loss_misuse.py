@@ -6,8 +6,8 @@ from __future__ import annotations
 import math
 
 from nbgrad.diagnose.diagnosis import Diagnosis, Evidence
-from nbgrad.diagnose.thresholds_forward import PROBABILITY_SUM_TOLERANCE
 from nbgrad.records import LossCall, Run
+from nbgrad.thresholds import PROBABILITY_SUM_TOLERANCE
 
 NAMES = {"cross_entropy": "CrossEntropyLoss", "nll_loss": "NLLLoss", "mse_loss": "MSELoss",
          "l1_loss": "L1Loss", "smooth_l1_loss": "SmoothL1Loss", "huber_loss": "HuberLoss",

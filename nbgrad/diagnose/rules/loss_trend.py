@@ -17,7 +17,8 @@ from nbgrad.diagnose import facts
 from nbgrad.diagnose.diagnosis import Diagnosis, Evidence
 from nbgrad.diagnose.facts import fmt
 from nbgrad.diagnose.rules.learning_rate import creation_line
-from nbgrad.diagnose.thresholds import (
+from nbgrad.records import Run
+from nbgrad.thresholds import (
     LOSS_DIVERGE_FACTOR,
     LOSS_DIVERGE_FACTOR_BATCHES,
     LOSS_MIN_DECREASE,
@@ -27,7 +28,6 @@ from nbgrad.diagnose.thresholds import (
     UPDATE_RATIO_HEALTHY_MIN,
     UPDATE_RATIO_LARGE,
 )
-from nbgrad.records import Run
 
 
 def adversarial(run: Run) -> bool:

@@ -16,14 +16,14 @@ from nbgrad.diagnose import facts
 from nbgrad.diagnose.diagnosis import Diagnosis, Evidence
 from nbgrad.diagnose.facts import fmt
 from nbgrad.diagnose.rules.learning_rate import creation_line
-from nbgrad.diagnose.thresholds import (
+from nbgrad.records import Event, Run
+from nbgrad.thresholds import (
     CLIP_CUT_FACTOR,
     DECAY_DOMINANCE,
     DECAY_SHRINK_PER_STEP,
     SCALER_STUCK_SCALE,
     UPDATE_RATIO_HEALTHY_MIN,
 )
-from nbgrad.records import Event, Run
 
 COUPLED_DECAY = {"SGD", "Adam", "Adagrad", "RMSprop", "Adamax", "NAdam", "RAdam", "ASGD", "Rprop"}
 

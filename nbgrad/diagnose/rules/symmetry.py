@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from nbgrad.diagnose.diagnosis import Diagnosis, Evidence
 from nbgrad.diagnose.rules.forward_facts import source_line
-from nbgrad.diagnose.thresholds_forward import IDENTICAL_ROWS
 from nbgrad.records import Run
+from nbgrad.thresholds import IDENTICAL_ROWS
 
 INIT_CALLS = r"(zeros_|ones_|constant_|\.fill_|\.zero_|torch\.(zeros|ones|full))\("
 
