@@ -1,0 +1,221 @@
+"""A check leaves the notebook as it was: state restored bit for bit, in place, on every way out."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+from torch import nn
+
+import nbgrad
+from tests.state_tools import picture, pictures, rng_states, same
+
+EARLIER = """
+torch.manual_seed(1)
+model = nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Dropout(0.1), nn.Linear(8, 1))
+opt = torch.optim.Adam(model.parameters(), lr=1e-2, weight_decay=1e-4)
+sched = torch.optim.lr_scheduler.StepLR(opt, step_size=2, gamma=0.5)
+x = torch.randn(32, 4); y = torch.randn(32, 1)
+for _ in range(5):
+    opt.zero_grad()
+    nn.functional.mse_loss(model(x), y).backward()
+    opt.step(); sched.step()
+model.eval()
+model[1].train()
+"""
+
+LOOP = """
+model.train()
+for i in range(10**6):
+    opt.zero_grad()
+    loss = nn.functional.mse_loss(model(x + torch.randn_like(x)), y)
+    loss.backward()
+    opt.step(); sched.step()
+"""
+
+NAMES = ["model", "opt", "sched"]
+
+# name -> (cell, steps, options, exception the user sees, how the run stopped)
+SCENARIOS = {
+    "early stop": (LOOP, 3, {}, None, "steps"),
+    "cell finishes": (LOOP.replace("10**6", "2"), 10, {}, None, "finished"),
+    "raises half-way": (LOOP + "    if i == 2: raise RuntimeError('half-way')\n", 10, {},
+                        RuntimeError, "error"),
+    "KeyboardInterrupt": (LOOP + "    if i == 1: raise KeyboardInterrupt\n", 10, {},
+                          KeyboardInterrupt, "interrupt"),
+    "NaN": ("for g in opt.param_groups: g['lr'] = 1e30\n" + LOOP, 4, {}, None, "steps"),
+    "timeout": ("while True:\n    nn.functional.mse_loss(model(x), y).backward()\n", 3,
+                {"timeout": 0.3}, None, "timeout"),
+}
+
+
+def earlier_cell() -> dict:
+    ns: dict = {}
+    exec("import torch\nfrom torch import nn", ns)
+    exec(EARLIER, ns)
+    return ns
+
+
+def one_step(model: nn.Module, opt: torch.optim.Optimizer, sched, x, y) -> torch.Tensor:
+    opt.zero_grad()
+    loss = nn.functional.mse_loss(model(x + torch.randn_like(x)), y)
+    loss.backward()
+    opt.step()
+    sched.step()
+    return loss.detach()
+
+
+@pytest.mark.parametrize("scenario", list(SCENARIOS))
+def test_state_is_restored_bit_for_bit_and_training_goes_on_identically(check, scenario):
+    cell, steps, options, raises, stopped_by = SCENARIOS[scenario]
+    ns = earlier_cell()
+    model, opt, sched = ns["model"], ns["opt"], ns["sched"]
+    twin = copy.deepcopy((model, opt, sched))
+    before = pictures(ns, NAMES)
+    weight, grad = model[0].weight, model[0].weight.grad  # references the user holds
+    exp_avg = opt.state[weight]["exp_avg"]
+    assert grad is not None and model.training is False
+
+    if raises is None:
+        report = check(cell, namespace=ns, steps=steps, **options)
+    else:
+        with pytest.raises(raises):
+            check(cell, namespace=ns, steps=steps, **options)
+        report = nbgrad.last_report()
+    run = report.run
+    assert run.stopped_by == stopped_by
+    if scenario == "NaN":  # the check really saw the model blow up
+        assert not all(torch.isfinite(torch.tensor(s.params["0.weight"].param_norm))
+                       for s in run.steps)
+    if scenario != "timeout":
+        assert run.steps, "the check must have trained before the restore"
+
+    assert same(before, pictures(ns, NAMES)) == []
+    assert model[0].weight is weight and model[0].weight.grad is grad
+    assert opt.state[weight]["exp_avg"] is exp_avg
+    assert opt.param_groups[0]["params"][0] is weight
+    assert run.restore.mode == "restored" and run.restore.objects == ["model", "opt", "sched"]
+    assert run.restore.failed == [] and set(run.restore.rng) >= {"torch", "numpy", "random"}
+
+    rng = rng_states()["torch"]
+    loss = one_step(model, opt, sched, ns["x"], ns["y"])
+    torch.set_rng_state(rng)
+    twin_loss = one_step(*twin, ns["x"], ns["y"])
+    assert same(loss, twin_loss) == []
+    assert same([picture(o) for o in (model, opt, sched)], [picture(o) for o in twin]) == []
+
+
+def test_keep_leaves_the_steps_changes(check):
+    ns = earlier_cell()
+    before = pictures(ns, NAMES)
+    steps_before = ns["opt"].state[ns["model"][0].weight]["step"].item()
+    report = check(LOOP, namespace=ns, steps=3, keep=True)
+    assert report.run.restore.mode == "kept"
+    assert "--keep" in report.run.restore.reason
+    assert ns["opt"].state[ns["model"][0].weight]["step"].item() == steps_before + 3
+    assert ns["sched"].last_epoch == before["sched"]["last_epoch"] + 2  # stopped before the 3rd
+    assert "model.p.0.weight" in " ".join(same(before["model"], picture(ns["model"]), "model"))
+    assert ns["model"].training is True
+    assert "state kept: asked to keep them" in report.to_text()
+
+
+def test_names_the_cell_rebinds_keep_their_new_values(check):
+    ns = earlier_cell()
+    old_model, before = ns["model"], picture(ns["model"])
+    cell = """
+model = nn.Linear(4, 1)
+w0 = model.weight.detach().clone()
+opt = torch.optim.SGD(model.parameters(), lr=0.1)
+for _ in range(100):
+    opt.zero_grad(); nn.functional.mse_loss(model(x), y).backward(); opt.step()
+"""
+    report = check(cell, namespace=ns, steps=2)
+    assert isinstance(ns["model"], nn.Linear) and ns["model"] is not old_model
+    assert not torch.equal(ns["model"].weight, ns["w0"])  # the new model keeps its two steps
+    assert same(before, picture(old_model)) == []  # the old object, which existed, is restored
+    assert "names the cell (re)binds and objects it creates keep their new values" in \
+        report.to_text()
+
+
+def test_objects_held_one_level_deep_mode_grads_and_structure(check):
+    ns: dict = {}
+    exec("import torch\nfrom torch import nn\n"
+         "class Trainer:\n"
+         "    def __init__(self, model): self.model = model; self.opt = torch.optim.SGD("
+         "model.parameters(), lr=0.1, momentum=0.9)\n", ns)
+    torch.manual_seed(0)
+    shared = nn.Linear(3, 3)
+    models = {"a": nn.Sequential(shared, nn.Tanh(), nn.Linear(3, 1)),
+              "b": nn.Sequential(shared, nn.Linear(3, 1))}
+    trainer = ns["Trainer"](models["a"])
+    ns.update(models=models, trainer=trainer, x=torch.randn(8, 3))
+    models["b"].eval()
+    tail = models["a"][2]
+    before = {k: picture(m) for k, m in models.items()}
+    opt_before = picture(trainer.opt)
+    cell = """
+models['b'].train()
+models['a'][2] = nn.Linear(3, 1)          # the cell replaces a submodule
+models['a'][0].weight.requires_grad_(False)
+while True:
+    trainer.opt.zero_grad()
+    (trainer.model(x).sum() + models['b'](x).sum()).backward()
+    trainer.opt.step()
+"""
+    report = check(cell, namespace=ns, steps=3)
+    assert report.run.restore.objects == ["models['a']", "models['b']", "trainer.opt"]
+    assert {k: same(before[k], picture(m)) for k, m in models.items()} == {"a": [], "b": []}
+    assert same(opt_before, picture(trainer.opt)) == []
+    assert models["a"][2] is tail and models["b"].training is False
+    assert models["a"][0].weight.requires_grad is True
+    assert models["a"][0].weight.grad is None  # there was none before
+
+
+def test_gradscaler_and_hand_made_parameters_are_restored(check):
+    ns: dict = {}
+    exec("import torch\nfrom torch import nn", ns)
+    torch.manual_seed(0)
+    w = torch.randn(5, 1, requires_grad=True)
+    opt = torch.optim.SGD([w], lr=0.01)
+    scaler = torch.amp.GradScaler("cpu", init_scale=2.0 ** 4, growth_interval=1)
+    x = torch.randn(16, 5)
+    for _ in range(2):  # an earlier cell: the scale grew twice
+        opt.zero_grad()
+        scaler.scale((x @ w).pow(2).mean()).backward()
+        scaler.step(opt)
+        scaler.update()
+    ns.update(w=w, opt=opt, scaler=scaler, x=x)
+    before = {n: picture(ns[n]) for n in ("w", "opt", "scaler")}
+    assert scaler.get_scale() == 2.0 ** 6
+    cell = """
+for _ in range(100):
+    opt.zero_grad()
+    scaler.scale((x @ w).pow(2).mean()).backward()
+    scaler.step(opt); scaler.update()
+"""
+    report = check(cell, namespace=ns, steps=3)
+    assert len(report.run.steps) == 3
+    assert {n: same(before[n], picture(ns[n])) for n in before} == {"w": [], "opt": [], "scaler": []}
+    assert scaler.get_scale() == 2.0 ** 6
+    assert sorted(report.run.restore.objects) == ["opt", "scaler", "w"]
+
+
+def test_snapshot_size_counts_every_tensor_once():
+    torch.manual_seed(0)
+    emb = nn.Embedding(100, 16)
+    model = nn.Sequential(emb, nn.Linear(16, 100))
+    model[1].weight = emb.weight  # tied: one tensor, two names
+    opt = torch.optim.Adam(model.parameters())
+    model(torch.arange(4)).sum().backward()
+    opt.step()
+    ns = {"model": model, "opt": opt, "alias": model}
+    report = nbgrad.gradcheck("for _ in range(3):\n    opt.zero_grad(); "
+                              "model(torch.arange(4)).sum().backward(); opt.step()",
+                              namespace=ns | {"torch": torch}, steps=2)
+    params = list(model.parameters())  # unique: the tied weight once
+    state = [t for s in opt.state.values() for t in s.values()]
+    expected = sum(t.numel() * t.element_size() for t in params + state)
+    expected += sum(p.grad.numel() * p.grad.element_size() for p in params)
+    assert report.run.restore.bytes == expected
+    assert report.run.restore.objects == ["model", "opt"]
