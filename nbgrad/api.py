@@ -149,7 +149,7 @@ class Check:
                 self.session.__exit__(None, None, None)
             stopped_by: StopReason = "finished"
             info = None
-            if self.owns(error):
+            if self.owns(error) or (error is None and self.recorder.stop_requested):
                 stopped_by = "timeout" if self.session.timed_out else "steps"
             elif isinstance(error, KeyboardInterrupt):
                 stopped_by = "interrupt"
