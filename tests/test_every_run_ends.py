@@ -10,6 +10,8 @@ import threading
 import time
 
 import pytest
+import torch
+from torch import nn
 
 import nbgrad
 from tests.state_tools import pictures, same
@@ -263,3 +265,39 @@ def test_magic_twice_in_a_row_and_reload(shell):
     assert "gradcheck" in str(missing.error_in_exec)
     shell.run_line_magic("load_ext", "nbgrad")
     assert len(shell.run_cell(cell).result.run.steps) == 2
+
+
+def test_a_checked_function_and_a_capture_block_also_end_and_restore():
+    torch.manual_seed(0)
+    model = nn.Linear(3, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    x = torch.randn(8, 3)
+    before = pictures({"model": model, "opt": opt}, ["model", "opt"])
+    steps = []
+
+    def train() -> None:  # the model and optimizer are reached through the closure
+        while True:
+            try:
+                opt.zero_grad()
+                model(x).sum().backward()
+                steps.append(1)
+                opt.step()
+            except:  # noqa: E722 - the point of the test
+                pass
+
+    report = nbgrad.gradcheck(train, steps=3)
+    assert len(report.run.steps) == 3 and len(steps) == 3
+    assert report.run.restore.objects == ["train.model", "train.opt"]
+    assert same(before, pictures({"model": model, "opt": opt}, ["model", "opt"])) == []
+
+    with nbgrad.capture(steps=2) as block:
+        while True:
+            try:
+                opt.zero_grad()
+                model(x).sum().backward()
+                opt.step()
+            except BaseException:
+                pass
+    assert len(block.report.run.steps) == 2 and block.report.run.stopped_by == "steps"
+    assert same(before, pictures({"model": model, "opt": opt}, ["model", "opt"])) == []
+    assert sys.gettrace() is None
