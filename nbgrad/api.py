@@ -57,7 +57,7 @@ def _check_arguments(steps: Any, timeout: Any, magic: bool = False) -> None:
 
 
 KEEP_REASON = "asked to keep them (--keep / keep=True): the recorded steps really happened"
-FAILED_REASON = ("nbgrad failed during the run and let the cell run on unstopped, "
+FAILED_REASON = ("nbgrad failed and let the cell run on unstopped, "
                  "as it would without nbgrad; its changes were kept")
 
 
@@ -89,6 +89,7 @@ class Check:
         __tracebackhide__ = True
         error: BaseException | None = None
         result = None
+        self.prepare()
         try:
             try:
                 self.start(sys._getframe())
@@ -104,12 +105,24 @@ class Check:
             raise error
         return result
 
-    def start(self, boundary: FrameType | None) -> None:
-        """Snapshot what the cell may change, then install; a failure here leaves the cell plain."""
+    def prepare(self) -> None:
+        """Snapshot what the cell may change. Raises NbgradUsageError when it cannot fit in
+        memory (before anything ran); a bug here is noted, and the cell then runs plain."""
         self._started = time.perf_counter()
+        if self.keep:
+            return
         try:
-            if not self.keep:
-                self.snapshot = snapshot.take(self.namespace, self.extra_objects)
+            self.snapshot = snapshot.take(self.namespace, self.extra_objects)
+        except NbgradUsageError:
+            raise
+        except Exception as failure:
+            self.failure = failure
+
+    def start(self, boundary: FrameType | None) -> None:
+        """Install the instrumentation; after a failure here (or in prepare) the cell runs plain."""
+        if self.failure is not None:
+            return
+        try:
             self.session.guard.boundary = boundary
             self.session.__enter__()
             self._installed = True
@@ -126,6 +139,7 @@ class Check:
                 continue
 
     def __enter__(self) -> Check:
+        self.prepare()
         self.start(sys._getframe(1).f_back)
         return self
 
@@ -296,6 +310,7 @@ class capture:
         if self._namespace is None and caller.f_locals is not caller.f_globals:
             namespace.update(caller.f_locals)
         self._check.namespace = namespace
+        self._check.prepare()
         self._check.start(caller.f_back)
         return self
 

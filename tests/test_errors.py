@@ -148,7 +148,7 @@ def test_a_bug_in_nbgrad_lets_the_cell_run_on_as_without_nbgrad(check, monkeypat
     assert report.analysis_error == "RuntimeError: simulated bug in nbgrad"
     assert report.verdict == "nbgrad could not analyse this run: RuntimeError: simulated bug in nbgrad"
     assert report.run.restore.mode == "kept"
-    assert report.run.restore.reason.startswith("nbgrad failed during the run")
+    assert report.run.restore.reason.startswith("nbgrad failed and let the cell run on")
     assert "nbgrad could not analyse this run" in report.to_html()
 
 
@@ -192,3 +192,24 @@ def test_what_cannot_be_restored_is_said_and_the_rest_is_restored(check, monkeyp
     assert "NOT restored: Linear: RuntimeError: cannot write" in report.to_text()
     assert same(before, pictures(ns, ["opt"])) == []
     assert torch.equal(ns["opt"].param_groups[0]["params"][0], ns["model"].weight)
+
+
+def test_a_snapshot_that_would_not_fit_in_memory_is_refused_before_anything_runs(
+        check, monkeypatch):
+    monkeypatch.setattr(snapshot, "available_bytes", lambda: 2_000_000_000)
+    ns: dict = {}
+    exec("import torch\nfrom torch import nn\nmodel = nn.Linear(1000, 1000)\n"
+         "opt = torch.optim.Adam(model.parameters())\n"
+         "model(torch.ones(1, 1000)).sum().backward(); opt.step()", ns)  # ~16 MB of state
+    monkeypatch.setattr(snapshot, "available_bytes", lambda: 10_000_000)
+    previous = nbgrad.last_report()
+    with pytest.raises(Exception) as info:
+        check("ran = True", namespace=ns, steps=2)
+    assert type(info.value).__name__ in ("NbgradUsageError", "UsageError")
+    assert str(info.value) == (
+        "restoring your objects after the check needs a 16 MB copy in host memory, and only "
+        "10 MB are free.\nTo fix it: free memory (del what you no longer need), or keep the "
+        "changes the recorded steps make with --keep (keep=True in Python).\n"
+        "Example: %%gradcheck --keep")
+    assert "ran" not in ns and nbgrad.last_report() is previous
+    assert check("ran = True", namespace=ns, steps=2, keep=True).run.restore.mode == "kept"

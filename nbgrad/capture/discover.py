@@ -38,6 +38,30 @@ class Found:
     generators: list[tuple[str, Any]] = field(default_factory=list)  # RNG objects the user holds
     _seen: set[int] = field(default_factory=set)
 
+    def tensor_bytes(self) -> int:
+        """Bytes of the tensors a snapshot of these objects copies (each tensor once)."""
+        tensors: dict[int, torch.Tensor] = {}
+
+        def add(t: Any) -> None:
+            if isinstance(t, torch.Tensor) and id(t) not in tensors:
+                tensors[id(t)] = t
+                if t.is_leaf and t.grad is not None:
+                    add(t.grad)
+
+        for _, module in self.modules:
+            for t in [*module.parameters(), *module.buffers()]:
+                add(t)
+        for _, opt in self.optimizers:
+            for group in opt.param_groups:
+                for t in group["params"]:
+                    add(t)
+            for state in opt.state.values():
+                for value in state.values() if isinstance(state, dict) else ():
+                    add(value)
+        for _, t in self.tensors:
+            add(t)
+        return sum(t.numel() * t.element_size() for t in tensors.values())
+
     def names(self) -> list[str]:
         """The user-facing names of everything found, grouped by kind."""
         return [n for group in (self.modules, self.optimizers, self.schedulers, self.scalers,

@@ -257,9 +257,40 @@ def _describe(copy: Any) -> str:
     return type(obj).__name__ if obj is not None else "tensor"
 
 
+def _size(n: float) -> str:
+    return f"{n / 1e9:.1f} GB" if n >= 1e9 else f"{n / 1e6:.0f} MB"
+
+
+def available_bytes() -> int | None:
+    """Host memory free for the snapshot (Linux MemAvailable; None where unknown)."""
+    try:
+        with open("/proc/meminfo") as info:
+            for line in info:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
 def take(namespace: Mapping[str, Any], extra: list[tuple[str, Any]] | None = None) -> Snapshot:
-    """Snapshot the training objects reachable from `namespace` (see `discover`)."""
+    """Snapshot the training objects reachable from `namespace` (see `discover`).
+
+    Refuses (NbgradUsageError, before anything ran) when the copy would not fit in host memory:
+    running out of memory would kill the kernel and lose the whole session.
+    """
     started = time.perf_counter()
-    snapshot = Snapshot(discover.find(namespace, extra or []))
+    found = discover.find(namespace, extra or [])
+    needed, free = found.tensor_bytes(), available_bytes()
+    if free is not None and needed > 0.8 * free:
+        from nbgrad.errors import NbgradUsageError, usage_message
+
+        raise NbgradUsageError(usage_message(
+            f"restoring your objects after the check needs a {_size(needed)} copy in host "
+            f"memory, and only {_size(free)} are free.",
+            "free memory (del what you no longer need), or keep the changes the recorded steps "
+            "make with --keep (keep=True in Python).",
+            "%%gradcheck --keep"))
+    snapshot = Snapshot(found)
     snapshot.seconds = time.perf_counter() - started
     return snapshot
