@@ -158,9 +158,7 @@ class Check:
         """Remove everything, build the report, restore; True when `error` was our own stop."""
         __tracebackhide__ = True
         try:
-            if self._installed:
-                self._installed = False
-                self.session.__exit__(None, None, None)
+            self._uninstall()
             stopped_by: StopReason = "finished"
             info = None
             if self.owns(error) or (error is None and self.recorder.stop_requested):
@@ -178,6 +176,15 @@ class Check:
                 self.report.run.restore = restore
                 _LAST[:] = [self.report]
         return self.owns(error)
+
+    def _uninstall(self) -> None:
+        if not self._installed:
+            return
+        self._installed = False
+        try:
+            self.session.__exit__(None, None, None)
+        except Exception as failure:  # a bug in removing: say so, never hide the cell's result
+            self.failure = self.failure or failure
 
     def _restore(self) -> RestoreInfo:
         if self.keep:
@@ -285,6 +292,8 @@ class capture:
 
     The block ends quietly after `steps` optimizer steps; `check.report` holds the report after it.
     What existed before the block is restored after it, as with `gradcheck` (`keep=True`: not).
+    With a `timeout`, the watchdog's asynchronous stop could in principle land in the few
+    instructions between the block's end and `__exit__`; `gradcheck()` has no such window.
     """
 
     def __init__(self, steps: int = DEFAULT_STEPS, *, timeout: float | None = None,

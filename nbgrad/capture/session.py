@@ -62,8 +62,11 @@ class CaptureSession:
         return self.recorder.stop_requested and self.internal_error is None
 
     def _arm_guard(self) -> None:
+        """From the cell's thread only (sys.settrace is per thread); the hooks still re-raise
+        StopRun if arming fails, so a failure here is not worth an exception of nbgrad's own."""
         if self.internal_error is None and threading.get_ident() == self._thread_id:
-            self.guard.arm()
+            with contextlib.suppress(Exception):
+                self.guard.arm()
 
     # -- install / remove ---------------------------------------------------------------
     def __enter__(self) -> CaptureSession:
@@ -226,8 +229,7 @@ def _timeout_stop_class(recorder: Recorder, arm: Callable[[], None]) -> type[Sto
     class TimeoutStop(StopRun):
         def __init__(self, *args: object) -> None:
             super().__init__(recorder)
-            with contextlib.suppress(Exception):
-                arm()
+            arm()
 
     TimeoutStop.__name__ = TimeoutStop.__qualname__ = "StopRun"
     return TimeoutStop
