@@ -43,6 +43,8 @@ class Found:
         tensors: dict[int, torch.Tensor] = {}
 
         def add(t: Any) -> None:
+            if isinstance(t, nn.parameter.UninitializedTensorMixin):
+                return  # a lazy module's parameter has no data yet (and is not copied)
             if isinstance(t, torch.Tensor) and id(t) not in tensors:
                 tensors[id(t)] = t
                 if t.is_leaf and t.grad is not None:

@@ -4,12 +4,13 @@ A check is a diagnostic, not training: the steps it runs must not change the exp
 cell runs, `take()` copies what `discover.find` found to host memory: parameter and buffer values,
 `.grad` (or its absence), requires_grad, train/eval mode and structure of every submodule, optimizer
 state, param groups and defaults, scheduler and GradScaler attributes, and the RNG states. `restore()`
-writes the values back into the same tensor objects, so every reference the user holds stays valid.
+writes the values back into the same tensor objects and refills the same containers (a module's
+parameter dict, an optimizer's state), so every reference the user holds stays valid.
 
 Memory: one host copy of that state, taken once (shared parameters are copied once); the restore
 copies host -> device in place and allocates nothing on the device unless the cell dropped a tensor
-(then a new one is made, as nobody can tell it apart). Tensors are held weakly, so a `.grad` or an
-optimizer buffer that the cell replaces is freed as it would be without nbgrad.
+(then a new one is made, as nobody can tell it apart). Tensors themselves are held weakly, so a
+`.grad` that the cell sets to None is freed as it would be without nbgrad.
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ class TensorCopy:
         self.device = tensor.device
         self.is_param = isinstance(tensor, nn.Parameter)
         self.requires_grad = tensor.requires_grad
+        if isinstance(tensor, nn.parameter.UninitializedTensorMixin):
+            raise ValueError("it has lazy parameters that are not initialized yet")
         data = tensor.detach()
         self.host = data.clone() if data.device.type == "cpu" else data.to("cpu", copy=True)
         store.bytes += self.host.numel() * self.host.element_size()
@@ -107,53 +110,46 @@ class _Same:
 
 @dataclass
 class _ListCopy:
+    original: list[Any] | tuple[Any, ...]
     items: list[Any]
-    is_tuple: bool
 
 
 @dataclass
 class _DictCopy:
-    kind: type
-    factory: Any
+    original: dict[Any, Any]
     items: list[tuple[Any, Any]]
 
 
 def freeze(value: Any, store: Store, depth: int = 0) -> Any:
+    """A copy of `value` that keeps the identity of every container and tensor in it."""
     if isinstance(value, torch.Tensor):
         return store.tensor(value)
     if isinstance(value, _PLAIN) or depth >= MAX_DEPTH:
         return _Same(value)
     if type(value) in (list, tuple):
-        return _ListCopy([freeze(v, store, depth + 1) for v in value], type(value) is tuple)
+        return _ListCopy(value, [freeze(v, store, depth + 1) for v in value])
     if type(value) in _CONTAINERS:
-        return _DictCopy(type(value), getattr(value, "default_factory", None),
-                         [(k, freeze(v, store, depth + 1)) for k, v in value.items()])
+        return _DictCopy(value, [(k, freeze(v, store, depth + 1)) for k, v in value.items()])
     return _Same(value)
 
 
-def thaw(frozen: Any, current: Any) -> Any:
-    """The frozen value back, refilling `current` (what is at that place now) when it can."""
+def thaw(frozen: Any) -> Any:
+    """The frozen value back: the same containers, refilled, so that containers shared between
+    objects (a scheduler's `_last_lr` is its sub-scheduler's list) are shared again."""
     if isinstance(frozen, _Same):
         return frozen.value
     if isinstance(frozen, TensorCopy):
         return frozen.restore()
     if isinstance(frozen, _ListCopy):
-        now = current if isinstance(current, (list, tuple)) else ()
-        items = [thaw(f, now[i] if i < len(now) else None) for i, f in enumerate(frozen.items)]
-        if frozen.is_tuple:
+        items = [thaw(f) for f in frozen.items]
+        if isinstance(frozen.original, tuple):
             return tuple(items)
-        target = current if type(current) is list else []
-        target[:] = items
-        return target
-    now = current if isinstance(current, Mapping) else {}
-    items = [(k, thaw(f, now.get(k))) for k, f in frozen.items]
-    if type(current) is frozen.kind and getattr(current, "default_factory", None) is frozen.factory:
-        target = current
-        target.clear()
-    else:
-        target = defaultdict(frozen.factory) if frozen.kind is defaultdict else frozen.kind()
-    target.update(items)
-    return target
+        frozen.original[:] = items
+        return frozen.original
+    pairs = [(k, thaw(f)) for k, f in frozen.items]
+    frozen.original.clear()
+    frozen.original.update(pairs)
+    return frozen.original
 
 
 class _ObjectCopy:
@@ -172,7 +168,7 @@ class _ObjectCopy:
             for key in [k for k in attrs if k not in self.attrs]:
                 del attrs[key]
         for key, frozen in self.attrs.items():
-            attrs[key] = thaw(frozen, attrs.get(key))
+            attrs[key] = thaw(frozen)
 
 
 class _ModuleCopy:
@@ -190,7 +186,7 @@ class _ModuleCopy:
         if type(module) is not self.kind:  # e.g. torch.nn.utils.parametrize swapped the class
             module.__class__ = self.kind
         for name, frozen in self.dicts.items():
-            thaw(frozen, getattr(module, name))
+            module.__dict__[name] = thaw(frozen)
         module.training = self.training
 
 

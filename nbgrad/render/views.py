@@ -111,9 +111,12 @@ def restore_line(info: RestoreInfo | None) -> str:
         return f"state kept: {info.reason}"
     what = ", ".join(info.objects[:6]) + (f" and {len(info.objects) - 6} more"
                                           if len(info.objects) > 6 else "")
-    objects = (f"restored {what} ({size(info.bytes)} copied in {info.snapshot_s * 1e3:.0f} ms,"
-               f" put back in {info.restore_s * 1e3:.0f} ms)") if info.objects else \
-        "no model or optimizer existed before the cell"
+    if info.objects:
+        objects = (f"restored {what} ({size(info.bytes)} copied in {info.snapshot_s * 1e3:.0f} ms,"
+                   f" put back in {info.restore_s * 1e3:.0f} ms)")
+    else:
+        objects = "no object restored" if info.failed else \
+            "no model or optimizer existed before the cell"
     rng = f"; RNG restored ({', '.join(info.rng)})" if info.rng else ""
     line = (f"state: {objects}{rng}; names the cell (re)binds and objects it creates keep "
             "their new values")
