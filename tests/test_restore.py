@@ -219,3 +219,67 @@ def test_snapshot_size_counts_every_tensor_once():
     expected += sum(p.grad.numel() * p.grad.element_size() for p in params)
     assert report.run.restore.bytes == expected
     assert report.run.restore.objects == ["model", "opt"]
+
+
+BASE = ("torch.manual_seed(0)\nmodel = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 1))\n"
+        "x = torch.randn(8, 3)\nsched = None\n")
+STEP_LOOP = ("while True:\n    opt.zero_grad(); loss = model(x).pow(2).mean(); loss.backward()\n"
+             "    opt.step()\n    if sched is not None: sched.step()\n")
+EDGE_CASES = {
+    # SequentialLR's _last_lr is the list of a sub-scheduler: restored, they are shared again
+    "SequentialLR of LinearLR and OneCycleLR": (
+        "opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)\n"
+        "a = torch.optim.lr_scheduler.LinearLR(opt, 0.1, total_iters=2)\n"
+        "b = torch.optim.lr_scheduler.OneCycleLR(opt, 1.0, total_steps=50)\n"
+        "sched = torch.optim.lr_scheduler.SequentialLR(opt, [a, b], milestones=[2])\n", STEP_LOOP),
+    "LBFGS with its history": (
+        "opt = torch.optim.LBFGS(model.parameters(), max_iter=3)\n"
+        "def closure():\n    opt.zero_grad(); l = model(x).pow(2).mean(); l.backward(); return l\n"
+        "opt.step(closure)\n", "while True:\n    opt.step(closure)\n"),
+    "ReduceLROnPlateau": (
+        "opt = torch.optim.SGD(model.parameters(), lr=0.1)\n"
+        "sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, patience=0)\n",
+        "while True:\n    opt.zero_grad(); loss = model(x).pow(2).mean(); loss.backward()\n"
+        "    opt.step(); sched.step(loss.item())\n"),
+    "tensor lr and fused Adam": (
+        "opt = torch.optim.Adam(model.parameters(), lr=torch.tensor(0.01), fused=True)\n",
+        STEP_LOOP),
+    "weight_norm applied in the cell": (
+        "opt = torch.optim.SGD(model.parameters(), lr=0.1)\n",
+        "from torch.nn.utils.parametrizations import weight_norm\nweight_norm(model[0])\n"
+        + STEP_LOOP),
+    "load_state_dict in the cell": (
+        "opt = torch.optim.Adam(model.parameters())\nmodel(x).sum().backward(); opt.step()\n",
+        "model.load_state_dict({k: v * 0 for k, v in model.state_dict().items()})\n"
+        "opt.load_state_dict(opt.state_dict())\n" + STEP_LOOP),
+}
+
+
+@pytest.mark.parametrize("case", list(EDGE_CASES))
+def test_optimizers_schedulers_and_structure_changes_are_restored(case):
+    setup, cell = EDGE_CASES[case]
+    ns: dict = {"torch": torch, "nn": nn}
+    exec(BASE + setup, ns)
+    names = [n for n in ("model", "opt", "sched", "a", "b") if ns.get(n) is not None]
+    before = pictures(ns, names)
+    kind = type(ns["model"][0])
+    shared = "a" in ns and ns["sched"]._last_lr is ns["a"]._last_lr
+    report = nbgrad.gradcheck(cell, namespace=ns, steps=3)
+    assert len(report.run.steps) == 3 and report.run.restore.failed == []
+    assert same(before, pictures(ns, names)) == []
+    assert type(ns["model"][0]) is kind
+    if "a" in ns:
+        assert shared and ns["sched"]._last_lr is ns["a"]._last_lr
+
+
+def test_a_lazy_module_is_said_not_restored():
+    ns: dict = {"torch": torch, "nn": nn}
+    exec("model = nn.Sequential(nn.LazyLinear(4), nn.Linear(4, 1)); x = torch.randn(8, 3)\n"
+         "opt = torch.optim.SGD(model.parameters(), lr=0.1)", ns)
+    report = nbgrad.gradcheck("while True:\n    opt.zero_grad(); model(x).sum().backward(); "
+                              "opt.step()", namespace=ns, steps=2)
+    assert len(report.run.steps) == 2 and report.analysis_error is None
+    assert report.run.restore.failed == [
+        "model: ValueError: it has lazy parameters that are not initialized yet",
+        "opt: ValueError: it has lazy parameters that are not initialized yet"]
+    assert "state: no object restored; RNG restored (torch, numpy, random)" in report.to_text()
