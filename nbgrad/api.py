@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from types import CodeType, FrameType, TracebackType
 from typing import Any
 
-from nbgrad.capture import CaptureSession, StopRun, snapshot
+from nbgrad.capture import CaptureSession, StopRun, interrupts, snapshot
 from nbgrad.capture.finish import build_run
 from nbgrad.capture.recorder import Recorder
 from nbgrad.diagnose import diagnose
@@ -171,10 +171,11 @@ class Check:
                                  self._error_line(error.__traceback__))
             self.report = self._build(stopped_by, info, error)
         finally:
-            restore = self._restore()
-            if self.report is not None:
-                self.report.run.restore = restore
-                _LAST[:] = [self.report]
+            with interrupts.deferred():
+                restore = self._restore()
+                if self.report is not None:
+                    self.report.run.restore = restore
+                    _LAST[:] = [self.report]
         return self.owns(error)
 
     def _uninstall(self) -> None:

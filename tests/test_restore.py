@@ -283,3 +283,25 @@ def test_a_lazy_module_is_said_not_restored():
         "model: ValueError: it has lazy parameters that are not initialized yet",
         "opt: ValueError: it has lazy parameters that are not initialized yet"]
     assert "state: no object restored; RNG restored (torch, numpy, random)" in report.to_text()
+
+
+def test_ctrl_c_during_the_restore_waits_until_it_is_complete(monkeypatch):
+    import signal
+
+    from nbgrad.capture import snapshot
+
+    real = snapshot.Snapshot.restore
+
+    def interrupted(self):
+        signal.raise_signal(signal.SIGINT)  # Ctrl-C in the middle of putting things back
+        return real(self)
+
+    monkeypatch.setattr(snapshot.Snapshot, "restore", interrupted)
+    ns = earlier_cell()
+    before = pictures(ns, NAMES)
+    with pytest.raises(KeyboardInterrupt):
+        nbgrad.gradcheck(LOOP, namespace=ns, steps=2)
+    assert same(before, pictures(ns, NAMES)) == []
+    report = nbgrad.last_report()
+    assert report.run.restore.mode == "restored" and len(report.run.steps) == 2
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
