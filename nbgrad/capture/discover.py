@@ -103,27 +103,30 @@ class _Search:
         self.scalers = _scaler_types()
         self.generators = _generator_types()
 
-    def add(self, name: str, value: Any) -> bool:
-        """Record `value` if it is a training object; True when it is one (found now or before)."""
+    def group(self, value: Any) -> list[tuple[str, Any]] | None:
+        """Where a training object of this kind is listed; None for anything else."""
         found = self.found
         if isinstance(value, nn.Module):
-            group: list[tuple[str, Any]] = found.modules
-        elif isinstance(value, torch.optim.Optimizer):
-            group = found.optimizers
-        elif isinstance(value, self.schedulers):
-            group = found.schedulers
-        elif self.scalers and isinstance(value, self.scalers):
-            group = found.scalers
-        elif isinstance(value, torch.Tensor):
-            if not (value.is_leaf and value.requires_grad):
-                return False
-            group = found.tensors
-        elif isinstance(value, self.generators):
-            group = found.generators
-        else:
+            return found.modules
+        if isinstance(value, torch.optim.Optimizer):
+            return found.optimizers
+        if isinstance(value, self.schedulers):
+            return found.schedulers
+        if self.scalers and isinstance(value, self.scalers):
+            return found.scalers
+        if isinstance(value, torch.Tensor):
+            return found.tensors if value.is_leaf and value.requires_grad else None
+        if isinstance(value, self.generators):
+            return found.generators
+        return None
+
+    def add(self, name: str, value: Any) -> bool:
+        """Record `value` if it is a training object; True when it is one (found now or before)."""
+        group = self.group(value)
+        if group is None:
             return False
-        if id(value) not in found._seen:
-            found._seen.add(id(value))
+        if id(value) not in self.found._seen:
+            self.found._seen.add(id(value))
             group.append((name, value))
             self._follow(name, value)
         return True
@@ -138,18 +141,21 @@ class _Search:
                 self.add(f"{name}._schedulers[{i}]", inner)
 
 
-def _inside(name: str, value: Any) -> Iterator[tuple[str, Any]]:
-    """One level into a value: (name, item) pairs, at most MAX_ITEMS of them."""
-    items: Iterable[tuple[str, Any]]
+def _inside(value: Any) -> Iterator[tuple[str, Any]]:
+    """One level into a value: (how to name it, item) pairs, at most MAX_ITEMS of them.
+
+    The name is a format string for the holder's name, filled only for what is kept (the repr of
+    a dict key can be costly)."""
+    items: Iterable[tuple[Any, Any]]
     if isinstance(value, Mapping):
-        items = ((f"{name}[{k!r}]", v) for k, v in value.items())
+        items = ((("[{!r}]", k), v) for k, v in value.items())
     elif isinstance(value, (list, tuple)):
-        items = ((f"{name}[{i}]", v) for i, v in enumerate(value))
+        items = ((("[{}]", i), v) for i, v in enumerate(value))
     elif isinstance(value, (set, frozenset)):
-        items = ((f"{name}[...]", v) for v in value)
+        items = ((("[{}]", "..."), v) for v in value)
     elif isinstance(value, types.FunctionType):
         cells = value.__closure__ or ()
-        items = ((f"{name}.{var}", _cell(c)) for var, c in zip(value.__code__.co_freevars, cells))
+        items = (((".{}", var), _cell(c)) for var, c in zip(value.__code__.co_freevars, cells))
     elif isinstance(value, _SKIP) or (callable(value) and not hasattr(value, "__dict__")):
         return
     else:
@@ -159,7 +165,7 @@ def _inside(name: str, value: Any) -> Iterator[tuple[str, Any]]:
             return
         if not isinstance(attrs, dict):
             return
-        items = ((f"{name}.{k}", v) for k, v in attrs.items() if isinstance(k, str))
+        items = (((".{}", k), v) for k, v in attrs.items() if isinstance(k, str))
     for count, pair in enumerate(items):
         if count >= MAX_ITEMS:
             return
@@ -184,8 +190,9 @@ def find(namespace: Mapping[str, Any], extra: Iterable[tuple[str, Any]] = ()) ->
             holders.append((name, value))
     for name, value in holders:
         try:
-            for inner_name, inner in _inside(name, value):
-                search.add(inner_name, inner)
+            for (form, key), inner in _inside(value):
+                if search.group(inner) is not None:
+                    search.add(name + form.format(key), inner)
         except Exception:  # a container that changes while read, an odd __dict__: skip it
             continue
     return search.found
