@@ -305,3 +305,24 @@ def test_ctrl_c_during_the_restore_waits_until_it_is_complete(monkeypatch):
     report = nbgrad.last_report()
     assert report.run.restore.mode == "restored" and len(report.run.steps) == 2
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_odd_objects_in_the_namespace_do_not_stop_the_snapshot():
+    from nbgrad.capture import discover
+
+    class Proxy:  # like a lazy proxy whose every attribute access fails, even __class__
+        def __getattribute__(self, name):
+            raise RuntimeError("unbound proxy")
+
+    class Huge(dict):
+        pass
+
+    ns = earlier_cell()
+    huge = Huge((i, torch.zeros(1)) for i in range(5000))
+    huge[5000] = nn.Linear(1, 1)  # beyond the items looked at: not restored
+    found = discover.find({"proxy": Proxy(), "huge": huge, "models": [ns["model"]], **ns})
+    assert found.names() == ["model", "opt", "sched"]  # a top-level name wins over models[0]
+    before = pictures(ns, NAMES)
+    report = nbgrad.gradcheck(LOOP, namespace={"huge": huge, **ns}, steps=2)
+    assert report.analysis_error is None and len(report.run.steps) == 2
+    assert same(before, pictures(ns, NAMES)) == []

@@ -186,8 +186,11 @@ def find(namespace: Mapping[str, Any], extra: Iterable[tuple[str, Any]] = ()) ->
     top += list(extra)
     holders = []
     for name, value in top:
-        if not search.add(name, value):
-            holders.append((name, value))
+        try:
+            if not search.add(name, value):
+                holders.append((name, value))
+        except Exception:  # a proxy whose isinstance() raises, say: not ours to restore
+            continue
     for name, value in holders:
         try:
             for (form, key), inner in _inside(value):
