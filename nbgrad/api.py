@@ -1,6 +1,9 @@
 """The Python API: `gradcheck()` for a cell or function, `capture()` for a block in a script.
 
-Both drive one `Check`, which owns the capture session of a run and turns it into a `Report`.
+Both drive one `Check`, which owns the capture session of a run and turns it into a `Report`. A check
+leaves the notebook as it was: the training objects that existed before the cell are restored after
+it (unless `keep=True`), on every way out (steps done, cell finished, user exception, Ctrl-C,
+timeout), once the records are built.
 """
 
 from __future__ import annotations
@@ -11,15 +14,15 @@ import sys
 import time
 import traceback
 from collections.abc import Callable, Mapping
-from types import CodeType, TracebackType
+from types import CodeType, FrameType, TracebackType
 from typing import Any
 
-from nbgrad.capture import CaptureSession, StopRun
+from nbgrad.capture import CaptureSession, StopRun, interrupts, snapshot
 from nbgrad.capture.finish import build_run
 from nbgrad.capture.recorder import Recorder
 from nbgrad.diagnose import diagnose
 from nbgrad.errors import NbgradUsageError, usage_message
-from nbgrad.records import ErrorInfo, Run, StopReason
+from nbgrad.records import ErrorInfo, RestoreInfo, Run, StopReason
 from nbgrad.report import Report
 
 DEFAULT_STEPS = 10
@@ -36,25 +39,33 @@ def last_report() -> Report | None:
     return _LAST[-1] if _LAST else None
 
 
-def _check_arguments(steps: Any, timeout: Any) -> None:
+def _check_arguments(steps: Any, timeout: Any, magic: bool = False) -> None:
+    """Usage errors in the form problem / To fix it / example, for the API or the magic."""
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
         raise NbgradUsageError(usage_message(
-            f"steps must be a whole number of optimizer steps, at least 1 (got {steps!r}).",
+            f"{'--steps' if magic else 'steps'} must be a whole number of optimizer steps, "
+            f"at least 1 (got {steps!r}).",
             "pass how many optimizer steps to record; 10 is the default.",
-            "nbgrad.gradcheck(cell, steps=10)"))
+            "%%gradcheck --steps 10" if magic else "nbgrad.gradcheck(cell, steps=10)"))
     if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
-                                or timeout <= 0):
+                                or not timeout > 0 or timeout != timeout):
         raise NbgradUsageError(usage_message(
-            f"timeout must be a positive number of seconds (got {timeout!r}).",
+            f"{'--timeout' if magic else 'timeout'} must be a positive number of seconds "
+            f"(got {timeout!r}).",
             "pass the seconds to wait for an optimizer step before stopping the cell.",
-            "nbgrad.gradcheck(cell, timeout=60)"))
+            "%%gradcheck --timeout 60" if magic else "nbgrad.gradcheck(cell, timeout=60)"))
+
+
+KEEP_REASON = "asked to keep them (--keep / keep=True): the recorded steps really happened"
+FAILED_REASON = ("nbgrad failed and let the cell run on unstopped, "
+                 "as it would without nbgrad; its changes were kept")
 
 
 class Check:
-    """One run: install, let the user's code run, stop it, record, diagnose."""
+    """One run: snapshot, install, let the user's code run, stop it, record, diagnose, restore."""
 
     def __init__(self, *, steps: int, timeout: float | None, filename: str, source: str,
-                 first_line: int, progress: Progress | None = None,
+                 first_line: int, progress: Progress | None = None, keep: bool = False,
                  activations: bool = False) -> None:
         _check_arguments(steps, timeout)
         self.recorder = Recorder(filename, steps, activations)
@@ -64,38 +75,129 @@ class Check:
         self.source = source
         self.first_line = first_line
         self.timeout = timeout
+        self.keep = keep
+        self.namespace: Mapping[str, Any] = {}
+        self.extra_objects: list[tuple[str, Any]] = []  # e.g. the variables a function closes over
         self.report: Report | None = None
+        self.snapshot: snapshot.Snapshot | None = None
+        self.failure: BaseException | None = None  # nbgrad's own, before the cell ran
+        self._installed = False
         self._started = 0.0
 
-    def __enter__(self) -> Check:
-        self._started = time.perf_counter()
-        self.session.__enter__()
-        return self
+    # -- running ----------------------------------------------------------------------------
+    def run(self, target: Callable[[], Any]) -> Any:
+        """Run `target` under the check; re-raise its exception (same object) once reported."""
+        __tracebackhide__ = True
+        error: BaseException | None = None
+        result = None
+        self.prepare()
+        try:
+            try:
+                self.start(sys._getframe())
+                result = target()
+            except BaseException as caught:
+                error = caught
+            self.settle()
+        except StopRun as late:  # the timeout's StopRun, landed after the cell ended
+            if error is None and late.__context__ is not None:
+                error = late.__context__
+            self.settle()
+        if not self.finish(error) and error is not None:
+            raise error
+        return result
 
-    def owns(self, error: BaseException) -> bool:
-        """Whether a StopRun was meant for this check (nested checks pass on the outer's)."""
-        if not isinstance(error, StopRun):
-            return False
-        if error.args:
-            return error.args[0] is self.recorder
-        return self.session.timed_out
+    def prepare(self) -> None:
+        """Snapshot what the cell may change. Raises NbgradUsageError when it cannot fit in
+        memory (before anything ran); a bug here is noted, and the cell then runs plain."""
+        self._started = time.perf_counter()
+        if self.keep:
+            return
+        try:
+            self.snapshot = snapshot.take(self.namespace, self.extra_objects)
+        except NbgradUsageError:
+            raise
+        except Exception as failure:
+            self.failure = failure
+
+    def start(self, boundary: FrameType | None) -> None:
+        """Install the instrumentation; after a failure here (or in prepare) the cell runs plain."""
+        if self.failure is not None:
+            return
+        try:
+            self.session.guard.boundary = boundary
+            self.session.__enter__()
+            self._installed = True
+        except Exception as failure:
+            self.failure = failure
+
+    def settle(self) -> None:
+        """Stop the watchdog and the guard; a StopRun that lands in here is the last one."""
+        while True:
+            try:
+                self.session.cancel_pending_stop()
+                return
+            except StopRun:
+                continue
+
+    def __enter__(self) -> Check:
+        self.prepare()
+        self.start(sys._getframe(1).f_back)
+        return self
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
                  tb: TracebackType | None) -> bool:
-        self.session.cancel_pending_stop()
-        self.session.__exit__(kind, error, tb)
-        stopped_by: StopReason = "finished"
-        info = None
-        if error is not None and self.owns(error):
-            stopped_by = "timeout" if self.session.timed_out else self.recorder.stop_reason
-        elif isinstance(error, KeyboardInterrupt):
-            stopped_by = "interrupt"
-        elif error is not None and not isinstance(error, StopRun):
-            stopped_by = "error"
-            info = ErrorInfo(type(error).__name__, str(error), self._error_line(tb))
-        self.report = self._build(stopped_by, info, error, tb)
-        _LAST[:] = [self.report]
-        return error is not None and self.owns(error)
+        __tracebackhide__ = True
+        self.settle()
+        return self.finish(error)
+
+    def owns(self, error: BaseException | None) -> bool:
+        """Whether a StopRun was meant for this check (nested checks pass on the outer's)."""
+        return isinstance(error, StopRun) and bool(error.args) and error.args[0] is self.recorder
+
+    # -- after the cell -----------------------------------------------------------------------
+    def finish(self, error: BaseException | None) -> bool:
+        """Remove everything, build the report, restore; True when `error` was our own stop."""
+        __tracebackhide__ = True
+        try:
+            self._uninstall()
+            stopped_by: StopReason = "finished"
+            info = None
+            if self.owns(error) or (error is None and self.recorder.stop_requested):
+                stopped_by = "timeout" if self.session.timed_out else self.recorder.stop_reason
+            elif isinstance(error, KeyboardInterrupt):
+                stopped_by = "interrupt"
+            elif error is not None and not isinstance(error, StopRun):
+                stopped_by = "error"
+                info = ErrorInfo(type(error).__name__, str(error),
+                                 self._error_line(error.__traceback__))
+            self.report = self._build(stopped_by, info, error,
+                                      None if error is None else error.__traceback__)
+        finally:
+            with interrupts.deferred():
+                restore = self._restore()
+                if self.report is not None:
+                    self.report.run.restore = restore
+                    _LAST[:] = [self.report]
+        return self.owns(error)
+
+    def _uninstall(self) -> None:
+        if not self._installed:
+            return
+        self._installed = False
+        try:
+            self.session.__exit__(None, None, None)
+        except Exception as failure:  # a bug in removing: say so, never hide the cell's result
+            self.failure = self.failure or failure
+
+    def _restore(self) -> RestoreInfo:
+        if self.keep:
+            return RestoreInfo(mode="kept", reason=KEEP_REASON)
+        if self.session.internal_error is not None or self.snapshot is None:
+            return RestoreInfo(mode="kept", reason=FAILED_REASON)
+        try:
+            return self.snapshot.restore()
+        except Exception as failure:  # restore() guards each object; this is a bug in it
+            return RestoreInfo(mode="restored", failed=[f"{type(failure).__name__}: {failure}"])
 
     def _error_line(self, tb: TracebackType | None) -> int | None:
         line = None
@@ -104,18 +206,20 @@ class Check:
                 line = lineno
         return line
 
+    def _analysis_error(self) -> str | None:
+        failure = self.failure or self.session.internal_error or self.recorder.probe.failure
+        return None if failure is None else f"{type(failure).__name__}: {failure}"
+
     def _build(self, stopped_by: StopReason, info: ErrorInfo | None,
                error: BaseException | None, tb: TracebackType | None = None) -> Report:
         elapsed = time.perf_counter() - self._started
-        namespace = _with_frame_locals(self.namespace if hasattr(self, "namespace") else {},
-                                       tb, self.filename)
         try:
+            namespace = _with_frame_locals(self.namespace, tb, self.filename)
             run = build_run(self.recorder, namespace, source=self.source,
                             first_line=self.first_line, timeout_s=self.timeout or 0.0,
                             stopped_by=stopped_by, elapsed_s=elapsed, error=info)
-            failure = self.session.internal_error or self.recorder.probe.failure
-            reason = None if failure is None else f"{type(failure).__name__}: {failure}"
-            return Report(run=run, diagnoses=diagnose(run, error), analysis_error=reason)
+            return Report(run=run, diagnoses=diagnose(run, error),
+                          analysis_error=self._analysis_error())
         except Exception as failure:
             run = Run(source=self.source, first_line=self.first_line,
                       steps_requested=self.recorder.steps_requested,
@@ -136,54 +240,66 @@ def _with_frame_locals(namespace: Mapping[str, Any], tb: TracebackType | None,
     return merged
 
 
-def _compile_cell(source: str, first_line: int) -> tuple[CodeType, str]:
+def _compile_cell(source: str, first_line: int, filename: str | None = None
+                  ) -> tuple[CodeType, str]:
     """Compile so that line numbers are those the user sees, and tracebacks can show the lines."""
-    filename = f"<gradcheck-cell-{next(_CELL_COUNTER)}>"
+    __tracebackhide__ = True
+    filename = filename or f"<gradcheck-cell-{next(_CELL_COUNTER)}>"
     padded = "\n" * (first_line - 1) + source
     linecache.cache[filename] = (len(padded), None, padded.splitlines(True), filename)
-    return compile(padded, filename, "exec"), filename
+    return compile(padded, filename, "exec", dont_inherit=True), filename
 
 
 def gradcheck(source_or_callable: str | Callable[[], Any], steps: int = DEFAULT_STEPS, *,
               namespace: dict[str, Any] | None = None, timeout: float | None = DEFAULT_TIMEOUT_S,
-              first_line: int = 1, progress: Progress | None = None,
-              activations: bool = False) -> Report:
+              first_line: int = 1, progress: Progress | None = None, keep: bool = False,
+              filename: str | None = None, activations: bool = False) -> Report:
     """Run a training cell (source) or function for `steps` optimizer steps and report on them.
 
-    The code runs in `namespace` (a fresh one when None; the magic passes the user's). The user's
-    own exception propagates unchanged once the report of the steps before it is stored
-    (`last_report()`). The first and last steps are watched in detail; `activations=True` also
-    records activation statistics on every step in between (slower).
+    The code runs in `namespace` (a fresh one when None; the magic passes the user's). Models,
+    optimizers, schedulers, GradScalers and RNG states that existed before are restored afterwards,
+    in place (`keep=True`: leave the steps' changes); names the code (re)binds keep their new
+    values. The user's own exception propagates unchanged once the report of the steps before it
+    is stored (`last_report()`). `filename` names the compiled cell in tracebacks (the magic gives
+    IPython's, so errors read "Cell In[5], line 3"). The first and last steps are watched in
+    detail; `activations=True` also records activation statistics on every step (slower).
     """
     __tracebackhide__ = True
-    if callable(source_or_callable):
-        func = source_or_callable
-        code_obj = getattr(func, "__code__", None)
-        filename = code_obj.co_filename if code_obj else "<callable>"
-        first = code_obj.co_firstlineno if code_obj else 1
-        lines = linecache.getlines(filename)
-        source = "".join(lines[first - 1:]) if lines else ""
-        check = Check(steps=steps, timeout=timeout, filename=filename, source=source,
-                      first_line=first, progress=progress, activations=activations)
-        run_target: Callable[[], Any] = func
-        check.namespace = namespace if namespace is not None else getattr(func, "__globals__", {})
-    elif isinstance(source_or_callable, str):
+    if isinstance(keep, bool) is False:
+        raise NbgradUsageError(usage_message(
+            f"keep must be True or False (got {keep!r}).",
+            "pass keep=True to leave the changes of the recorded steps, False to restore.",
+            "nbgrad.gradcheck(cell, keep=True)"))
+    if isinstance(source_or_callable, str):
         _check_arguments(steps, timeout)
-        code, filename = _compile_cell(source_or_callable, first_line)
+        code, name = _compile_cell(source_or_callable, first_line, filename)
         ns = namespace if namespace is not None else {"__name__": "__main__"}
-        check = Check(steps=steps, timeout=timeout, filename=filename, source=source_or_callable,
-                      first_line=first_line, progress=progress, activations=activations)
+        check = Check(steps=steps, timeout=timeout, filename=name, source=source_or_callable,
+                      first_line=first_line, progress=progress, keep=keep,
+                      activations=activations)
         check.namespace = ns
 
         def run_target() -> None:
+            __tracebackhide__ = True
             exec(code, ns)
+    elif callable(source_or_callable):
+        func = source_or_callable
+        code_obj = getattr(func, "__code__", None)
+        name = code_obj.co_filename if code_obj else "<callable>"
+        first = code_obj.co_firstlineno if code_obj else 1
+        lines = linecache.getlines(name)
+        source = "".join(lines[first - 1:]) if lines else ""
+        check = Check(steps=steps, timeout=timeout, filename=name, source=source,
+                      first_line=first, progress=progress, keep=keep, activations=activations)
+        run_target = func
+        check.namespace = namespace if namespace is not None else getattr(func, "__globals__", {})
+        check.extra_objects = [(getattr(func, "__name__", "function"), func)]
     else:
         raise NbgradUsageError(usage_message(
             f"gradcheck() takes the source of a cell or a function, not {type(source_or_callable).__name__}.",
             "pass the training code as a string, or a function with no arguments that runs it.",
             "nbgrad.gradcheck('for x, y in loader: ...', steps=10)"))
-    with check:
-        run_target()
+    check.run(run_target)
     assert check.report is not None
     return check.report
 
@@ -192,15 +308,19 @@ class capture:
     """`with nbgrad.capture(steps=5) as check:` records the training loop inside the block.
 
     The block ends quietly after `steps` optimizer steps; `check.report` holds the report after it.
+    What existed before the block is restored after it, as with `gradcheck` (`keep=True`: not).
+    With a `timeout`, the watchdog's asynchronous stop could in principle land in the few
+    instructions between the block's end and `__exit__`; `gradcheck()` has no such window.
     """
 
     def __init__(self, steps: int = DEFAULT_STEPS, *, timeout: float | None = None,
                  namespace: Mapping[str, Any] | None = None, progress: Progress | None = None,
-                 activations: bool = False) -> None:
+                 keep: bool = False, activations: bool = False) -> None:
         _check_arguments(steps, timeout)
         self._steps, self._timeout, self._progress = steps, timeout, progress
-        self._activations = activations
         self._namespace = namespace
+        self._keep = keep
+        self._activations = activations
         self._check: Check | None = None
 
     @property
@@ -212,16 +332,21 @@ class capture:
         filename = caller.f_code.co_filename
         source = "".join(linecache.getlines(filename))
         self._check = Check(steps=self._steps, timeout=self._timeout, filename=filename,
-                            source=source, first_line=1, progress=self._progress,
+                            source=source, first_line=1, progress=self._progress, keep=self._keep,
                             activations=self._activations)
-        self._check.namespace = dict(self._namespace if self._namespace is not None
-                                     else caller.f_globals)
-        self._check.__enter__()
+        namespace = dict(self._namespace if self._namespace is not None else caller.f_globals)
+        if self._namespace is None and caller.f_locals is not caller.f_globals:
+            namespace.update(caller.f_locals)
+        self._check.namespace = namespace
+        self._check.prepare()
+        self._check.start(caller.f_back)
         return self
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
                  tb: TracebackType | None) -> bool:
+        __tracebackhide__ = True
         assert self._check is not None
+        self._check.settle()
         if self._namespace is None:
-            self._check.namespace.update(sys._getframe(1).f_locals)
-        return self._check.__exit__(kind, error, tb)
+            self._check.namespace.update(sys._getframe(1).f_locals)  # type: ignore[attr-defined]
+        return self._check.finish(error)

@@ -169,6 +169,24 @@ class ErrorInfo:
 
 
 @dataclass
+class RestoreInfo:
+    """What happened to the user's objects after the run (restored in place, or kept).
+
+    `objects` names what existed before the cell and was put back (the names the user knows);
+    `failed` says what could not be, and why. Sizes are of the host copy taken before the cell.
+    """
+
+    mode: Literal["restored", "kept"]
+    objects: list[str] = field(default_factory=list)
+    rng: list[str] = field(default_factory=list)  # which generators: torch, cuda, numpy, random, ...
+    bytes: int = 0
+    snapshot_s: float = 0.0
+    restore_s: float = 0.0
+    failed: list[str] = field(default_factory=list)
+    reason: str = ""  # why the changes were kept: "--keep", or nbgrad's own failure
+
+
+@dataclass
 class Run:
     """Everything recorded during one gradcheck."""
 
@@ -193,6 +211,7 @@ class Run:
     # of the parameters between two backward() calls; `optimizer` is -1 and `lr` is empty.
     manual_steps: list[StepRecord] = field(default_factory=list)
     forward: ForwardRecord = field(default_factory=lambda: ForwardRecord())  # defined below
+    restore: RestoreInfo | None = None
 
     @property
     def backward_calls(self) -> int:

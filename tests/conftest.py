@@ -40,13 +40,20 @@ def _torch_globals() -> dict[str, object]:
 
 @pytest.fixture(autouse=True)
 def no_trace_left():
-    """Every test: torch's global hooks and patched functions are as before once it ends."""
+    """Every test: torch's global hooks and patched functions, the trace and profile functions
+    are as before once it ends, and no thread of nbgrad's is left."""
+    import sys
+    import threading
+
     before = _torch_globals()
+    trace, profile = sys.gettrace(), sys.getprofile()
     yield
     from nbgrad.capture.session import active_session
 
     assert _torch_globals() == before
     assert active_session() is None
+    assert (sys.gettrace(), sys.getprofile()) == (trace, profile)
+    assert [t.name for t in threading.enumerate() if t.name.startswith("nbgrad")] == []
 
 
 @pytest.fixture

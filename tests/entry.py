@@ -23,8 +23,11 @@ def run_magic(source: str, namespace: dict[str, Any], **options: Any) -> nbgrad.
     ip = InteractiveShell.instance()
     if "gradcheck" not in ip.magics_manager.magics["cell"]:
         ip.run_line_magic("load_ext", "nbgrad")
+    for name in [k for k in ip.user_ns if k not in ip.user_ns_hidden and not k.startswith("_")]:
+        del ip.user_ns[name]  # no objects left over from another test
     ip.user_ns.update(namespace)
-    flags = " ".join(f"--{k} {v}" for k, v in options.items())
+    flags = " ".join(f"--{k}" if v is True else f"--{k} {v}" for k, v in options.items()
+                     if v is not False)
     previous = nbgrad.last_report()
     result = ip.run_cell(f"%%gradcheck {flags}\n{source}", store_history=False)
     namespace.update({k: v for k, v in ip.user_ns.items() if not k.startswith("_")})

@@ -5,10 +5,16 @@ handles. The calls that have no hook are patched, reversibly: `torch.autograd.ba
 which every `Tensor.backward()` goes), the `zero_grad` methods of `Optimizer` and `Module`,
 `clip_grad_norm_` (whose result is the norm before clipping), and for mixed precision
 `GradScaler.scale` and `GradScaler.step` (capture/amp.py), whose skipped steps no optimizer hook sees.
+
+Every run ends: after `steps` steps the hooks raise StopRun, a StopGuard makes it stick in loops that
+swallow it, and a watchdog thread raises it asynchronously when no step came for `timeout_s`. A bug in
+nbgrad's own hooks makes the whole session inert at once (no recording, no stop, no timeout), so the
+cell runs on as it would without nbgrad.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import functools
 import threading
@@ -28,6 +34,7 @@ from torch.optim.optimizer import (
 
 from nbgrad.capture import amp
 from nbgrad.capture.recorder import Recorder, StopRun
+from nbgrad.capture.stop_guard import StopGuard
 
 __all__ = ["CaptureSession", "StopRun", "active_session"]
 
@@ -55,6 +62,18 @@ class CaptureSession:
         self._done = threading.Event()
         self._lock = threading.Lock()
         self._running = False
+        self.guard = StopGuard(recorder.filename, lambda: StopRun(recorder), self._stopping)
+        self.timeout_stop = _timeout_stop_class(recorder, self._arm_guard)
+
+    def _stopping(self) -> bool:
+        return self.recorder.stop_requested and self.internal_error is None
+
+    def _arm_guard(self) -> None:
+        """From the cell's thread only (sys.settrace is per thread); the hooks still re-raise
+        StopRun if arming fails, so a failure here is not worth an exception of nbgrad's own."""
+        if self.internal_error is None and threading.get_ident() == self._thread_id:
+            with contextlib.suppress(Exception):
+                self.guard.arm()
 
     # -- install / remove ---------------------------------------------------------------
     def __enter__(self) -> CaptureSession:
@@ -95,6 +114,7 @@ class CaptureSession:
     def _remove(self) -> None:
         with self._lock:
             self._running = False
+        self.guard.disarm()
         self._done.set()
         if self._watchdog is not None:
             self._watchdog.join()
@@ -132,9 +152,10 @@ class CaptureSession:
             try:
                 hook(*args, **kwargs)
             except StopRun:
+                self._arm_guard()
                 raise
             except Exception as error:
-                self.internal_error = error
+                self._fail(error)
             return None
 
         return guarded
@@ -180,9 +201,18 @@ class CaptureSession:
 
         return clip_grad_norm_
 
+    def _fail(self, error: Exception) -> None:
+        """nbgrad's own bug: stop recording and never stop the cell (no StopRun, no timeout)."""
+        with self._lock:
+            self.internal_error = error
+            self._running = False
+        self._done.set()
+        self.guard.disarm()
+
+    # -- timeout ------------------------------------------------------------------------
     def _start_watchdog(self) -> None:
         def watch() -> None:
-            while not self._done.wait(0.1):
+            while not self._done.wait(min(0.1, self.timeout_s / 4)):  # type: ignore[operator]
                 idle = time.monotonic() - self.recorder.last_progress
                 if idle > self.timeout_s:  # type: ignore[operator]
                     self._request_stop()
@@ -208,12 +238,52 @@ class CaptureSession:
                 return
             self._async_sent = True
             ctypes.pythonapi.PyThreadState_SetAsyncExc(
-                ctypes.c_ulong(self._thread_id), ctypes.py_object(StopRun)
+                ctypes.c_ulong(self._thread_id), ctypes.py_object(self.timeout_stop)
             )
 
     def cancel_pending_stop(self) -> None:
-        """Drop an asynchronous StopRun that was sent but not yet delivered."""
+        """Drop an asynchronous StopRun that was sent but not yet delivered; none is sent after.
+
+        Call it first thing once the user's code is done. The one StopRun the watchdog may have
+        sent can still land before this returns: callers catch it (see `api.Check.settle`).
+        """
         with self._lock:
             self._running = False
-            if self._async_sent:
-                ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(self._thread_id), None)
+            sent = self._async_sent
+        if sent:
+            _drain_async(self._thread_id)
+        self.guard.disarm()
+
+
+class _Drained(BaseException):
+    """Replaces a pending asynchronous StopRun, and is caught at once by `_drain_async`."""
+
+
+def _drain_async(thread_id: int) -> None:
+    """Clear this thread's pending asynchronous exception, and the interpreter's signal for it.
+
+    `PyThreadState_SetAsyncExc(id, NULL)` clears the exception but (CPython 3.11) leaves the
+    eval-breaker signal set; under a trace or profile function (a debugger, coverage, the stop
+    guard) the next function entry then spins forever. Delivering a harmless exception instead
+    resets both.
+    """
+    try:
+        ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread_id),
+                                                   ctypes.py_object(_Drained))
+        for _ in range(1_000_000):  # the exception lands at the first check, within a few ticks
+            pass
+    except _Drained:
+        pass
+
+
+def _timeout_stop_class(recorder: Recorder, arm: Callable[[], None]) -> type[StopRun]:
+    """The watchdog sends a class, which CPython instantiates in the cell's thread: that is where
+    the guard must be armed, so that a loop that swallows the timeout's StopRun still ends."""
+
+    class TimeoutStop(StopRun):
+        def __init__(self, *args: object) -> None:
+            super().__init__(recorder)
+            arm()
+
+    TimeoutStop.__name__ = TimeoutStop.__qualname__ = "StopRun"
+    return TimeoutStop

@@ -9,7 +9,7 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from nbgrad.records import OptimizerRecord, Run, StepRecord
+from nbgrad.records import OptimizerRecord, RestoreInfo, Run, StepRecord
 
 if TYPE_CHECKING:
     from nbgrad.report import Report
@@ -69,6 +69,11 @@ def no_step_reason(run: Run) -> str:
     backwards = run.backward_calls
     if run.error is not None:
         return f"the cell raised {run.error.type} before the first step."
+    if not run.source.strip():
+        return "the cell is empty; put your training loop under %%gradcheck."
+    if not run.layers and only_definitions(run.source):
+        return ("the cell only defines functions or classes and calls none of them; "
+                "call your training function in the cell, e.g. train().")
     if not run.layers:
         return "no module ran a forward pass and backward() was never called."
     if backwards == 0:
@@ -85,6 +90,49 @@ STOP_WORDS = {
     "interrupt": "interrupted (KeyboardInterrupt)",
     "skipped": "stopped: the GradScaler kept skipping every optimizer step",
 }
+
+
+def only_definitions(source: str) -> bool:
+    """Whether a cell's top level only defines and imports (it ran, but trained nothing)."""
+    import ast
+
+    try:
+        body = ast.parse(source).body
+    except SyntaxError:
+        return False
+    kinds = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Import, ast.ImportFrom)
+    return bool(body) and all(isinstance(node, kinds) for node in body)
+
+
+def size(n: int) -> str:
+    """Bytes as a person reads them."""
+    if n >= 1e9:
+        return f"{n / 1e9:.3g} GB"
+    if n >= 1e6:
+        return f"{n / 1e6:.3g} MB"
+    return f"{n / 1e3:.3g} kB" if n >= 1e3 else f"{n} B"
+
+
+def restore_line(info: RestoreInfo | None) -> str:
+    """What became of the user's objects: restored (what, how big, how long) or kept (why)."""
+    if info is None:
+        return ""
+    if info.mode == "kept":
+        return f"state kept: {info.reason}"
+    what = ", ".join(info.objects[:6]) + (f" and {len(info.objects) - 6} more"
+                                          if len(info.objects) > 6 else "")
+    if info.objects:
+        objects = (f"restored {what} ({size(info.bytes)} copied in {info.snapshot_s * 1e3:.0f} ms,"
+                   f" put back in {info.restore_s * 1e3:.0f} ms)")
+    else:
+        objects = "no object restored" if info.failed else \
+            "no model or optimizer existed before the cell"
+    rng = f"; RNG restored ({', '.join(info.rng)})" if info.rng else ""
+    line = (f"state: {objects}{rng}; names the cell (re)binds and objects it creates keep "
+            "their new values")
+    if info.failed:
+        line += f". NOT restored: {'; '.join(info.failed)}"
+    return line
 
 
 def run_summary(run: Run) -> list[str]:
@@ -118,6 +166,9 @@ def run_summary(run: Run) -> list[str]:
     if run.error is not None:
         where = f" at line {run.error.line}" if run.error.line else ""
         lines.append(f"error{where}: {run.error.type}: {run.error.message}")
+    restore = restore_line(run.restore)
+    if restore:
+        lines.append(restore)
     return lines
 
 
