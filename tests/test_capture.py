@@ -303,3 +303,14 @@ def test_article_examples_are_recorded_correctly(name):
     if name == "example1_step_then_zero_grad":
         kinds = [e.kind for e in run.events if e.step == 1]
         assert kinds == ["zero_grad", "backward", "step"]  # cleared after step: correct
+
+
+def test_an_object_whose_class_raises_does_not_spoil_the_names(check):
+    class Proxy:
+        @property
+        def __class__(self):
+            raise RuntimeError("a lazy proxy that cannot say what it is")
+
+    report = check(MLP, namespace={"proxy": Proxy()}, steps=2)
+    assert report.analysis_error is None
+    assert set(report.run.layers) == {"0", "2"}

@@ -61,13 +61,22 @@ def _wrapper_paths(root: nn.Module) -> set[str]:
     return paths
 
 
+def _is(value: object, kinds: type | tuple[type, ...]) -> bool:
+    """isinstance() for anything in a user's namespace: a proxy whose `__class__` raises is
+    simply not one of ours."""
+    try:
+        return isinstance(value, kinds)
+    except Exception:  # the user's object, not nbgrad's bug
+        return False
+
+
 def _roots(namespace: Mapping[str, Any], wanted_params: set[int], wanted_modules: set[int]
            ) -> list[tuple[str, nn.Module]]:
     """Namespace modules that hold something recorded, minus those inside another such module."""
     candidates: list[tuple[str, nn.Module]] = []
     seen: set[int] = set()
     for name, value in list(namespace.items()):
-        if name.startswith("_") or not isinstance(value, nn.Module) or id(value) in seen:
+        if name.startswith("_") or not _is(value, nn.Module) or id(value) in seen:
             continue
         seen.add(id(value))
         modules = {id(m) for m in value.modules()}
@@ -138,7 +147,7 @@ def resolve(namespace: Mapping[str, Any], params: Iterable[torch.Tensor],
     _name_modules(names, _unreachable_roots(modules, reachable, held), prefix=True)
     names.containers = {mid: held[mid][1] for mid in names.modules if mid in held}
     tensors = {id(v): k for k, v in namespace.items()
-               if isinstance(v, torch.Tensor) and not k.startswith("_")}
+               if _is(v, torch.Tensor) and not k.startswith("_")}
     for oi, optimizer in enumerate(optimizers):
         for gi, group in enumerate(optimizer.param_groups):
             for pi, param in enumerate(group["params"]):
@@ -190,7 +199,7 @@ def object_name(namespace: Mapping[str, Any], obj: object, fallback: str) -> str
         if value is obj and not name.startswith("_"):
             return name
     for name, value in namespace.items():
-        if name.startswith("_") or isinstance(value, _NOT_HOLDERS) or callable(value):
+        if name.startswith("_") or _is(value, _NOT_HOLDERS) or callable(value):
             continue
         found = _held(value, obj, name, depth=2)
         if found:
