@@ -314,3 +314,15 @@ def test_an_object_whose_class_raises_does_not_spoil_the_names(check):
     report = check(MLP, namespace={"proxy": Proxy()}, steps=2)
     assert report.analysis_error is None
     assert set(report.run.layers) == {"0", "2"}
+
+
+def test_gradients_changed_in_place_before_the_step_are_measured_as_the_step_sees_them(check):
+    cell = MLP.replace("    opt.step()", "    for p in model.parameters():\n"
+                                         "        p.grad.mul_(0.5)\n    opt.step()")
+    report = check(cell, steps=2)
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 1))
+    x, y = torch.randn(16, 4), torch.randn(16, 1)
+    ((model(x) - y) ** 2).mean().backward()
+    want = 0.5 * model[0].weight.grad.norm().item()
+    assert report.run.steps[0].params["0.weight"].grad_norm == pytest.approx(want, rel=1e-5)

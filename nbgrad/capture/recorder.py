@@ -54,6 +54,7 @@ class RawStep:
     grad_scale: torch.Tensor | None = None  # a GradScaler's scale during this step
     stale: tuple[list[int], torch.Tensor] | None = None  # grads held at the first backward
     after_first: tuple[list[int], torch.Tensor] | None = None  # grads right after it
+    first_counts: tuple[torch.Tensor | None, list[tuple[int, int]]] | None = None
     batch: torch.Tensor | None = None  # fingerprint of the first layer's input (same batch?)
 
 
@@ -99,6 +100,7 @@ class Recorder:
         self.manual_steps: list[RawStep] = []  # parameter updates made without an optimizer
         self.manual = ManualTracker()
         self._scaled: tuple[weakref.ref[torch.Tensor], torch.Tensor] | None = None
+        self._loss_scaling = False  # a GradScaler is in use: gradients get unscaled in place
         self._step_scale: torch.Tensor | None = None
         self.states_before: dict[int, RawOptimizerState] = {}
         self.events: list[Event] = []
@@ -122,6 +124,10 @@ class Recorder:
         self._grads_present_before = False
         self._stale: tuple[list[int], torch.Tensor] | None = None
         self._after_first: tuple[list[int], torch.Tensor] | None = None
+        # the first backward's non-zero counts, and each gradient's (id, version) at that time:
+        # when the step sees the very same, unmodified gradients it reuses these numbers
+        self._first_counts: tuple[torch.Tensor | None, list[tuple[int, int]]] | None = None
+        self._events_at_first = -1
         self._batch: torch.Tensor | None = None
 
     def _register_param(self, param: torch.Tensor) -> int:
@@ -199,7 +205,13 @@ class Recorder:
     def after_backward(self) -> None:
         step = self._current
         if step is None and self._backward_calls == 1 and self._after_first is None:
-            self._after_first = self._grads_by_param()  # what the first backward() produced
+            held = [i for i, p in enumerate(self.params) if p.grad is not None]
+            grads = [self.params[i].grad for i in held]
+            norms, counts = tensor_stats.norms_and_nonzero(grads, cache=self._splits,  # type: ignore[arg-type]
+                                                           key=tuple(held))
+            self._after_first = (held, norms)  # what the first backward() produced
+            self._first_counts = (counts, [(id(g), g._version) for g in grads])  # type: ignore[union-attr]
+            self._events_at_first = len(self.events)
         if step is not None and step.closure:
             step.inner_backwards += 1
             if step.inner_backwards == 1:  # a closure's first gradient is what the step starts from
@@ -236,6 +248,7 @@ class Recorder:
             grad_scale=self._step_scale,
             stale=self._stale,
             after_first=self._after_first,
+            first_counts=self._first_counts,
             batch=self._batch,
         )
         self._reset_window()  # a closure's backward calls during step() are counted afresh
@@ -284,6 +297,7 @@ class Recorder:
     def note_scaled(self, loss: Any, scaled: Any) -> None:
         """`scaler.scale(loss)` returned `scaled`: a backward() on it reports `loss` (loss * scale
         may even have overflowed to inf)."""
+        self._loss_scaling = True
         if isinstance(loss, torch.Tensor) and isinstance(scaled, torch.Tensor):
             value = tensor_stats.scalar(loss)
             if value is not None:
@@ -389,6 +403,14 @@ class Recorder:
         with_grad = [i for i in step.tracked if self.params[i].grad is not None]
         grads = [self.params[i].grad for i in with_grad]
         step.grad_params = with_grad
+        first, counts = step.after_first, step.first_counts
+        # reuse only when nothing ran between that backward() and this step but the step itself:
+        # a GradScaler unscales and clip_grad_norm_ rescales in place, not always bumping versions
+        untouched = len(self.events) - self._events_at_first == 1 and not self._loss_scaling
+        if (untouched and first is not None and counts is not None and first[0] == with_grad
+                and counts[1] == [(id(g), g._version) for g in grads]):  # type: ignore[union-attr]
+            step.grad_norms, step.grad_nonzero = first[1], counts[0]  # untouched since backward
+            return
         step.grad_norms, step.grad_nonzero = tensor_stats.norms_and_nonzero(
             grads, cache=self._splits, key=tuple(with_grad))  # type: ignore[arg-type]
 
