@@ -11,6 +11,7 @@ from IPython.display import display
 
 from nbgrad import api
 from nbgrad.errors import NbgradUsageError
+from nbgrad.render.progress import progress_bar
 
 
 @magics_class
@@ -32,8 +33,10 @@ class GradcheckMagics(Magics):
         args = parse_argstring(self.gradcheck, line)
         previous = api.last_report()
         try:
-            return api.gradcheck(cell, steps=args.steps, timeout=args.timeout,
-                                 namespace=self.shell.user_ns, first_line=2)
+            with progress_bar(args.steps) as progress:
+                return api.gradcheck(cell, steps=args.steps, timeout=args.timeout,
+                                     namespace=self.shell.user_ns, first_line=2,
+                                     progress=progress)
         except NbgradUsageError as error:
             raise UsageError(str(error)) from None
         except BaseException:
