@@ -130,8 +130,10 @@ class JupyterLab:
             body = response.read()
         return json.loads(body) if body else None
 
-    def url(self, notebook: str) -> str:
-        return f"http://127.0.0.1:{self.port}/lab/tree/{notebook}?token={self.token}&reset"
+    def url(self, notebook: str = "") -> str:
+        """The lab (with `notebook` open), with a fresh workspace."""
+        path = f"/tree/{notebook}" if notebook else ""
+        return f"http://127.0.0.1:{self.port}/lab{path}?token={self.token}&reset"
 
     def kernels_idle(self) -> bool:
         sessions = self.api("sessions")

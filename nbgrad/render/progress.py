@@ -23,6 +23,9 @@ class ProgressBar:
         import ipywidgets as W
         from IPython.display import display
 
+        import nbgrad.render.widget  # noqa: F401 - matplotlib too: loaded before the first step,
+        # not between the last step and the dashboard (about half a second in a fresh kernel)
+
         self.started = time.perf_counter()
         self.bar = W.IntProgress(value=0, min=0, max=max(total, 1), bar_style="info",
                                  layout=W.Layout(width="240px"))
