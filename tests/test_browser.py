@@ -38,9 +38,31 @@ VERDICT = re.compile(r"^[✔⚠✖] (No problems found in \d+ steps?|\d+ problem
 BROKEN = ["Error displaying widget", "Tab(children=", "VBox(children=", "HBox(children=",
           "Traceback (most recent call last)", "Click to show javascript error"]
 
-# A notebook that displays a report with hand-made diagnoses, for the rows and the fix button
+# A notebook that displays a report with hand-made diagnoses (rows, fix button) and one of a model
+# with 60 long-named layers (paged tables, cut names)
 CHECK_NOTEBOOK = "dashboard_rows.ipynb"
-CHECK_CELLS = ["from tests.reports import problem_report\nproblem_report()", "print('after')"]
+BIG_MODEL = """\
+import nbgrad, torch
+from torch import nn
+blocks = nn.ModuleList(nn.ModuleDict({"attention_output_projection_dense_layer": nn.Linear(4, 4),
+                                      "feed_forward_intermediate_dense": nn.Linear(4, 4)})
+                       for _ in range(30))
+opt = torch.optim.SGD(blocks.parameters(), lr=0.01)
+x = torch.randn(8, 4)
+
+def train():
+    for _ in range(100):
+        opt.zero_grad()
+        h = x
+        for b in blocks:
+            h = b["attention_output_projection_dense_layer"](h)
+            h = torch.relu(b["feed_forward_intermediate_dense"](h))
+        h.sum().backward()
+        opt.step()
+
+nbgrad.gradcheck(train, steps=3)"""
+CHECK_CELLS = ["from tests.reports import problem_report\nproblem_report()", BIG_MODEL,
+               "print('after')"]
 
 
 def require_browser() -> None:
@@ -223,7 +245,7 @@ def test_diagnosis_rows_open_and_the_fix_button_adds_a_corrected_cell(lab, page)
     notebook = Notebook(lab, page, CHECK_NOTEBOOK)
     try:
         notebook.run_all()
-        dash = notebook.panel.locator(".nbgrad-dashboard")
+        dash = notebook.panel.locator(".nbgrad-dashboard").first
         assert dash.locator(".nbgrad-verdict").inner_text().strip() == "✖ 2 problems found"
         rows = dash.locator(".nbgrad-row").all()
         assert [r.locator(".nbgrad-sev").inner_text() for r in rows] == ["✖ error", "⚠ warning",
@@ -239,15 +261,34 @@ def test_diagnosis_rows_open_and_the_fix_button_adds_a_corrected_cell(lab, page)
         first.get_by_text("A corrected copy is on its way").wait_for(state="visible")
         cells_before = notebook.panel.locator(".jp-Cell").count()
         # Jupyter delivers set_next_input with the next execution: run the last cell
-        notebook.panel.locator(".jp-Cell").nth(1).click()
+        notebook.panel.locator(".jp-Cell").nth(2).click()
         notebook.command("notebook:run-cell")
         notebook.wait_idle()
         cells = notebook.panel.locator(".jp-Cell")
         assert cells.count() == cells_before + 1
-        added = cells.nth(2).locator(".cm-content").inner_text()
+        added = cells.nth(3).locator(".cm-content").inner_text()
         assert "# nbgrad NBG101 grads-accumulate: suggested fix" in added
         assert "optimizer.zero_grad()" in added
         assert "problem_report()" in cells.nth(0).locator(".cm-content").inner_text()  # untouched
+        check_page_clean(notebook)
+    finally:
+        notebook.close()
+
+
+def test_sixty_long_named_layers_are_paged_and_cut(lab, page):
+    notebook = Notebook(lab, page, CHECK_NOTEBOOK)
+    try:
+        notebook.run_all()
+        dash = notebook.panel.locator(".nbgrad-dashboard").nth(1)
+        table = dash.locator(".nbgrad-table").first
+        assert table.locator("tbody tr").count() == 20
+        assert dash.get_by_text("rows 1-20 of 60").is_visible()
+        full = "0.attention_output_projection_dense_layer"
+        cut = table.locator(f"span[title='{full}']")
+        assert cut.count() == 1 and cut.inner_text() != full and "…" in cut.inner_text()
+        notebook.shoot(dash, "sixty-layers-light")
+        dash.get_by_role("button", name="next").first.click()
+        dash.get_by_text("rows 21-40 of 60").wait_for(state="visible")
         check_page_clean(notebook)
     finally:
         notebook.close()

@@ -31,7 +31,7 @@ BAD_FACE, BAD_EDGE, BAD_HATCH = "#d62728", "#7f0000", "++"
 LINE, ACCENT = "#1f77b4", "#ff7f0e"
 CMAP = "viridis"
 DPI = 100
-MAX_LABELS = 50  # beyond this many layers only every k-th name is written
+LABEL_POINTS = 9.5  # rows closer than this get every k-th name only (8 pt text)
 
 
 WIDTH = 7.5  # inches; at DPI 100 the PNG is 750 px wide
@@ -60,10 +60,19 @@ def _style(ax: Any, title: str) -> None:
         spine.set_color("#999999")
 
 
-def _log_ticks(axis: Any) -> None:
-    """Ticks at 1, 2, 5 x 10^k written as plain numbers (0.02, 5, 1.00e+04), no minor ticks."""
-    axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0), numticks=8))
-    axis.set_major_formatter(FuncFormatter(lambda v, _: views.fmt(v)))
+def _tick_label(value: float, _: Any = None) -> str:
+    if 1e-3 <= abs(value) < 1e4:
+        return views.fmt(value)
+    mantissa, exponent = f"{value:.0e}".split("e")
+    return f"{mantissa}e{int(exponent)}"
+
+
+def _log_ticks(axis: Any, low: float, high: float) -> None:
+    """Log ticks written as plain short numbers (0.02, 5, 1e-5), 1-2-5 only over a short range."""
+    decades = math.log10(high / low) if low > 0 and high > low else 1.0
+    subs = (1.0, 2.0, 5.0) if decades <= 2.5 else (1.0,)
+    axis.set_major_locator(LogLocator(base=10, subs=subs, numticks=9))
+    axis.set_major_formatter(FuncFormatter(_tick_label))
     axis.set_minor_locator(NullLocator())
 
 
@@ -78,7 +87,8 @@ def _layer_labels(names: list[str]) -> list[str]:
 def _label_layers(ax: Any, names: list[str]) -> None:
     """Layer names as plain text beside the rows (tick objects are slow to make by the dozen)."""
     ax.set_yticks([])
-    every = max(1, math.ceil(len(names) / MAX_LABELS))
+    row_points = ax.get_position().height * ax.figure.get_figheight() * 72 / max(len(names), 1)
+    every = max(1, math.ceil(LABEL_POINTS / row_points))
     where = ax.get_yaxis_transform()  # x in axes fractions, y in rows
     for i, label in enumerate(_layer_labels(names)):
         if i % every == 0:
@@ -137,7 +147,7 @@ def grad_heatmap(run: Run) -> Figure | None:
         bar = fig.colorbar(mesh, cax=cax)
         bar.set_label("gradient norm (log scale)", color=TEXT, fontsize=8)
         bar.ax.tick_params(colors=TEXT, labelsize=8)
-        _log_ticks(bar.ax.yaxis)
+        _log_ticks(bar.ax.yaxis, low, high)
     for patch in legend:
         rects = special[next(k for k in special if _legend_patch(k).get_label() == patch.get_label())]
         ax.add_collection(PatchCollection(rects, facecolor=patch.get_facecolor(),
@@ -170,7 +180,9 @@ def grad_bars(run: Run, step: int = -1) -> Figure | None:
                         legend=bool(used))
     ax.set_xscale("log")
     ax.set_xlim(low, high)
-    _log_ticks(ax.xaxis)
+    _log_ticks(ax.xaxis, low, high)
+    if not finite:  # no bar to measure: a scale would only suggest numbers that do not exist
+        ax.set_xticks([])
     ok = [(y, r.grad_norm) for y, (r, k) in enumerate(zip(rows, kinds)) if k == "ok"]
     if ok:
         ax.barh([y for y, _ in ok], [v for _, v in ok], color=LINE, height=0.7)
@@ -212,7 +224,7 @@ def loss_curve(run: Run) -> Figure | None:
     values = [v for _, _, v in finite]
     if values and min(values) > 0 and max(values) / min(values) > 50:
         ax.set_yscale("log")
-        _log_ticks(ax.yaxis)
+        _log_ticks(ax.yaxis, min(values), max(values))
     for s, _, v in points:
         if v is not None and not math.isfinite(v):
             ax.axvline(s, color=BAD_FACE, linestyle="--")
@@ -220,7 +232,7 @@ def loss_curve(run: Run) -> Figure | None:
                     transform=ax.get_xaxis_transform())
     steps = sorted(counts)
     _step_ticks(ax, steps, [float(s) for s in steps])
-    ax.set_xlim(min(steps) - 0.5, max(steps) + 0.5)
+    ax.set_xlim(min(steps) - 0.5, max(steps) + (1.0 if several else 0.5))
     ax.set_ylabel("loss", color=TEXT, fontsize=8)
     ax.grid(True, color="#dddddd", linewidth=0.5)
     _style(ax, "Loss per step")

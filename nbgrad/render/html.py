@@ -7,6 +7,7 @@ the full name in a tooltip.
 
 from __future__ import annotations
 
+import re
 from html import escape
 from typing import TYPE_CHECKING
 
@@ -24,9 +25,9 @@ NAME_WIDTH = 40
 STYLE = (
     "<style>.nbgrad-report{font-family:var(--jp-ui-font-family,sans-serif);font-size:13px}"
     ".nbgrad-report table{border-collapse:collapse;margin:4px 0 10px}"
-    ".nbgrad-report th,.nbgrad-report td{padding:2px 8px;text-align:right;"
+    ".nbgrad-report th,.nbgrad-report td{padding:2px 8px;text-align:left;vertical-align:top;"
     "border-bottom:1px solid rgba(128,128,128,.3)}"
-    ".nbgrad-report td:first-child,.nbgrad-report th:first-child{text-align:left}"
+    ".nbgrad-report .num{text-align:right}"
     ".nbgrad-report .nbgrad-verdict{font-size:15px;font-weight:600;margin:4px 0}"
     ".nbgrad-report .nbgrad-diag{border-left:4px solid rgba(128,128,128,.6);"
     "padding:2px 8px;margin:6px 0}"
@@ -46,20 +47,29 @@ def name_cell(name: str) -> str:
     return f'<span title="{escape(name)}">{escape(short)}</span>'
 
 
-def _rows(t: Table, rows: list[list[str]]) -> str:
-    return "".join("<tr>" + "".join(f"<td>{name_cell(c) if i == 0 else escape(c)}</td>"
-                                    for i, c in enumerate(row)) + "</tr>" for row in rows)
+NUMBER = re.compile(r"-?(\d[\d.]*(e[+-]?\d+)?|nan|inf)|—|no grad|not stepped|\d+ of \d+")
+
+
+def _rows(rows: list[list[str]], numeric: list[bool]) -> str:
+    return "".join(
+        "<tr>" + "".join(f"<td>{name_cell(c)}</td>" if i == 0 else
+                         f'<td class="num">{escape(c)}</td>' if numeric[i] else
+                         f"<td>{escape(c)}</td>" for i, c in enumerate(row)) + "</tr>"
+        for row in rows)
 
 
 def table(t: Table) -> str:
     if not t.rows:
         return ""
-    head = "".join(f"<th>{escape(h)}</th>" for h in t.header)
+    numeric = [i > 0 and all(NUMBER.fullmatch(r[i]) for r in t.rows) for i in range(len(t.header))]
+    head = "".join(f'<th class="num">{escape(h)}</th>' if n else f"<th>{escape(h)}</th>"
+                   for h, n in zip(t.header, numeric))
     title = f"<h4>{escape(t.title)}</h4>" if t.title else ""
-    shown = f"<table><thead><tr>{head}</tr></thead><tbody>{_rows(t, t.rows[:SHOWN_ROWS])}</tbody>"
+    shown = (f"<table><thead><tr>{head}</tr></thead>"
+             f"<tbody>{_rows(t.rows[:SHOWN_ROWS], numeric)}</tbody>")
     if len(t.rows) <= SHOWN_ROWS:
         return f"{title}{shown}</table>"
-    rest = f"<tbody>{_rows(t, t.rows[SHOWN_ROWS:])}</tbody>"
+    rest = f"<tbody>{_rows(t.rows[SHOWN_ROWS:], numeric)}</tbody>"
     return (f"{title}{shown}</table><details><summary>{len(t.rows) - SHOWN_ROWS} more rows "
             f"</summary><table><thead><tr>{head}</tr></thead>{rest}</table></details>")
 
@@ -79,11 +89,14 @@ def diagnosis(d: object, report: Report) -> str:
 
 
 def param_table(report: Report) -> Table:
-    rows = [[m.name, m.optimizer or "none", f"{m.steps_moved} of {m.steps_seen}",
-             views.fmt(m.path_length), views.fmt(m.last_ratio), "; ".join(m.buffers) or "—"]
-            for m in param_moves(report.run)]
-    return Table(["parameter", "optimizer", "steps that moved it", "distance (sum of updates)",
-                  "last update/param", "state buffers before -> after"], rows,
+    moves = param_moves(report.run)
+    several = len({m.optimizer for m in moves}) > 1  # one optimizer: the column says nothing
+    rows = [[m.name, *([m.optimizer or "none"] if several else []),
+             f"{m.steps_moved} of {m.steps_seen}", views.fmt(m.path_length),
+             views.fmt(m.last_ratio), "; ".join(m.buffers) or "—"] for m in moves]
+    return Table(["parameter", *(["optimizer"] if several else []), "steps that moved it",
+                  "distance (sum of updates)", "last update/param",
+                  "state buffers before -> after"], rows,
                  title="Parameters: movement and optimizer state")
 
 

@@ -114,7 +114,8 @@ class OptimizerTab:
         if unmoved:
             parts.append(W.HTML(f"<h4>⚠ {views.plural(len(unmoved), 'parameter')} did not move"
                                 "</h4>"))
-            self.unmoved = SortableTable(PARAM_TABLE[:3], unmoved, default_order="model order")
+            self.unmoved = SortableTable(PARAM_TABLE[:3], unmoved, default_order="model order",
+                                         page_size=10)
             parts.append(self.unmoved.widget)
         elif run.steps:
             parts.append(W.HTML(f"<h4>✔ Every parameter ({len(moves)}) moved in a recorded step"
@@ -129,7 +130,9 @@ class OptimizerTab:
             state = state or '<p class="nbgrad-note">No state buffers (this optimizer keeps none).</p>'
             parts.append(W.HTML(head + "<b>Hyperparameters, before -> after</b>" + hyper
                                 + "<b>State buffers over all parameters</b>" + state))
-        self.params = SortableTable(PARAM_TABLE, moves, default_order="did not move first")
+        columns = [c for c in PARAM_TABLE
+                   if c.key != "optimizer" or len({m.optimizer for m in moves}) > 1]
+        self.params = SortableTable(columns, moves, default_order="did not move first")
         if moves:
             parts += [W.HTML("<h4>Every parameter</h4>"), self.params.widget]
         self.widget = W.VBox(parts)
