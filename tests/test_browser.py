@@ -61,8 +61,13 @@ def train():
         opt.step()
 
 nbgrad.gradcheck(train, steps=3)"""
-CHECK_CELLS = ["from tests.reports import problem_report\nproblem_report()", BIG_MODEL,
-               "print('after')"]
+WITH_ROWS = """\
+from tests.reports import problem_report
+report = problem_report()
+for step in report.run.steps:  # activation records, duck-typed as the renderers read them
+    step.activations = {"body.1": {"activation": "Tanh", "saturated_fraction": 0.6}}
+report"""
+CHECK_CELLS = [WITH_ROWS, BIG_MODEL, "print('after')"]
 
 
 def require_browser() -> None:
@@ -181,7 +186,7 @@ def check_tab(notebook: Notebook, dash: Any, title: str) -> None:
     """The selected tab's page is visible and has its content; plots are drawn images."""
     expected = {"Gradients": "Layers at step", "Optimizer": "Hyperparameters, before -> after",
                 "Loss": "loss (each backward call)", "Activations": "saturated fraction"}[title]
-    assert dash.get_by_text(expected).first.is_visible(), (notebook.name, title)
+    assert dash.get_by_text(expected).filter(visible=True).count(), (notebook.name, title)
     if title in ("Gradients", "Loss", "Activations"):
         sizes = [img.evaluate("e => [e.complete && e.naturalWidth, e.getBoundingClientRect().width,"
                               " e.getBoundingClientRect().height]")
@@ -259,6 +264,12 @@ def test_diagnosis_rows_open_and_the_fix_button_adds_a_corrected_cell(lab, page)
         notebook.shoot(dash, "rows-open-light")
         first.get_by_role("button", name="Put a corrected copy below").click()
         first.get_by_text("A corrected copy is on its way").wait_for(state="visible")
+        notebook.shoot(dash, "rows-fixed-light")
+        notebook.command("apputils:change-theme", {"theme": "JupyterLab Dark"})
+        notebook.page.wait_for_function("document.body.dataset.jpThemeLight === 'false'")
+        notebook.shoot(dash, "rows-fixed-dark")
+        notebook.command("apputils:change-theme", {"theme": "JupyterLab Light"})
+        notebook.page.wait_for_function("document.body.dataset.jpThemeLight === 'true'")
         cells_before = notebook.panel.locator(".jp-Cell").count()
         # Jupyter delivers set_next_input with the next execution: run the last cell
         notebook.panel.locator(".jp-Cell").nth(2).click()
@@ -270,6 +281,11 @@ def test_diagnosis_rows_open_and_the_fix_button_adds_a_corrected_cell(lab, page)
         assert "# nbgrad NBG101 grads-accumulate: suggested fix" in added
         assert "optimizer.zero_grad()" in added
         assert "problem_report()" in cells.nth(0).locator(".cm-content").inner_text()  # untouched
+        tabs = dash.locator(".lm-TabBar-tab").all()
+        assert [t.inner_text() for t in tabs] == ["Gradients", "Optimizer", "Loss", "Activations"]
+        tabs[3].click()
+        check_tab(notebook, dash, "Activations")
+        notebook.shoot(dash, "activations-light")
         check_page_clean(notebook)
     finally:
         notebook.close()

@@ -257,6 +257,11 @@ def activation_bars(run: Run) -> Figure | None:
     if dead:
         ax.barh([y + 0.2 for y, _ in dead], [v for _, v in dead], height=0.4, color=LINE,
                 hatch="\\\\", edgecolor="white")
+    for y, r in enumerate(rows):  # not measured is not zero: say so
+        for offset, value in ((-0.2, r.saturated_fraction), (0.2, r.dead_fraction)):
+            if value is None:
+                ax.text(0.005, y + offset, "not measured", va="center", fontsize=7,
+                        color="#777777")
     ax.set_xlim(0, 1)
     ax.set_ylim(len(rows) - 0.5, -0.5)
     _label_layers(ax, [r.layer for r in rows])

@@ -64,7 +64,8 @@ class SortableTable:
         self.next.on_click(lambda _: self.turn(+1))
         self.sort_by.observe(self._resort, names="value")
         self.order.observe(self._resort, names="value")
-        self.widget = W.VBox([W.HBox([self.sort_by, self.order]), self.body, self.pager])
+        self.controls = W.HBox([self.sort_by, self.order])
+        self.widget = W.VBox([self.controls, self.body, self.pager])
         self.set_rows(rows)
 
     # -- state ---------------------------------------------------------------------------
@@ -126,3 +127,4 @@ class SortableTable:
         self.previous.disabled = self.page == 0
         self.next.disabled = self.page >= self.pages - 1
         self.pager.layout.display = "" if self.pages > 1 else "none"
+        self.controls.layout.display = "" if len(self.rows) > 2 else "none"  # nothing to order

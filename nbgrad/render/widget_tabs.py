@@ -159,8 +159,8 @@ class LossTab:
 
 ACTIVATION_TABLE = [
     Column("layer", "layer", name=True), Column("kind", "activation"),
-    Column("saturated_fraction", "saturated fraction", numeric=True),
-    Column("dead_fraction", "dead fraction", numeric=True),
+    Column("saturated_fraction", "saturated fraction", missing="not measured", numeric=True),
+    Column("dead_fraction", "dead fraction", missing="not measured", numeric=True),
 ]
 
 
