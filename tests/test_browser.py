@@ -202,7 +202,7 @@ def check_page_clean(notebook: Notebook) -> None:
     assert page.locator(".jupyter-widgets-error-widget").count() == 0
     assert page.locator("[data-mime-type='application/vnd.jupyter.error']").count() == 0
     assert page.locator("img[onerror]").count() == 0
-    assert not page.locator(".jupyter-widget-progress, .widget-progress").count()  # bar gone
+    assert not page.locator(".widget-hprogress, .widget-vprogress").count()  # the bar made way
     assert notebook.errors == [], notebook.errors
 
 
