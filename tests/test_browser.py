@@ -67,7 +67,15 @@ report = problem_report()
 for step in report.run.steps:  # activation records, duck-typed as the renderers read them
     step.activations = {"body.1": {"activation": "Tanh", "saturated_fraction": 0.6}}
 report"""
-CHECK_CELLS = [WITH_ROWS, BIG_MODEL, "print('after')"]
+SLOW = """\
+%%gradcheck --steps 4
+import time
+for i in range(100):
+    time.sleep(0.6)
+    opt.zero_grad()
+    blocks[0]["feed_forward_intermediate_dense"](x).sum().backward()
+    opt.step()"""
+CHECK_CELLS = [WITH_ROWS, BIG_MODEL, "print('after')", "%load_ext nbgrad", SLOW]
 
 
 def require_browser() -> None:
@@ -291,10 +299,16 @@ def test_diagnosis_rows_open_and_the_fix_button_adds_a_corrected_cell(lab, page)
         notebook.close()
 
 
-def test_sixty_long_named_layers_are_paged_and_cut(lab, page):
+def test_progress_bar_then_sixty_long_named_layers_paged_and_cut(lab, page):
     notebook = Notebook(lab, page, CHECK_NOTEBOOK)
     try:
-        notebook.run_all()
+        notebook.command("notebook:run-all-cells")
+        bar = notebook.panel.locator(".widget-hprogress")
+        bar.wait_for(state="visible", timeout=120_000)  # the slow last cell: 4 steps of 0.6 s
+        assert notebook.panel.get_by_text(re.compile(r"nbgrad: (step \d of 4 · [\d.]+ s"
+                                                     r"|waiting for the first)")).count() == 1
+        notebook.wait_idle()
+        assert bar.count() == 0 and notebook.panel.locator(".nbgrad-dashboard").count() == 3
         dash = notebook.panel.locator(".nbgrad-dashboard").nth(1)
         table = dash.locator(".nbgrad-table").first
         assert table.locator("tbody tr").count() == 20
