@@ -328,3 +328,15 @@ def test_progress_rows_fix_button_activations_and_paging(lab: JupyterLab, page: 
         check_page_clean(notebook)
     finally:
         notebook.close()
+
+
+def test_without_a_browser_a_developer_skips_and_ci_fails(monkeypatch, tmp_path):
+    import tests.test_browser as module
+
+    monkeypatch.setattr(module, "CHROMIUM", tmp_path / "no-chromium")
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="To enable it: `apt-get install chromium`"):
+        require_browser()
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="no Chromium at"):
+        require_browser()

@@ -7,12 +7,14 @@ import re
 import ipywidgets as W
 import pytest
 
+import nbgrad
 from nbgrad.render import views
 from nbgrad.render.bundle import WIDGET_MIME, mimebundle
 from nbgrad.render.fix import corrected_cell
 from nbgrad.render.widget import Dashboard
 from nbgrad.render.widget_table import Column, SortableTable
-from tests.reports import BACKWARD_LINE, EVIL, clean_report, problem_report
+from nbgrad.report import Report
+from tests.reports import BACKWARD_LINE, EVIL, clean_report, namespace, problem_report
 
 
 def text_of(widget: W.Widget) -> str:
@@ -188,3 +190,36 @@ def test_outside_a_kernel_the_report_displays_without_widget(shell):
     bundle = problem_report()._repr_mimebundle_()
     assert set(bundle) == {"text/plain", "text/html"}
     assert "2 problems found" in bundle["text/html"]
+
+
+def test_a_changed_hyperparameter_is_marked():
+    source = ("model = nn.Linear(3, 1)\nopt = torch.optim.SGD(model.parameters(), lr=0.1)\n"
+              "sched = torch.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)\n"
+              "x = torch.randn(4, 3)\nfor i in range(100):\n    opt.zero_grad()\n"
+              "    model(x).sum().backward()\n    opt.step()\n    sched.step()\n")
+    report = nbgrad.gradcheck(source, steps=3, namespace=namespace())
+    shown = text_of(Dashboard(report).tab("Optimizer").widget)
+    changed = re.findall(r"<tr><td>0</td><td>(\w+)</td><td>([^<]*)</td><td>([^<]*)</td>"
+                         r'<td class="nbgrad-changed">changed</td></tr>', shown)
+    # halved twice: the run stops in the third opt.step(), before its sched.step()
+    assert changed == [("lr", "0.1", "0.025")]
+
+
+def test_verdict_when_the_cell_raised_or_nbgrad_failed():
+    source = ("model = nn.Linear(3, 1)\nopt = torch.optim.SGD(model.parameters(), lr=0.1)\n"
+              "for i in range(100):\n    opt.zero_grad()\n"
+              "    model(torch.randn(4, 3)).sum().backward()\n    opt.step()\n"
+              "    if i == 1:\n        raise ValueError('bad batch')\n")
+    with pytest.raises(ValueError, match="bad batch"):
+        nbgrad.gradcheck(source, steps=5, namespace=namespace())
+    verdict = Dashboard(nbgrad.last_report()).verdict.value
+    assert "⚠ The cell raised ValueError after 2 steps; no problems found in them" in verdict
+    assert "error at line 8: ValueError: bad batch" in verdict
+    failed = Report(run=clean_report().run, analysis_error="RuntimeError: <boom>")
+    verdict = Dashboard(failed).verdict.value
+    assert "✖ nbgrad could not analyse this run" in verdict and "RuntimeError: &lt;boom&gt;" in verdict
+
+
+def test_report_dashboard_is_the_widget_jupyter_shows():
+    widget = problem_report().dashboard()
+    assert isinstance(widget, W.VBox) and "nbgrad-dashboard" in widget._dom_classes

@@ -73,6 +73,9 @@ def headline(report: Report) -> str:
         return f"{plural(len(problems), 'problem')} found"
     if not report.run.steps:
         return "No optimizer step was seen"
+    if report.run.error is not None:
+        return (f"The cell raised {report.run.error.type} after "
+                f"{plural(len(report.run.steps), 'step')}; no problems found in them")
     return f"No problems found in {plural(len(report.run.steps), 'step')}"
 
 

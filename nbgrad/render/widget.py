@@ -64,7 +64,7 @@ def verdict_html(report: Report) -> str:
         worst = "failed"
     elif report.problems:
         worst = report.problems[0].severity
-    elif not report.run.steps:
+    elif not report.run.steps or report.run.error is not None:
         worst = "nothing"
     lines = views.run_summary(report.run)
     if report.analysis_error:

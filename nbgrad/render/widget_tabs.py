@@ -130,8 +130,9 @@ class OptimizerTab:
             state = state or '<p class="nbgrad-note">No state buffers (this optimizer keeps none).</p>'
             parts.append(W.HTML(head + "<b>Hyperparameters, before -> after</b>" + hyper
                                 + "<b>State buffers over all parameters</b>" + state))
-        columns = [c for c in PARAM_TABLE
-                   if c.key != "optimizer" or len({m.optimizer for m in moves}) > 1]
+        columns = [c for c in PARAM_TABLE  # drop columns that would say the same on every row
+                   if (c.key != "optimizer" or len({m.optimizer for m in moves}) > 1)
+                   and (c.key != "buffers" or any(m.buffers for m in moves))]
         self.params = SortableTable(columns, moves, default_order="did not move first")
         if moves:
             parts += [W.HTML("<h4>Every parameter</h4>"), self.params.widget]
