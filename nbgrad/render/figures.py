@@ -31,10 +31,8 @@ BAD_FACE, BAD_EDGE, BAD_HATCH = "#d62728", "#7f0000", "++"
 LINE, ACCENT = "#1f77b4", "#ff7f0e"
 CMAP = "viridis"
 DPI = 100
-LABEL_POINTS = 9.5  # rows closer than this get every k-th name only (8 pt text)
-
-
 WIDTH = 7.5  # inches; at DPI 100 the PNG is 750 px wide
+LABEL_POINTS = 9.5  # rows closer than this get every k-th name only (8 pt text)
 INCH_PER_CHAR = 0.065  # an 8 pt DejaVu Sans character, for the room the layer names need
 
 
@@ -135,7 +133,8 @@ def grad_heatmap(run: Run) -> Figure | None:
             else:
                 special[kind].append(Rectangle((si - 0.5, li - 0.5), 1, 1))
     positives = [v for row in data for v in row if not math.isnan(v)]
-    legend = [_legend_patch(k) for k, rects in special.items() if rects]
+    shown = {kind: rects for kind, rects in special.items() if rects}
+    legend = [_legend_patch(kind) for kind in shown]
     fig, ax, cax = _frame(_layer_height(len(grid.layers)), _layer_labels(grid.layers),
                           colorbar=bool(positives), legend=bool(legend))
     if positives:
@@ -148,8 +147,7 @@ def grad_heatmap(run: Run) -> Figure | None:
         bar.set_label("gradient norm (log scale)", color=TEXT, fontsize=8)
         bar.ax.tick_params(colors=TEXT, labelsize=8)
         _log_ticks(bar.ax.yaxis, low, high)
-    for patch in legend:
-        rects = special[next(k for k in special if _legend_patch(k).get_label() == patch.get_label())]
+    for patch, rects in zip(legend, shown.values()):
         ax.add_collection(PatchCollection(rects, facecolor=patch.get_facecolor(),
                                           edgecolor=patch.get_edgecolor(),
                                           hatch=patch.get_hatch(), linewidth=0.5))
