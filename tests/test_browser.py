@@ -65,8 +65,9 @@ nbgrad.gradcheck(train, steps=3)"""
 WITH_ROWS = """\
 from tests.reports import problem_report
 report = problem_report()
-for step in report.run.steps:  # activation records, duck-typed as the renderers read them
-    step.activations = {"body.1": {"activation": "Tanh", "saturated_fraction": 0.6}}
+report.run.forward = {"activations": [  # forward-probe records, as the renderers read them
+    {"layer": "body.1", "kind": "tanh", "after": "body.0", "step": 3, "units": 8,
+     "saturated_fraction": 0.6, "dead_units": None}]}
 report"""
 SLOW = """\
 %%gradcheck --steps 4

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from types import SimpleNamespace
 
 import ipywidgets as W
 import pytest
@@ -141,13 +142,21 @@ def test_loss_tab_lists_every_backward_call(dash):
 
 def test_activations_tab_only_when_recorded():
     report = clean_report()
-    for rec in report.run.steps:  # records as the activation helper adds them (duck-typed)
-        rec.activations = {"body.1": {"activation": "Tanh", "saturated_fraction": 0.25 + rec.index,
-                                      "dead_fraction": None}}
+    # forward-probe records as Run.forward.activations holds them (attributes or keys)
+    report.run.forward = SimpleNamespace(activations=[
+        SimpleNamespace(layer="", kind="tanh", after="body.0", step=0, units=8,
+                        saturated_fraction=0.25, dead_units=None),
+        {"layer": "", "kind": "tanh", "after": "body.0", "step": 3, "units": 8,
+         "saturated_fraction": 0.75, "dead_units": None},
+        SimpleNamespace(layer="head", kind="relu", after="", step=3, units=8,
+                        saturated_fraction=None, dead_units=2),
+    ])
     d = Dashboard(report)
     assert list(d.tabs.titles)[-1] == "Activations"
     rows = d.tab("Activations").table.rows
-    assert [(r.layer, r.kind, r.saturated_fraction) for r in rows] == [("body.1", "Tanh", 3.25)]
+    assert [(r.layer, r.kind, r.saturated_fraction, r.dead_fraction, r.step) for r in rows] == [
+        ("body.0", "tanh", 0.75, None, 3), ("head", "relu", None, 0.25, 3)]  # latest step wins
+    assert "not measured" in d.tab("Activations").table.body.value
 
 
 def test_every_user_string_is_escaped(dash):

@@ -1,9 +1,10 @@
-"""Activation saturation and dead-unit fractions per layer, when the run recorded them.
+"""Activation saturation and dead-unit fractions per activation, when the run recorded them.
 
-Activation records are optional (older runs and runs without forward statistics have none), so
-they are read by duck typing: per step `StepRecord.activations` or per run `Run.activations`, each a
-mapping layer -> stats with a saturated and/or dead fraction (attributes or dict keys). No records:
-no rows, and renderers leave the Activations panel out.
+The records come from the forward probe (`Run.forward.activations`: one record per activation and
+watched step, with `layer`, `kind`, `after`, `step`, `units`, `saturated_fraction`, `dead_units`,
+`mean_slope`).
+They are read by attribute or key, so a run without forward records (older JSON, a probe that did
+not run) simply has no rows, and renderers leave the Activations panel out.
 """
 
 from __future__ import annotations
@@ -15,61 +16,45 @@ from typing import Any
 
 from nbgrad.records import Run
 
-SATURATED_KEYS = ("saturated_fraction", "saturation_fraction", "saturated")
-DEAD_KEYS = ("dead_fraction", "dead_unit_fraction", "dead_units_fraction", "dead")
-KIND_KEYS = ("activation", "kind", "nonlinearity", "type")
-
 
 @dataclass
 class ActivationRow:
-    layer: str
-    kind: str  # the nonlinearity when the record says it, else ""
-    saturated_fraction: float | None
-    dead_fraction: float | None
-    step: int | None  # the step the numbers come from; None for per-run records
+    layer: str  # what a person recognises: the layer whose output it received, else its module
+    kind: str  # sigmoid / tanh / relu, "" when unknown
+    saturated_fraction: float | None  # None: not measured (e.g. relu does not saturate)
+    dead_fraction: float | None  # units zero for every sample, over all units
+    step: int | None  # the step the numbers come from
+    mean_slope: float | None = None  # the factor the activation passes gradients back with
 
 
-def _get(stats: Any, keys: tuple[str, ...]) -> Any:
-    for key in keys:
-        value = stats.get(key) if isinstance(stats, Mapping) else getattr(stats, key, None)
-        if value is not None:
-            return value
-    return None
+def _get(record: Any, key: str) -> Any:
+    return record.get(key) if isinstance(record, Mapping) else getattr(record, key, None)
 
 
 def _fraction(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         return None
-    return float(value) if math.isfinite(value) else None
+    return float(value)
 
 
-def _row(layer: str, stats: Any, step: int | None) -> ActivationRow | None:
-    if isinstance(stats, (list, tuple)):  # per-run record holding one entry per step
-        stats = stats[-1] if stats else None
-    if stats is None:
-        return None
-    saturated = _fraction(_get(stats, SATURATED_KEYS))
-    dead = _fraction(_get(stats, DEAD_KEYS))
-    if saturated is None and dead is None:
-        return None
-    kind = _get(stats, KIND_KEYS)
-    return ActivationRow(layer, str(kind) if kind else "", saturated, dead, step)
+def _row(record: Any) -> ActivationRow:
+    after, layer = _get(record, "after") or "", _get(record, "layer") or ""
+    dead, units = _get(record, "dead_units"), _get(record, "units")
+    dead_fraction = _fraction(dead / units) if isinstance(dead, int) and units else None
+    return ActivationRow(str(after or layer), str(_get(record, "kind") or ""),
+                         _fraction(_get(record, "saturated_fraction")), dead_fraction,
+                         _get(record, "step"), _fraction(_get(record, "mean_slope")))
 
 
 def activation_rows(run: Run) -> list[ActivationRow]:
-    """Each layer's latest recorded fractions, in the order layers were first recorded."""
-    rows: dict[str, ActivationRow] = {}
-    for rec in run.steps:
-        per_layer = getattr(rec, "activations", None)
-        if isinstance(per_layer, Mapping):
-            for layer, stats in per_layer.items():
-                row = _row(str(layer), stats, rec.index)
-                if row is not None:
-                    rows[row.layer] = row
-    per_run = getattr(run, "activations", None)
-    if not rows and isinstance(per_run, Mapping):
-        for layer, stats in per_run.items():
-            row = _row(str(layer), stats, None)
-            if row is not None:
-                rows[row.layer] = row
+    """Each activation's latest record, in the order activations were first recorded."""
+    records = _get(getattr(run, "forward", None) or {}, "activations") or []
+    rows: dict[tuple[str, str, str], ActivationRow] = {}
+    for record in records:
+        key = (str(_get(record, "layer")), str(_get(record, "after")), str(_get(record, "kind")))
+        row = _row(record)
+        if row.saturated_fraction is None and row.dead_fraction is None:
+            continue
+        if key not in rows or (row.step or 0) >= (rows[key].step or 0):
+            rows[key] = row
     return list(rows.values())

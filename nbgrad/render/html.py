@@ -101,10 +101,10 @@ def param_table(report: Report) -> Table:
 
 
 def activation_table(report: Report) -> Table:
-    rows = [[r.layer, r.kind or "—", views.fmt(r.saturated_fraction), views.fmt(r.dead_fraction)]
-            for r in activation_rows(report.run)]
-    return Table(["layer", "activation", "saturated fraction", "dead fraction"], rows,
-                 title="Activations")
+    rows = [[r.layer, r.kind or "—", views.fmt(r.saturated_fraction), views.fmt(r.dead_fraction),
+             views.fmt(r.mean_slope), views.fmt(r.step)] for r in activation_rows(report.run)]
+    return Table(["layer", "activation", "saturated fraction", "dead fraction", "mean slope",
+                  "step"], rows, title="Activations")
 
 
 def render(report: Report, figures: str = "") -> str:

@@ -162,6 +162,8 @@ ACTIVATION_TABLE = [
     Column("layer", "layer", name=True), Column("kind", "activation"),
     Column("saturated_fraction", "saturated fraction", missing="not measured", numeric=True),
     Column("dead_fraction", "dead fraction", missing="not measured", numeric=True),
+    Column("mean_slope", "mean slope", missing="not measured", numeric=True),
+    Column("step", "step", numeric=True),
 ]
 
 
