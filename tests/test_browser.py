@@ -262,7 +262,7 @@ def check_progress_bar(notebook: Notebook) -> None:
     notebook.command("notebook:run-all-cells")
     bar = notebook.panel.locator(".widget-hprogress")
     bar.wait_for(state="visible", timeout=120_000)  # 4 steps of 0.6 s
-    label = re.compile(r"nbgrad: (step \d of 4 · [\d.]+ s|waiting for the first)")
+    label = re.compile(r"nbgrad: (step \d of 4 · [\d.]+ s|waiting for the first|getting ready)")
     assert notebook.panel.get_by_text(label).count() == 1
     notebook.wait_idle()
     assert bar.count() == 0 and notebook.panel.locator(".nbgrad-dashboard").count() == 3

@@ -23,15 +23,19 @@ class ProgressBar:
         import ipywidgets as W
         from IPython.display import display
 
-        import nbgrad.render.widget  # noqa: F401 - matplotlib too: loaded before the first step,
-        # not between the last step and the dashboard (about half a second in a fresh kernel)
-
-        self.started = time.perf_counter()
         self.bar = W.IntProgress(value=0, min=0, max=max(total, 1), bar_style="info",
                                  layout=W.Layout(width="240px"))
-        self.label = W.Label(f"nbgrad: waiting for the first optimizer step (0 of {total})")
+        self.label = W.Label("nbgrad: getting ready")
         self.widget = W.HBox([self.bar, self.label])
         self.handle: Any = display(self.widget, display_id=True)
+        # load the dashboard's modules, matplotlib and its fonts before the first step, not
+        # between the last step and the dashboard (about a second, once per kernel)
+        import nbgrad.render.widget  # noqa: F401
+        from nbgrad.render.figures import warm_up
+
+        warm_up()
+        self.started = time.perf_counter()
+        self.label.value = f"nbgrad: waiting for the first optimizer step (0 of {total})"
 
     def __call__(self, step: int, total: int) -> None:
         try:
