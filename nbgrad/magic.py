@@ -12,6 +12,7 @@ from IPython.display import display
 
 from nbgrad import api
 from nbgrad.errors import NbgradUsageError, usage_message
+from nbgrad.render.progress import progress_bar
 
 OPTIONS = "--steps N, --timeout SECONDS, --keep"
 EXAMPLE = "%%gradcheck --steps 10 --timeout 60"
@@ -48,9 +49,11 @@ class GradcheckMagics(Magics):
         filename = self.shell.compile.cache("\n" + cell, self.shell.execution_count)
         previous = api.last_report()
         try:
-            return api.gradcheck(cell, steps=args.steps, timeout=args.timeout,
-                                 namespace=self.shell.user_ns, first_line=2, keep=args.keep,
-                                 filename=filename, activations=args.activations)
+            with progress_bar(args.steps) as progress:
+                return api.gradcheck(cell, steps=args.steps, timeout=args.timeout,
+                                     namespace=self.shell.user_ns, first_line=2, keep=args.keep,
+                                     filename=filename, activations=args.activations,
+                                     progress=progress)
         except NbgradUsageError as error:
             raise UsageError(str(error)) from None
         except SyntaxError as error:  # the user's: shown like any cell's, without nbgrad's frames

@@ -31,10 +31,21 @@ class Report:
 
         return text.render(self)
 
-    def to_html(self) -> str:
+    def to_html(self, figures: bool = True) -> str:
+        """The static HTML report, with the figures as embedded PNGs unless `figures=False`."""
         from nbgrad.render import html
 
-        return html.render(self)
+        if not figures:
+            return html.render(self)
+        from nbgrad.render.figures import FigureSet
+
+        return html.render(self, FigureSet(self.run).html())
+
+    def dashboard(self) -> Any:
+        """The ipywidgets dashboard of this report (what Jupyter displays)."""
+        from nbgrad.render.widget import Dashboard
+
+        return Dashboard(self).widget
 
     def to_dict(self) -> dict[str, Any]:
         return {"run": self.run.to_dict(), "diagnoses": [d.to_dict() for d in self.diagnoses],
@@ -50,8 +61,11 @@ class Report:
                    diagnoses=[Diagnosis.from_dict(d) for d in data["diagnoses"]],
                    analysis_error=data.get("analysis_error"))
 
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
-        return {"text/plain": self.to_text(), "text/html": self.to_html()}
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        """Widget view (in a Jupyter kernel), static HTML with figures, and the text report."""
+        from nbgrad.render.bundle import mimebundle
+
+        return mimebundle(self, include, exclude)
 
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
         printer.text(self.to_text())

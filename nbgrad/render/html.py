@@ -1,57 +1,110 @@
 """The static HTML report: what GitHub, nbviewer and nbconvert show when no widget can run.
 
-Every user-controlled string (layer and parameter names, messages, cell lines) is escaped.
+Every user-controlled string (layer and parameter names, messages, cell lines) is escaped. Long
+tables show their first rows and fold the rest into a <details> element; long names are cut with
+the full name in a tooltip.
 """
 
 from __future__ import annotations
 
+import re
 from html import escape
 from typing import TYPE_CHECKING
 
 from nbgrad.render import views
+from nbgrad.render.activations import activation_rows
+from nbgrad.render.moves import param_moves
 from nbgrad.render.views import Table
 
 if TYPE_CHECKING:
     from nbgrad.report import Report
 
-SEVERITY_ICON = {"error": "⛔ error", "warning": "⚠️ warning", "info": "ℹ️ note"}
+SHOWN_ROWS = 25
+NAME_WIDTH = 40
 
 STYLE = (
     "<style>.nbgrad-report{font-family:var(--jp-ui-font-family,sans-serif);font-size:13px}"
     ".nbgrad-report table{border-collapse:collapse;margin:4px 0 10px}"
-    ".nbgrad-report th,.nbgrad-report td{padding:2px 8px;text-align:right;"
+    ".nbgrad-report th,.nbgrad-report td{padding:2px 8px;text-align:left;vertical-align:top;"
     "border-bottom:1px solid rgba(128,128,128,.3)}"
-    ".nbgrad-report td:first-child,.nbgrad-report th:first-child{text-align:left}"
+    ".nbgrad-report .num{text-align:right}"
     ".nbgrad-report .nbgrad-verdict{font-size:15px;font-weight:600;margin:4px 0}"
     ".nbgrad-report .nbgrad-diag{border-left:4px solid rgba(128,128,128,.6);"
     "padding:2px 8px;margin:6px 0}"
-    ".nbgrad-report .nbgrad-error{border-left-color:#d32f2f}"
-    ".nbgrad-report .nbgrad-warning{border-left-color:#f9a825}"
-    ".nbgrad-report pre{margin:2px 0;padding:4px;background:rgba(128,128,128,.12)}</style>"
+    ".nbgrad-report .nbgrad-error{border-left-color:var(--jp-error-color1,#d32f2f)}"
+    ".nbgrad-report .nbgrad-warning{border-left-color:var(--jp-warn-color1,#f9a825)}"
+    ".nbgrad-report .nbgrad-info{border-left-color:var(--jp-info-color1,#0288d1)}"
+    ".nbgrad-report pre{margin:2px 0;padding:4px;background:rgba(128,128,128,.12)}"
+    ".nbgrad-report img{display:block;margin:6px 0}</style>"
 )
+
+
+def name_cell(name: str) -> str:
+    """A name cut to NAME_WIDTH characters; the whole name is in the tooltip."""
+    short = views.short_name(name, NAME_WIDTH)
+    if short == name:
+        return escape(name)
+    return f'<span title="{escape(name)}">{escape(short)}</span>'
+
+
+NUMBER = re.compile(r"-?(\d[\d.]*(e[+-]?\d+)?|nan|inf)|—|no grad|not stepped|\d+ of \d+")
+
+
+def _rows(rows: list[list[str]], numeric: list[bool]) -> str:
+    return "".join(
+        "<tr>" + "".join(f"<td>{name_cell(c)}</td>" if i == 0 else
+                         f'<td class="num">{escape(c)}</td>' if numeric[i] else
+                         f"<td>{escape(c)}</td>" for i, c in enumerate(row)) + "</tr>"
+        for row in rows)
 
 
 def table(t: Table) -> str:
     if not t.rows:
         return ""
-    head = "".join(f"<th>{escape(h)}</th>" for h in t.header)
-    body = "".join("<tr>" + "".join(f"<td>{escape(c)}</td>" for c in row) + "</tr>"
-                   for row in t.rows)
+    numeric = [i > 0 and all(NUMBER.fullmatch(r[i]) for r in t.rows) for i in range(len(t.header))]
+    head = "".join(f'<th class="num">{escape(h)}</th>' if n else f"<th>{escape(h)}</th>"
+                   for h, n in zip(t.header, numeric))
     title = f"<h4>{escape(t.title)}</h4>" if t.title else ""
-    return f"{title}<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    shown = (f"<table><thead><tr>{head}</tr></thead>"
+             f"<tbody>{_rows(t.rows[:SHOWN_ROWS], numeric)}</tbody>")
+    if len(t.rows) <= SHOWN_ROWS:
+        return f"{title}{shown}</table>"
+    rest = f"<tbody>{_rows(t.rows[SHOWN_ROWS:], numeric)}</tbody>"
+    return (f"{title}{shown}</table><details><summary>{len(t.rows) - SHOWN_ROWS} more rows "
+            f"</summary><table><thead><tr>{head}</tr></thead>{rest}</table></details>")
 
 
-def diagnosis(d: object) -> str:
+def diagnosis(d: object, report: Report) -> str:
     from nbgrad.diagnose.diagnosis import Diagnosis
 
     assert isinstance(d, Diagnosis)
-    where = f" <span>(line {d.line})</span>" if d.line else ""
-    items = "".join(f"<li>{escape(e.text)}</li>" for e in d.evidence)
-    code = f"<pre>{escape(d.fix_code)}</pre>" if d.fix_code else ""
-    return (f'<div class="nbgrad-diag nbgrad-{d.severity}"><b>{SEVERITY_ICON[d.severity]}</b> '
-            f"<code>{escape(d.code)} {escape(d.slug)}</code> <b>{escape(d.title)}</b>{where}"
-            f"<ul>{items}</ul><div><i>Why:</i> {escape(d.why)}</div>"
-            f"<div><i>Fix:</i> {escape(d.fix)}</div>{code}</div>")
+    v = views.diagnosis_view(d, report.run)
+    where = f" <span>({escape(v.where)})</span>" if v.where else ""
+    items = "".join(f"<li>{escape(e)}</li>" for e in v.evidence)
+    code = f"<pre>{escape(v.fix_code)}</pre>" if v.fix_code else ""
+    return (f'<div class="nbgrad-diag nbgrad-{escape(v.severity)}"><b>{v.icon} {v.word}</b> '
+            f"<code>{escape(v.code)} {escape(v.slug)}</code> <b>{escape(v.title)}</b>{where}"
+            f"<ul>{items}</ul><div><i>Why:</i> {escape(v.why)}</div>"
+            f"<div><i>Fix:</i> {escape(v.fix)}</div>{code}</div>")
+
+
+def param_table(report: Report) -> Table:
+    moves = param_moves(report.run)
+    several = len({m.optimizer for m in moves}) > 1  # one optimizer: the column says nothing
+    rows = [[m.name, *([m.optimizer or "none"] if several else []),
+             f"{m.steps_moved} of {m.steps_seen}", views.fmt(m.path_length),
+             views.fmt(m.last_ratio), "; ".join(m.buffers) or "—"] for m in moves]
+    return Table(["parameter", *(["optimizer"] if several else []), "steps that moved it",
+                  "distance (sum of updates)", "last update/param",
+                  "state buffers before -> after"], rows,
+                 title="Parameters: movement and optimizer state")
+
+
+def activation_table(report: Report) -> Table:
+    rows = [[r.layer, r.kind or "—", views.fmt(r.saturated_fraction), views.fmt(r.dead_fraction),
+             views.fmt(r.mean_slope), views.fmt(r.step)] for r in activation_rows(report.run)]
+    return Table(["layer", "activation", "saturated fraction", "dead fraction", "mean slope",
+                  "step"], rows, title="Activations")
 
 
 def render(report: Report, figures: str = "") -> str:
@@ -60,15 +113,17 @@ def render(report: Report, figures: str = "") -> str:
     parts = [STYLE, '<div class="nbgrad-report">',
              f'<div class="nbgrad-verdict">nbgrad: {escape(views.verdict(report))}</div>',
              "<div>" + "<br>".join(escape(x) for x in views.run_summary(run)) + "</div>"]
-    parts += [diagnosis(d) for d in report.diagnoses]
+    parts += [diagnosis(d, report) for d in report.diagnoses]
     parts.append(figures)
     parts.append(table(views.skipped_table(run)))
     if views.shown_steps(run):
+        parts.append(table(views.unmoved_params(run)))
         parts.append(table(views.layer_grad_table(run)))
         parts.append(table(views.layer_step_table(run)))
         for opt in run.optimizers:
             parts.append(table(views.hyperparameter_table(opt)))
             parts.append(table(views.state_table(opt)))
-        parts.append(table(views.unmoved_params(run)))
+        parts.append(table(param_table(report)))
+        parts.append(table(activation_table(report)))
     parts.append("</div>")
     return "".join(parts)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from nbgrad.records import OptimizerRecord, RestoreInfo, Run, StepRecord
 
 if TYPE_CHECKING:
+    from nbgrad.diagnose.diagnosis import Diagnosis
     from nbgrad.report import Report
 
 NO_GRAD = "no grad"
@@ -33,6 +34,14 @@ def fmt(value: float | None, missing: str = "—") -> str:
     if 1e-3 <= abs(value) < 1e4:
         return f"{value:.4g}"
     return f"{value:.2e}"
+
+
+def short_name(name: str, width: int = 32) -> str:
+    """A long dotted name cut in the middle, keeping its start and its (most specific) end."""
+    if len(name) <= width:
+        return name
+    head = max(width // 3, 1)
+    return name[:head] + "…" + name[-(width - head - 1):]
 
 
 def plural(n: int, word: str) -> str:
@@ -62,6 +71,53 @@ def verdict(report: Report) -> str:
 def shown_steps(run: Run) -> list[StepRecord]:
     """The steps the tables show: the optimizer's, or the manual updates when there were none."""
     return run.steps or run.manual_steps
+
+
+def headline(report: Report) -> str:
+    """The verdict in a few words, for the top of the dashboard; the rows below carry the titles."""
+    if report.analysis_error:
+        return "nbgrad could not analyse this run"
+    problems = [d for d in report.diagnoses if d.severity in ("error", "warning")]
+    if problems:
+        return f"{plural(len(problems), 'problem')} found"
+    if not report.run.steps:
+        return "No optimizer step was seen"
+    if report.run.error is not None:
+        return (f"The cell raised {report.run.error.type} after "
+                f"{plural(len(report.run.steps), 'step')}; no problems found in them")
+    return f"No problems found in {plural(len(report.run.steps), 'step')}"
+
+
+# symbols of plain text fonts (DejaVu has them), not emoji: they render without an emoji font
+SEVERITY_ICON = {"error": "✖", "warning": "⚠", "info": "ℹ"}
+SEVERITY_WORD = {"error": "error", "warning": "warning", "info": "note"}
+
+
+@dataclass
+class DiagnosisView:
+    """A diagnosis as renderers show it: severity as icon and word, the cell line spelled out."""
+
+    severity: str
+    icon: str
+    word: str
+    code: str
+    slug: str
+    title: str
+    where: str  # "line 14: loss.backward()", or "" when the line is unknown
+    evidence: list[str]
+    why: str
+    fix: str
+    fix_code: str | None
+
+
+def diagnosis_view(d: Diagnosis, run: Run) -> DiagnosisView:
+    where = ""
+    if d.line:
+        text = run.cell_line(d.line)
+        where = f"line {d.line}: {text}" if text else f"line {d.line}"
+    return DiagnosisView(d.severity, SEVERITY_ICON.get(d.severity, "•"),
+                         SEVERITY_WORD.get(d.severity, d.severity), d.code, d.slug, d.title, where,
+                         [e.text for e in d.evidence], d.why, d.fix, d.fix_code)
 
 
 def no_step_reason(run: Run) -> str:
@@ -208,20 +264,77 @@ def layer_grad_table(run: Run) -> Table:
                  title="Gradient norm per layer")
 
 
-def layer_step_table(run: Run, step: int = -1) -> Table:
-    """Every measured quantity of each layer at one step."""
+@dataclass
+class LayerRow:
+    """One layer at one step, as numbers (None: no gradient / not stepped), for sorting and plots."""
+
+    name: str
+    type: str
+    grad_norm: float | None
+    param_norm: float
+    update_norm: float | None
+    update_to_param_ratio: float | None
+    grad_zero_fraction: float | None
+
+
+LAYER_COLUMNS: list[tuple[str, str]] = [
+    ("name", "layer"), ("grad_norm", "grad norm"), ("param_norm", "param norm"),
+    ("update_norm", "update norm"), ("update_to_param_ratio", "update/param"),
+    ("grad_zero_fraction", "zero grad frac"),
+]
+MISSING_WORDS = {"grad_norm": NO_GRAD, "update_norm": "not stepped"}
+
+
+def layer_rows(run: Run, step: int = -1) -> list[LayerRow]:
+    """Every layer that has stats at `step` (negative counts from the end), in model order."""
     rec = shown_steps(run)[step]
     rows = []
     for layer in run.layers.values():
         s = rec.layers.get(layer.name)
-        if s is None:
-            continue
-        rows.append([layer.name, fmt(s.grad_norm, NO_GRAD), fmt(s.param_norm),
-                     fmt(s.update_norm, "not stepped"), fmt(s.update_to_param_ratio),
-                     fmt(s.grad_zero_fraction)])
+        if s is not None:
+            rows.append(LayerRow(layer.name, layer.type, s.grad_norm, s.param_norm, s.update_norm,
+                                 s.update_to_param_ratio, s.grad_zero_fraction))
+    return rows
+
+
+def layer_cells(row: LayerRow) -> list[str]:
+    """A layer row as the strings every renderer shows."""
+    return [row.name if key == "name" else fmt(getattr(row, key), MISSING_WORDS.get(key, "—"))
+            for key, _ in LAYER_COLUMNS]
+
+
+def layer_step_table(run: Run, step: int = -1) -> Table:
+    """Every measured quantity of each layer at one step."""
+    rec = shown_steps(run)[step]
     word = "manual update" if rec.optimizer < 0 else "step"
-    return Table(["layer", "grad norm", "param norm", "update norm", "update/param",
-                  "zero grad frac"], rows, title=f"Layers at {word} {rec.index}")
+    rows = [layer_cells(r) for r in layer_rows(run, step)]
+    return Table([h for _, h in LAYER_COLUMNS], rows,
+                 title=f"Layers at {word} {rec.index}")
+
+
+@dataclass
+class GradGrid:
+    """Gradient norm of every layer at every step; None where the layer had no gradient."""
+
+    layers: list[str]
+    steps: list[int]
+    values: list[list[float | None]]  # values[layer][step]
+
+
+def grad_grid(run: Run) -> GradGrid:
+    values = []
+    for name in run.layers:
+        row: list[float | None] = []
+        for rec in shown_steps(run):
+            stats = rec.layers.get(name)
+            row.append(None if stats is None else stats.grad_norm)
+        values.append(row)
+    return GradGrid(list(run.layers), [s.index for s in shown_steps(run)], values)
+
+
+def loss_points(run: Run) -> list[tuple[int, int, float | None]]:
+    """(step, backward call within the step, loss): every value `backward()` was called on."""
+    return [(rec.index, k, value) for rec in shown_steps(run) for k, value in enumerate(rec.losses)]
 
 
 def _hyper_value(value: Any) -> str:
@@ -277,9 +390,9 @@ def state_table(opt: OptimizerRecord) -> Table:
                  title=f"{opt.type} '{opt.name}': state")
 
 
-def unmoved_params(run: Run) -> Table:
-    """Parameters that no recorded step moved, and why: the first thing to look at."""
-    rows = []
+def unmoved_reasons(run: Run) -> dict[str, str]:
+    """Parameter -> why no recorded step moved it (only the parameters that did not move)."""
+    out = {}
     steps = shown_steps(run)
     for name, info in run.params.items():
         moved = any((s.params.get(name) and (s.params[name].update_norm or 0) > 0) for s in steps)
@@ -300,6 +413,12 @@ def unmoved_params(run: Run) -> Table:
             opt = run.optimizers[info.optimizer]
             lr = opt.after.groups[info.param_group or 0].get("lr")
             why = "learning rate is 0" if lr == 0 else "the step left it unchanged"
-        rows.append([name, info.layer, why])
+        out[name] = why
+    return out
+
+
+def unmoved_params(run: Run) -> Table:
+    """Parameters that no recorded step moved, and why: the first thing to look at."""
+    rows = [[name, run.params[name].layer, why] for name, why in unmoved_reasons(run).items()]
     return Table(["parameter", "layer", "why it did not move"], rows,
                  title="Parameters that did not move")

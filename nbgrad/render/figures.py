@@ -1,0 +1,341 @@
+"""Matplotlib figures of a run, drawn on bare `Figure` objects and handed out as PNG bytes.
+
+pyplot is never imported: it would keep global state (current figure, open-figure list, the
+inline backend's auto-display) in the user's session. Figures get their colours explicitly, never
+by changing rcParams. Cells and bars that have no number (a layer without gradient) are drawn
+hatched with a legend entry, never as a zero.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import math
+from collections.abc import Callable
+from html import escape
+from typing import Any
+
+from matplotlib.collections import PatchCollection
+from matplotlib.colors import LogNorm
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch, Rectangle
+from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator
+
+from nbgrad.records import Run
+from nbgrad.render import activations, views
+
+TEXT = "#222222"
+NO_GRAD_FACE, NO_GRAD_EDGE, NO_GRAD_HATCH = "#dddddd", "#888888", "///"
+ZERO_FACE, ZERO_EDGE, ZERO_HATCH = "#ffffff", "#333333", "xx"
+BAD_FACE, BAD_EDGE, BAD_HATCH = "#d62728", "#7f0000", "++"
+LINE, ACCENT = "#1f77b4", "#ff7f0e"
+CMAP = "viridis"
+DPI = 100
+WIDTH = 7.5  # inches; at DPI 100 the PNG is 750 px wide
+LABEL_POINTS = 9.5  # rows closer than this get every k-th name only (8 pt text)
+INCH_PER_CHAR = 0.065  # an 8 pt DejaVu Sans character, for the room the layer names need
+
+
+def _frame(height: float, labels: list[str] | None = None, *, colorbar: bool = False,
+           legend: bool = False) -> tuple[Figure, Any, Any]:
+    """A figure with one axes placed by hand (no layout engine: it costs a second draw)."""
+    left = 0.25 + INCH_PER_CHAR * max((len(x) for x in labels or ["0.0000"]), default=6)
+    right = 1.05 if colorbar else 0.2
+    top, bottom = 0.35, 0.5 + (0.3 if legend else 0.0)
+    fig = Figure(figsize=(WIDTH, height), dpi=DPI, facecolor="white")
+    box = [left / WIDTH, bottom / height, (WIDTH - left - right) / WIDTH,
+           (height - top - bottom) / height]
+    ax = fig.add_axes(box)
+    cax = fig.add_axes([(WIDTH - right + 0.1) / WIDTH, box[1], 0.15 / WIDTH, box[3]]) \
+        if colorbar else None
+    return fig, ax, cax
+
+
+def _style(ax: Any, title: str) -> None:
+    ax.set_title(title, color=TEXT, fontsize=10, loc="left")
+    ax.tick_params(colors=TEXT, labelsize=8)
+    for spine in ax.spines.values():
+        spine.set_color("#999999")
+
+
+def _tick_label(value: float, _: Any = None) -> str:
+    if 1e-3 <= abs(value) < 1e4:
+        return views.fmt(value)
+    mantissa, exponent = f"{value:.0e}".split("e")
+    return f"{mantissa}e{int(exponent)}"
+
+
+def _log_ticks(axis: Any, low: float, high: float) -> None:
+    """Log ticks written as plain short numbers (0.02, 5, 1e-5), 1-2-5 only over a short range."""
+    decades = math.log10(high / low) if low > 0 and high > low else 1.0
+    subs = (1.0, 2.0, 5.0) if decades <= 2.5 else (1.0,)
+    axis.set_major_locator(LogLocator(base=10, subs=subs, numticks=9))
+    axis.set_major_formatter(FuncFormatter(_tick_label))
+    axis.set_minor_locator(NullLocator())
+
+
+def _layer_height(n: int) -> float:
+    return min(max(1.3 + 0.2 * n, 2.2), 11.0)
+
+
+def _layer_labels(names: list[str]) -> list[str]:
+    return [views.short_name(n, 30) for n in names]
+
+
+def _label_layers(ax: Any, names: list[str]) -> None:
+    """Layer names as plain text beside the rows (tick objects are slow to make by the dozen)."""
+    ax.set_yticks([])
+    row_points = ax.get_position().height * ax.figure.get_figheight() * 72 / max(len(names), 1)
+    every = max(1, math.ceil(LABEL_POINTS / row_points))
+    where = ax.get_yaxis_transform()  # x in axes fractions, y in rows
+    for i, label in enumerate(_layer_labels(names)):
+        if i % every == 0:
+            ax.text(-0.01, i, label, transform=where, ha="right", va="center", fontsize=8,
+                    color=TEXT)
+
+
+def _step_ticks(ax: Any, steps: list[int], positions: list[float] | None = None) -> None:
+    every = max(1, math.ceil(len(steps) / 10))
+    where = positions if positions is not None else list(range(len(steps)))
+    ax.set_xticks(where[::every], [str(s) for s in steps[::every]])
+    ax.set_xlabel("optimizer step", color=TEXT, fontsize=8)
+
+
+def _legend_patch(kind: str) -> Patch:
+    face, edge, hatch, label = {
+        "none": (NO_GRAD_FACE, NO_GRAD_EDGE, NO_GRAD_HATCH, "no gradient (.grad is None)"),
+        "zero": (ZERO_FACE, ZERO_EDGE, ZERO_HATCH, "gradient exactly 0"),
+        "bad": (BAD_FACE, BAD_EDGE, BAD_HATCH, "nan / inf"),
+    }[kind]
+    return Patch(facecolor=face, edgecolor=edge, hatch=hatch, label=label)
+
+
+def _kind(value: float | None) -> str:
+    if value is None:
+        return "none"
+    if not math.isfinite(value):
+        return "bad"
+    return "zero" if value <= 0 else "ok"
+
+
+def grad_heatmap(run: Run) -> Figure | None:
+    """Layers x steps, gradient norm on a log colour scale; special cells hatched with a legend."""
+    grid = views.grad_grid(run)
+    if not grid.layers or not grid.steps:
+        return None
+    special: dict[str, list[Rectangle]] = {"none": [], "zero": [], "bad": []}
+    data = [[math.nan] * len(grid.steps) for _ in grid.layers]
+    for li, row in enumerate(grid.values):
+        for si, value in enumerate(row):
+            kind = _kind(value)
+            if kind == "ok":
+                data[li][si] = value  # type: ignore[assignment]
+            else:
+                special[kind].append(Rectangle((si - 0.5, li - 0.5), 1, 1))
+    positives = [v for row in data for v in row if not math.isnan(v)]
+    shown = {kind: rects for kind, rects in special.items() if rects}
+    legend = [_legend_patch(kind) for kind in shown]
+    fig, ax, cax = _frame(_layer_height(len(grid.layers)), _layer_labels(grid.layers),
+                          colorbar=bool(positives), legend=bool(legend))
+    if positives:
+        low, high = min(positives), max(positives)
+        if high <= low * 1.0001:
+            low, high = low / 10, high * 10
+        mesh = ax.imshow(data, aspect="auto", cmap=CMAP, norm=LogNorm(low, high),
+                         interpolation="nearest")
+        bar = fig.colorbar(mesh, cax=cax)
+        bar.set_label("gradient norm (log scale)", color=TEXT, fontsize=8)
+        bar.ax.tick_params(colors=TEXT, labelsize=8)
+        _log_ticks(bar.ax.yaxis, low, high)
+    for patch, rects in zip(legend, shown.values()):
+        ax.add_collection(PatchCollection(rects, facecolor=patch.get_facecolor(),
+                                          edgecolor=patch.get_edgecolor(),
+                                          hatch=patch.get_hatch(), linewidth=0.5))
+    ax.set_xlim(-0.5, len(grid.steps) - 0.5)
+    ax.set_ylim(len(grid.layers) - 0.5, -0.5)
+    _step_ticks(ax, grid.steps)
+    _label_layers(ax, grid.layers)
+    _style(ax, "Gradient norm per layer and step")
+    if legend:
+        fig.legend(handles=legend, loc="lower center", ncols=len(legend), fontsize=8,
+                   frameon=False, labelcolor=TEXT)
+    return fig
+
+
+def grad_bars(run: Run, step: int = -1) -> Figure | None:
+    """Each layer's gradient norm at one step (log scale); layers without gradient say so."""
+    if not run.steps:
+        return None
+    rows = views.layer_rows(run, step)
+    if not rows:
+        return None
+    kinds = [_kind(r.grad_norm) for r in rows]
+    finite = [r.grad_norm for r, k in zip(rows, kinds) if k == "ok"]
+    low = min(finite) / 3 if finite else 1e-3  # type: ignore[type-var]
+    high = max(finite) * 3 if finite else 1.0  # type: ignore[type-var]
+    used = [k for k in ("none", "zero", "bad") if k in kinds]
+    fig, ax, _ = _frame(_layer_height(len(rows)), _layer_labels([r.name for r in rows]),
+                        legend=bool(used))
+    ax.set_xscale("log")
+    ax.set_xlim(low, high)
+    _log_ticks(ax.xaxis, low, high)
+    if not finite:  # no bar to measure: a scale would only suggest numbers that do not exist
+        ax.set_xticks([])
+    ok = [(y, r.grad_norm) for y, (r, k) in enumerate(zip(rows, kinds)) if k == "ok"]
+    if ok:
+        ax.barh([y for y, _ in ok], [v for _, v in ok], color=LINE, height=0.7)
+    for kind in used:
+        ys = [y for y, k in enumerate(kinds) if k == kind]
+        p = _legend_patch(kind)
+        ax.barh(ys, [high] * len(ys), left=low, height=0.7, color=p.get_facecolor(),
+                edgecolor=p.get_edgecolor(), hatch=p.get_hatch(), linewidth=0.5)
+        for y in ys:
+            word = {"none": "no gradient", "zero": "0", "bad": views.fmt(rows[y].grad_norm)}[kind]
+            ax.text(low * 1.15, y, word, va="center", ha="left", fontsize=8, color=TEXT,
+                    bbox={"facecolor": "white", "edgecolor": "none", "pad": 1})
+    ax.set_ylim(len(rows) - 0.5, -0.5)
+    _label_layers(ax, [r.name for r in rows])
+    ax.set_xlabel("gradient norm (log scale)", color=TEXT, fontsize=8)
+    _style(ax, f"Gradient norm per layer at step {run.steps[step].index}")
+    if used:
+        fig.legend(handles=[_legend_patch(k) for k in used], loc="lower center", ncols=3,
+                   fontsize=8, frameon=False, labelcolor=TEXT)
+    return fig
+
+
+def loss_curve(run: Run) -> Figure | None:
+    """The loss of each step; every backward call's loss too when a step had several."""
+    points = views.loss_points(run)
+    if not points:
+        return None
+    finite = [(s, k, v) for s, k, v in points if v is not None and math.isfinite(v)]
+    fig, ax, _ = _frame(3.0)
+    counts = {s: sum(1 for p in points if p[0] == s) for s, _, _ in points}
+    first = [(s, v) for s, k, v in finite if k == 0]
+    if first:
+        ax.plot([s for s, _ in first], [v for _, v in first], marker="o", color=LINE,
+                label="loss of each step (first backward)")
+    several = [(s + k / counts[s], v) for s, k, v in finite if counts[s] > 1]
+    if several:
+        ax.scatter([x for x, _ in several], [v for _, v in several], s=14, color=ACCENT,
+                   marker="s", label="every backward call", zorder=3)
+    values = [v for _, _, v in finite]
+    if values and min(values) > 0 and max(values) / min(values) > 50:
+        ax.set_yscale("log")
+        _log_ticks(ax.yaxis, min(values), max(values))
+    for s, _, v in points:
+        if v is not None and not math.isfinite(v):
+            ax.axvline(s, color=BAD_FACE, linestyle="--")
+            ax.text(s, 0.95, f" {views.fmt(v)}", color=BAD_EDGE, fontsize=8, va="top",
+                    transform=ax.get_xaxis_transform())
+    steps = sorted(counts)
+    _step_ticks(ax, steps, [float(s) for s in steps])
+    ax.set_xlim(min(steps) - 0.5, max(steps) + (1.0 if several else 0.5))
+    ax.set_ylabel("loss", color=TEXT, fontsize=8)
+    ax.grid(True, color="#dddddd", linewidth=0.5)
+    _style(ax, "Loss per step")
+    if first or several:
+        ax.legend(fontsize=8, frameon=False, labelcolor=TEXT)
+    return fig
+
+
+def activation_bars(run: Run) -> Figure | None:
+    """Saturated and dead fractions per layer (0..1); absent when the run recorded none."""
+    rows = activations.activation_rows(run)
+    if not rows:
+        return None
+    fig, ax, _ = _frame(_layer_height(len(rows)), _layer_labels([r.layer for r in rows]),
+                        legend=True)
+    saturated = [(y, r.saturated_fraction) for y, r in enumerate(rows)
+                 if r.saturated_fraction is not None]
+    dead = [(y, r.dead_fraction) for y, r in enumerate(rows) if r.dead_fraction is not None]
+    if saturated:
+        ax.barh([y - 0.2 for y, _ in saturated], [v for _, v in saturated], height=0.4,
+                color=ACCENT)
+    if dead:
+        ax.barh([y + 0.2 for y, _ in dead], [v for _, v in dead], height=0.4, color=LINE,
+                hatch="\\\\", edgecolor="white")
+    for y, r in enumerate(rows):  # not measured is not zero: say so
+        for offset, value in ((-0.2, r.saturated_fraction), (0.2, r.dead_fraction)):
+            if value is None:
+                ax.text(0.005, y + offset, "not measured", va="center", fontsize=7,
+                        color="#777777")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(len(rows) - 0.5, -0.5)
+    _label_layers(ax, [r.layer for r in rows])
+    ax.set_xlabel("fraction of units", color=TEXT, fontsize=8)
+    _style(ax, "Activations: saturated and dead units")
+    fig.legend(handles=[Patch(facecolor=ACCENT, label="saturated"),
+                        Patch(facecolor=LINE, hatch="\\\\", edgecolor="white", label="dead")],
+               loc="lower center", ncols=2, fontsize=8, frameon=False, labelcolor=TEXT)
+    return fig
+
+
+_WARM: list[bool] = []
+
+
+def warm_up() -> None:
+    """Draw a tiny figure once per process: fonts and lazy imports load before the run starts,
+    not between its last step and the dashboard (about a third of a second the first time)."""
+    if _WARM:
+        return
+    fig, ax, _ = _frame(1.0, ["x"])
+    ax.set_yscale("log")
+    ax.text(0.5, 0.5, "0.1", color=TEXT, fontsize=8)
+    png(fig)
+    _WARM.append(True)
+
+
+def png(fig: Figure) -> bytes:
+    buffer = io.BytesIO()
+    # light compression: zlib's default level takes a third of the drawing time for ~30% less size
+    fig.savefig(buffer, format="png", dpi=DPI, facecolor=fig.get_facecolor(),
+                pil_kwargs={"compress_level": 1})
+    return buffer.getvalue()
+
+
+FIGURES: dict[str, tuple[str, Callable[[Run], Figure | None]]] = {
+    "heatmap": ("Gradient norm per layer and step", grad_heatmap),
+    "loss": ("Loss per step", loss_curve),
+    "activations": ("Activation saturation and dead units", activation_bars),
+}
+
+
+class FigureSet:
+    """The PNGs of one run, each drawn once on first use and shared by the widget and the HTML."""
+
+    def __init__(self, run: Run) -> None:
+        self.run = run
+        self._png: dict[str, bytes | None] = {}
+
+    def get(self, name: str) -> bytes | None:
+        if name not in self._png:
+            fig = FIGURES[name][1](self.run)
+            self._png[name] = None if fig is None else png(fig)
+        return self._png[name]
+
+    def bars(self, step: int) -> bytes | None:
+        key = f"bars:{step % max(len(self.run.steps), 1)}"
+        if key not in self._png:
+            fig = grad_bars(self.run, step)
+            self._png[key] = None if fig is None else png(fig)
+        return self._png[key]
+
+    def html(self) -> str:
+        """`<img>` tags with the PNGs inline (base64), for the static report."""
+        parts = []
+        for name, (alt, _) in FIGURES.items():
+            data = self.get(name)
+            if data is not None:
+                parts.append(img_tag(data, alt))
+            if name == "heatmap" and self.run.steps:
+                bars = self.bars(-1)
+                if bars is not None:
+                    parts.append(img_tag(bars, "Gradient norm per layer at the last step"))
+        return "".join(parts)
+
+
+def img_tag(data: bytes, alt: str) -> str:
+    encoded = base64.b64encode(data).decode("ascii")
+    return (f'<img class="nbgrad-figure" alt="{escape(alt)}" style="max-width:100%" '
+            f'src="data:image/png;base64,{encoded}">')

@@ -1,0 +1,65 @@
+"""The progress bar shown while a run records: "step k of N" and the seconds elapsed.
+
+Slow models take seconds per step, so the cell must show that it is alive. The bar is displayed
+with a display id and replaced by an empty output when the run ends, so that the dashboard (the
+cell's result) is what remains. Without a widget frontend (terminal IPython, scripts) there is no
+bar at all: the text report at the end is the output.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from nbgrad.render.bundle import has_widget_frontend
+
+
+class ProgressBar:
+    """A progress callback `(steps_done, steps_requested)` drawn as a widget."""
+
+    def __init__(self, total: int) -> None:
+        import ipywidgets as W
+        from IPython.display import display
+
+        self.bar = W.IntProgress(value=0, min=0, max=max(total, 1), bar_style="info",
+                                 layout=W.Layout(width="240px"))
+        self.label = W.Label("nbgrad: getting ready")
+        self.widget = W.HBox([self.bar, self.label])
+        self.handle: Any = display(self.widget, display_id=True)
+        # load the dashboard's modules, matplotlib and its fonts before the first step, not
+        # between the last step and the dashboard (about a second, once per kernel)
+        import nbgrad.render.widget  # noqa: F401
+        from nbgrad.render.figures import warm_up
+
+        warm_up()
+        self.started = time.perf_counter()
+        self.label.value = f"nbgrad: waiting for the first optimizer step (0 of {total})"
+
+    def __call__(self, step: int, total: int) -> None:
+        try:
+            self.bar.max = max(total, 1)
+            self.bar.value = min(step, total)
+            elapsed = time.perf_counter() - self.started
+            self.label.value = f"nbgrad: step {step} of {total} · {elapsed:.1f} s"
+        except Exception:  # a progress display must never stop the user's loop
+            pass
+
+    def close(self) -> None:
+        """Make way for the dashboard: replace the bar's output by nothing, free its widgets."""
+        if self.handle is not None:
+            self.handle.update({"text/plain": ""}, raw=True)
+        for widget in (self.label, self.bar, self.widget):
+            widget.close()
+
+
+@contextmanager
+def progress_bar(total: int) -> Iterator[ProgressBar | None]:
+    """A ProgressBar where a widget frontend exists, else None; closed however the run ends."""
+    bar = ProgressBar(total) if has_widget_frontend() else None
+    try:
+        yield bar
+    finally:
+        if bar is not None:
+            bar.close()

@@ -1,0 +1,149 @@
+"""The ipywidgets dashboard: the verdict first, a row per diagnosis, then tabs with the evidence.
+
+Built from the same views as the text and HTML reports and from one FigureSet, so the widget, the
+static HTML beside it in the mime bundle and the terminal text never disagree. Colours come from
+JupyterLab's CSS variables (light and dark themes); severity is always a word and an icon too.
+"""
+
+from __future__ import annotations
+
+from html import escape
+from typing import TYPE_CHECKING, Any
+
+import ipywidgets as W
+
+from nbgrad.render import fix, views
+from nbgrad.render.figures import FigureSet
+from nbgrad.render.widget_tabs import tabs
+
+if TYPE_CHECKING:
+    from nbgrad.diagnose.diagnosis import Diagnosis
+    from nbgrad.report import Report
+
+CSS = """<style>
+.nbgrad-dashboard{color:var(--jp-ui-font-color1);font-family:var(--jp-ui-font-family);
+  font-size:var(--jp-ui-font-size1,13px)}
+.nbgrad-dashboard h4{margin:8px 0 4px;font-size:13px;color:var(--jp-ui-font-color1)}
+.nbgrad-verdict{font-size:17px;font-weight:600;margin:4px 0 2px;color:var(--jp-ui-font-color0)}
+.nbgrad-summary{color:var(--jp-ui-font-color2);margin:0 0 6px;line-height:1.5}
+.nbgrad-row{border-left:4px solid var(--jp-border-color1);padding:2px 8px;margin:3px 0;
+  background:var(--jp-layout-color1)}
+.nbgrad-row-error{border-left-color:var(--jp-error-color1)}
+.nbgrad-row-warning{border-left-color:var(--jp-warn-color1)}
+.nbgrad-row-info{border-left-color:var(--jp-info-color1)}
+.nbgrad-sev{font-weight:700;display:inline-block;min-width:92px}
+.nbgrad-row-error .nbgrad-sev{color:var(--jp-error-color1)}
+.nbgrad-row-warning .nbgrad-sev{color:var(--jp-warn-color1)}
+.nbgrad-row-info .nbgrad-sev{color:var(--jp-info-color1)}
+.nbgrad-where{color:var(--jp-ui-font-color2);font-family:var(--jp-code-font-family);font-size:12px}
+.nbgrad-dashboard pre{background:var(--jp-layout-color2);color:var(--jp-content-font-color1);
+  padding:4px 8px;margin:4px 0;font-family:var(--jp-code-font-family);white-space:pre-wrap}
+.nbgrad-dashboard .widget-html-content,.nbgrad-dashboard .jupyter-widget-html-content{
+  line-height:1.45}
+.nbgrad-table{border-collapse:collapse;font-size:12px;margin:2px 0 8px}
+.nbgrad-table th{text-align:left;padding:3px 10px 3px 4px;font-weight:600;vertical-align:bottom;
+  border-bottom:1px solid var(--jp-border-color1)}
+.nbgrad-table td{text-align:left;padding:2px 10px 2px 4px;white-space:nowrap;vertical-align:top;
+  border-bottom:1px solid var(--jp-border-color2)}
+.nbgrad-table .num{text-align:right}
+.nbgrad-table tr:hover td{background:var(--jp-layout-color2)}
+.nbgrad-missing,.nbgrad-note{color:var(--jp-ui-font-color2);font-style:italic}
+.nbgrad-changed{font-weight:700}
+.nbgrad-scroll{max-height:320px;overflow:auto}
+.nbgrad-dashboard img.nbgrad-figure,.nbgrad-figure{background:#fff;border-radius:4px;
+  max-width:100%;height:auto;margin:4px 0}
+</style>"""
+
+VERDICT_ICON = {"error": "✖", "warning": "⚠", "clean": "✔", "nothing": "⚠", "failed": "✖"}
+
+
+def verdict_html(report: Report) -> str:
+    """The headline with an icon, then the run summary in one grey block."""
+    worst = "clean"
+    if report.analysis_error:
+        worst = "failed"
+    elif report.problems:
+        worst = report.problems[0].severity
+    elif not report.run.steps or report.run.error is not None:
+        worst = "nothing"
+    lines = views.run_summary(report.run)
+    if report.analysis_error:
+        lines.insert(0, report.analysis_error)
+    elif not report.run.steps:
+        lines.insert(0, views.no_step_reason(report.run))
+    notes = [d for d in report.diagnoses if d.severity == "info"]
+    extra = f" ({views.plural(len(notes), 'note')})" if notes and not report.problems else ""
+    return (f'<div class="nbgrad-verdict">{VERDICT_ICON[worst]} {escape(views.headline(report))}'
+            f'{escape(extra)}</div><div class="nbgrad-summary">'
+            + "<br>".join(escape(x) for x in lines) + "</div>")
+
+
+class DiagnosisRow:
+    """Severity, title and cell line; a toggle opens the evidence, why, fix and fix button."""
+
+    def __init__(self, d: Diagnosis, report: Report) -> None:
+        v = views.diagnosis_view(d, report.run)
+        self.diagnosis = d
+        where = f'<div class="nbgrad-where">{escape(v.where)}</div>' if v.where else ""
+        self.summary = W.HTML(
+            f'<span class="nbgrad-sev">{v.icon} {escape(v.word)}</span> <b>{escape(v.title)}</b>'
+            f' <code>{escape(v.code)}</code>{where}', layout=W.Layout(flex="1 1 auto"))
+        self.toggle = W.ToggleButton(value=False, description="evidence and fix",
+                                     icon="chevron-down", layout=W.Layout(width="170px"))
+        evidence = "".join(f"<li>{escape(e)}</li>" for e in v.evidence)
+        code = f"<pre>{escape(v.fix_code)}</pre>" if v.fix_code else ""
+        body: list[W.Widget] = [W.HTML(
+            f"<b>Evidence</b><ul>{evidence}</ul><b>Why it matters</b><p>{escape(v.why)}</p>"
+            f"<b>Fix</b><p>{escape(v.fix)}</p>{code}")]
+        self.corrected = fix.corrected_cell(report.run, d)
+        self.fix_button: W.Button | None = None
+        self.status = W.HTML()
+        if self.corrected is not None:
+            self.fix_button = W.Button(description="Put a corrected copy below", icon="plus",
+                                       tooltip="Adds a new cell with the fix applied; your cell "
+                                               "stays as it is.",
+                                       layout=W.Layout(width="240px"))
+            self.fix_button.on_click(self.put_fix)
+            body += [self.fix_button, self.status]
+        self.details = W.VBox(body, layout=W.Layout(display="none"))
+        self.toggle.observe(self._show, names="value")
+        self.widget = W.VBox([W.HBox([self.summary, self.toggle]), self.details])
+        self.widget.add_class("nbgrad-row").add_class(f"nbgrad-row-{d.severity}")
+
+    def _show(self, change: dict[str, Any]) -> None:
+        self.details.layout.display = "" if change["new"] else "none"
+        self.toggle.icon = "chevron-up" if change["new"] else "chevron-down"
+
+    def put_fix(self, _: Any = None) -> None:
+        """Queue the corrected cell as the next input; the user's cell is never replaced."""
+        from IPython import get_ipython
+
+        shell = get_ipython()
+        assert self.corrected is not None
+        preview = (f"<details><summary>the corrected cell</summary><pre>{escape(self.corrected)}"
+                   "</pre></details>")
+        if shell is None:
+            self.status.value = f"<p>No IPython session to add a cell to: copy it from here.</p>{preview}"
+            return
+        shell.set_next_input(self.corrected, replace=False)
+        self.status.value = ("<p>✔ A corrected copy is on its way: Jupyter adds it as a new cell "
+                             "below the next cell you run (run any cell, e.g. this one again). "
+                             f"Your cell is unchanged.</p>{preview}")
+
+
+class Dashboard:
+    """The whole widget tree, with its parts kept as attributes (tests and callbacks use them)."""
+
+    def __init__(self, report: Report, figures: FigureSet | None = None) -> None:
+        self.report = report
+        self.figures = figures or FigureSet(report.run)
+        self.verdict = W.HTML(verdict_html(report))
+        self.rows = [DiagnosisRow(d, report) for d in report.diagnoses]
+        self.tabs, self.parts = tabs(report.run, self.figures)
+        self.widget = W.VBox([W.HTML(CSS), self.verdict, W.VBox([r.widget for r in self.rows]),
+                              self.tabs])
+        self.widget.add_class("nbgrad-dashboard")
+
+    def tab(self, title: str) -> Any:
+        """The part behind the tab with this title (KeyError when the tab is absent)."""
+        return self.parts[title]
