@@ -11,6 +11,7 @@ import re
 import statistics
 from collections.abc import Iterable
 
+from nbgrad import numbers
 from nbgrad.records import Run, StepRecord
 from nbgrad.thresholds import SAME_BATCH_TOLERANCE, STALE_GRAD_FRACTION
 
@@ -165,18 +166,8 @@ def names(items: Iterable[str], limit: int = 4) -> str:
 
 
 def fmt(value: float | None) -> str:
-    """A number as evidence shows it: 4 significant digits, scientific when very small or large."""
-    if value is None:
-        return "none"
-    if math.isnan(value):
-        return "nan"
-    if math.isinf(value):
-        return "inf" if value > 0 else "-inf"
-    if value == 0:
-        return "0"
-    if 1e-3 <= abs(value) < 1e4:
-        return f"{value:.4g}"
-    return f"{value:.2e}"
+    """A number as evidence shows it ("none" when there is none)."""
+    return numbers.fmt(value, missing="none")
 
 
 def with_keyword(text: str, key: str, value: str) -> str | None:

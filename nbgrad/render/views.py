@@ -9,6 +9,7 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from nbgrad.numbers import fmt
 from nbgrad.records import OptimizerRecord, RestoreInfo, Run, StepRecord
 
 if TYPE_CHECKING:
@@ -17,23 +18,6 @@ if TYPE_CHECKING:
 
 NO_GRAD = "no grad"
 MAX_STEP_COLUMNS = 8
-
-
-def fmt(value: float | None, missing: str = "—") -> str:
-    """A number in 4 significant digits, scientific when very small or large."""
-    if value is None:
-        return missing
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return str(value)
-    if math.isnan(value):
-        return "nan"
-    if math.isinf(value):
-        return "inf" if value > 0 else "-inf"
-    if value == 0:
-        return "0"
-    if 1e-3 <= abs(value) < 1e4:
-        return f"{value:.4g}"
-    return f"{value:.2e}"
 
 
 def short_name(name: str, width: int = 32) -> str:
