@@ -326,3 +326,12 @@ def test_odd_objects_in_the_namespace_do_not_stop_the_snapshot():
     report = nbgrad.gradcheck(LOOP, namespace={"huge": huge, **ns}, steps=2)
     assert report.analysis_error is None and len(report.run.steps) == 2
     assert same(before, pictures(ns, NAMES)) == []
+
+
+def test_ipython_output_history_is_not_taken_for_user_state(shell):
+    shell.run_cell("torch.manual_seed(0)", store_history=True)  # Out[...] holds a torch.Generator
+    result = shell.run_cell("%%gradcheck --steps 2\nm = nn.Linear(2, 1)\n"
+                            "o = torch.optim.SGD(m.parameters(), lr=0.1)\nwhile True:\n"
+                            "    o.zero_grad(); m(torch.randn(4, 2)).sum().backward(); o.step()")
+    assert result.error_in_exec is None
+    assert "Out[" not in result.result.to_text()

@@ -22,6 +22,9 @@ from torch import nn
 
 MAX_ITEMS = 1000  # items of one container (attributes of one object) looked at; keeps big lists cheap
 
+# IPython's own names: its output history holds whatever earlier cells returned (a torch.Generator
+# from `torch.manual_seed(0)`, say), which is not the user's state
+IPYTHON_NAMES = frozenset({"In", "Out", "exit", "quit", "get_ipython"})
 _SKIP = (types.ModuleType, type, types.BuiltinFunctionType, types.MethodType, str, bytes,
          int, float, complex, bool, type(None), torch.Tensor)
 
@@ -182,7 +185,8 @@ def _cell(cell: Any) -> Any:
 def find(namespace: Mapping[str, Any], extra: Iterable[tuple[str, Any]] = ()) -> Found:
     """Training objects in `namespace` (and `extra` pairs, e.g. a checked function's closure)."""
     search = _Search()
-    top = [(k, v) for k, v in list(namespace.items()) if isinstance(k, str) and not k.startswith("_")]
+    top = [(k, v) for k, v in list(namespace.items())
+           if isinstance(k, str) and not k.startswith("_") and k not in IPYTHON_NAMES]
     top += list(extra)
     holders = []
     for name, value in top:
