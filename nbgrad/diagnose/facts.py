@@ -130,10 +130,15 @@ def cell_lines(run: Run) -> list[tuple[int, str]]:
     return [(run.first_line + i, text) for i, text in enumerate(run.source.splitlines())]
 
 
+def receiver(run: Run, line: int | None, method: str) -> str | None:
+    """The name `method` is called on at `line`: `model` in `model.parameters()`."""
+    found = re.search(rf"([A-Za-z_][\w.]*)\s*\.{method}\s*\(", run.cell_line(line))
+    return found.group(1) if found else None
+
+
 def backward_variable(run: Run, line: int | None) -> str | None:
     """The name `backward()` was called on at `line` (`loss` in `loss.backward()`)."""
-    found = re.search(r"([A-Za-z_][\w.]*)\s*\.backward\s*\(", run.cell_line(line))
-    return found.group(1) if found else None
+    return receiver(run, line, "backward")
 
 
 def assignment_line(run: Run, name: str, before: int | None) -> int | None:

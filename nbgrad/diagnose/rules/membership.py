@@ -21,12 +21,6 @@ def _creation_line(run: Run, opt: OptimizerRecord) -> int | None:
     return facts.line_matching(run, rf"^\s*{re.escape(opt.name)}\s*=[^=]")
 
 
-def _parameters_of(run: Run, line: int | None) -> str | None:
-    """`model` in `opt = torch.optim.SGD(model.parameters(), ...)` at `line`."""
-    found = re.search(r"([A-Za-z_][\w.]*)\s*\.parameters\s*\(", run.cell_line(line))
-    return found.group(1) if found else None
-
-
 def _assigned_after(run: Run, name: str, line: int | None) -> int | None:
     """The first line after `line` that assigns `name` again (`model = Net()`)."""
     if line is None:
@@ -107,7 +101,7 @@ def _cause(run: Run, orphans: list[str], layers: list[str], unused: list[int],
             + (" of exactly the same shapes" if same else "")
             + f" that never took part in the loss (no gradient in {opt.steps} steps)"))
         line = _creation_line(run, opt)
-        source = _parameters_of(run, line)
+        source = facts.receiver(run, line, "parameters")
         rebuilt = _assigned_after(run, source, line) if source else None
         if rebuilt is not None:
             evidence.append(Evidence(f"line {rebuilt} `{run.cell_line(rebuilt)}` makes a new "
@@ -137,7 +131,7 @@ def _cause(run: Run, orphans: list[str], layers: list[str], unused: list[int],
                 "list, so that .parameters() and the optimizer see them.", line, code)
     for opt in run.optimizers:
         line = _creation_line(run, opt)
-        source = _parameters_of(run, line)
+        source = facts.receiver(run, line, "parameters")
         if line is None or source is None:
             continue
         for layer in layers:

@@ -143,8 +143,7 @@ def grad_scaler_skips(run: Run) -> list[Diagnosis]:
     if not low and not pairs:
         return []
     line = skips[0].line
-    scaler = re.search(r"(\w+)\.step\s*\(", run.cell_line(line))
-    name = scaler.group(1) if scaler else "scaler"
+    name = facts.receiver(run, line, "step") or "scaler"
     real = len(run.steps)
     evidence = [Evidence(f"{name}.step() (line {line}) skipped {len(skips)} optimizer steps "
                          "because the gradients held inf or NaN; "
