@@ -112,7 +112,7 @@ def render(report: Report, figures: str = "") -> str:
     run = report.run
     parts = [STYLE, '<div class="nbgrad-report">',
              f'<div class="nbgrad-verdict">nbgrad: {escape(views.verdict(report))}</div>',
-             "<div>" + "<br>".join(escape(x) for x in views.run_summary(run)) + "</div>"]
+             "<div>" + "<br>".join(escape(x) for x in views.summary_lines(report)) + "</div>"]
     parts += [diagnosis(d, report) for d in report.diagnoses]
     parts.append(figures)
     parts.append(table(views.skipped_table(run)))

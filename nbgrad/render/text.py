@@ -41,7 +41,7 @@ def diagnosis_lines(report: Report) -> list[str]:
 def render(report: Report) -> str:
     run = report.run
     out = [f"nbgrad: {views.verdict(report)}", ""]
-    out += views.run_summary(run)
+    out += views.summary_lines(report)
     if report.diagnoses:
         out += ["", *diagnosis_lines(report)]
     skipped = _table(views.skipped_table(run))

@@ -32,6 +32,18 @@ def plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
+ANALYSIS_FAILED_HELP = (
+    "This is a bug in nbgrad, not in your cell; the 'state:' line says what happened to your "
+    "objects. To go on, run the cell without %%gradcheck; to help, report the reason above, with "
+    "the cell, at the nbgrad issue tracker.")
+
+
+def summary_lines(report: Report) -> list[str]:
+    """The run summary, led by what to do when nbgrad itself failed."""
+    help_line = [ANALYSIS_FAILED_HELP] if report.analysis_error else []
+    return help_line + run_summary(report.run)
+
+
 def verdict(report: Report) -> str:
     """The five-second line: how many problems, or that none were found."""
     run = report.run

@@ -66,7 +66,7 @@ def verdict_html(report: Report) -> str:
         worst = report.problems[0].severity
     elif not report.run.steps or report.run.error is not None:
         worst = "nothing"
-    lines = views.run_summary(report.run)
+    lines = views.summary_lines(report)
     if report.analysis_error:
         lines.insert(0, report.analysis_error)
     elif not report.run.steps:
