@@ -218,8 +218,11 @@ class Check:
             run = build_run(self.recorder, namespace, source=self.source,
                             first_line=self.first_line, timeout_s=self.timeout or 0.0,
                             stopped_by=stopped_by, elapsed_s=elapsed, error=info)
-            return Report(run=run, diagnoses=diagnose(run, error),
-                          analysis_error=self._analysis_error())
+            failed = self._analysis_error()
+            # records cut short by nbgrad's own failure would make rules report what did not
+            # happen (no step seen, say): no diagnosis from them
+            return Report(run=run, diagnoses=[] if failed else diagnose(run, error),
+                          analysis_error=failed)
         except Exception as failure:
             run = Run(source=self.source, first_line=self.first_line,
                       steps_requested=self.recorder.steps_requested,

@@ -33,7 +33,7 @@ def plural(n: int, word: str) -> str:
 
 
 ANALYSIS_FAILED_HELP = (
-    "This is a bug in nbgrad, not in your cell; the 'state:' line says what happened to your "
+    "This is a bug in nbgrad, not in your cell; the 'state' line says what happened to your "
     "objects. To go on, run the cell without %%gradcheck; to help, report the reason above, with "
     "the cell, at the nbgrad issue tracker.")
 
