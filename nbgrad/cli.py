@@ -54,16 +54,16 @@ def build_parser() -> Parser:
     check = commands.add_parser("check", help="run a training script and report on its first steps",
                                 description="Run SCRIPT as __main__ for --steps optimizer steps, print "
                                 "the report; exit 1 when an error-level problem was found.")
-    check.add_argument("script", help="the training script (its own arguments go after --)")
+    check.add_argument("script", help="The training script (its own arguments go after --).")
     for flag, keywords in options.argparse_arguments("cli"):
         check.add_argument(flag, **keywords)
-    check.add_argument("--json", metavar="PATH", help="also save the report as JSON (`nbgrad show`)")
-    check.add_argument("--html", metavar="PATH", help="also save the report as an HTML page")
+    check.add_argument("--json", metavar="PATH", help="Also save the report as JSON (for `nbgrad show`).")
+    check.add_argument("--html", metavar="PATH", help="Also save the report as an HTML page.")
     show = commands.add_parser("show", help="print a report saved with --json",
                                description="Print a report saved by `nbgrad check --json` (or "
                                "Report.to_json()), optionally as an HTML page too.")
-    show.add_argument("report", help="the JSON file")
-    show.add_argument("--html", metavar="PATH", help="also write the report as an HTML page")
+    show.add_argument("report", help="The JSON file.")
+    show.add_argument("--html", metavar="PATH", help="Also write the report as an HTML page.")
     return parser
 
 

@@ -7,6 +7,7 @@ The main paths run in real subprocesses (`python -m nbgrad ...`); the many usage
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -132,6 +133,24 @@ def test_script_that_raises_exits_1_with_its_traceback_and_the_steps_before(tmp_
     assert "nbgrad/cli.py" not in done.stderr
     run = nbgrad.Report.from_json((tmp_path / "out.json").read_text()).run
     assert len(run.steps) == 2 and run.error.type == "RuntimeError"
+
+
+def test_the_scripts_traceback_has_no_frame_of_nbgrad(tmp_path, monkeypatch, capsys):
+    """The first step runs under nbgrad's TorchFunctionMode, the error inside torch's
+    cross_entropy: the traceback reads as without nbgrad (script, then torch's function)."""
+    (tmp_path / "labels.py").write_text(textwrap.dedent("""
+        import torch
+        model = torch.nn.Linear(4, 3)
+        logits = model(torch.randn(2, 4))
+        loss = torch.nn.functional.cross_entropy(logits, torch.tensor([0, 7]))
+    """))
+    monkeypatch.chdir(tmp_path)
+    assert main(["check", "labels.py"]) == 1
+    err = capsys.readouterr().err
+    files = re.findall(r'^  File "([^"]+)", line \d+, in (\S+)$', err, re.MULTILINE)
+    assert files == [(str(tmp_path / "labels.py"), "<module>"),
+                     (sys.modules["torch.nn.functional"].__file__, "cross_entropy")]
+    assert err.rstrip().endswith("IndexError: Target 7 is out of bounds.")
 
 
 def test_script_without_steps_ends_at_the_timeout_and_says_what_it_saw(tmp_path, monkeypatch,

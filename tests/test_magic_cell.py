@@ -140,3 +140,44 @@ def test_a_magic_called_from_code_lets_the_error_propagate(shell):
                            "except ValueError as caught:\n"
                            "    got = caught\n")
     assert result.error_in_exec is None and shell.user_ns["got"] is shell.user_ns["err"]
+
+
+@pytest.mark.notebook
+def test_in_a_real_kernel(tmp_path):
+    """In a Jupyter kernel: the error is the cell's (numbered as the kernel numbers it, the reply
+    says error, so "stop on error" stops), IPython syntax runs, and top-level await, which the
+    kernel's running event loop rules out, is refused while the kernel stays usable."""
+    import os
+    from pathlib import Path
+
+    import nbformat
+    from nbclient import NotebookClient
+
+    new = nbformat.v4.new_code_cell
+    error_cell = "%%gradcheck --steps 5\n" + "\n".join(ERROR_CELL)
+    nb = nbformat.v4.new_notebook(cells=[
+        new("%load_ext nbgrad\nimport torch\nfrom torch import nn\n" + SETUP),
+        new(error_cell),
+        new("%%gradcheck --steps 2\nlisting = !echo from-the-shell\n%time t = 1\n"
+            "for i in range(10):\n" + STEP),
+        new("%%gradcheck\nimport asyncio\nran = True\nawait asyncio.sleep(0)"),
+        new("print(listing, t, 'ran' in globals())"),
+    ])
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parent.parent),
+               OMP_NUM_THREADS="1")
+    replies: list[str] = []
+    NotebookClient(nb, timeout=120, kernel_name="python3", allow_errors=True,
+                   resources={"metadata": {"path": str(tmp_path)}},
+                   on_cell_executed=lambda cell, cell_index, execute_reply: replies.append(
+                       execute_reply["content"]["status"])).execute(env=env)
+    assert replies == ["ok", "error", "ok", "error", "ok"]
+    errored = nb.cells[1]
+    (error,) = [o for o in errored.outputs if o.output_type == "error"]
+    assert (error.ename, error.evalue) == ("ValueError", "the user's own")
+    shown = ANSI.sub("", "\n".join(error.traceback))
+    assert FRAME.findall(shown) == [f"Cell In[{errored.execution_count}], line 5"]
+    assert "nbgrad" not in shown
+    assert not [o for o in nb.cells[2].outputs if o.output_type == "error"]
+    refused = "".join(o.get("text", "") for o in nb.cells[3].outputs)
+    assert refused.startswith("UsageError: %%gradcheck cannot run top-level `await` here")
+    assert nb.cells[4].outputs[0].text == "['from-the-shell'] 1 False\n"

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 
 import pytest
-
 from IPython.utils.capture import capture_output
 
 import nbgrad
