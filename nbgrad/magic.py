@@ -54,6 +54,9 @@ class GradcheckMagics(Magics):
         cell, and the torch / NumPy / `random` RNG states, are restored in place to exactly their
         state before it; names the cell (re)binds keep their new values, and objects the cell
         creates keep what the steps did to them. --keep leaves every change in place.
+
+        Line magics, `!shell` and top-level `await` run as in any cell (`await` not in a Jupyter
+        kernel, whose event loop already runs the cell); an error shows as the cell's own.
         """
         __tracebackhide__ = True
         values = _parse(line)
@@ -145,7 +148,14 @@ def _compile(shell: Any, cell: str) -> tuple[str, Callable[[], object]]:
             "await what the loop needs in a cell before (data = await fetch()), then check the "
             "loop; or check the script with `nbgrad check`.", "nbgrad check train.py --steps 10"))
     runner = shell.loop_runner
-    return filename, lambda: runner(eval(code, global_ns, ns))
+
+    def run_awaiting() -> object:
+        coroutine = eval(code, global_ns, ns)
+        try:
+            return runner(coroutine)
+        finally:  # a stop that landed in the event loop, not in the cell, leaves no rest of the
+            coroutine.close()  # cell pending, to run on in a later cell's loop
+    return filename, run_awaiting
 
 
 def _loop_running() -> bool:
@@ -183,11 +193,11 @@ def _shown_as_the_cells(shell: Any, error: BaseException, filename: str | None) 
     shell.showtraceback((type(error), error, tb))  # a SyntaxError goes to showsyntaxerror()
     result.error_in_exec = error
 
-    def mark_failed(*_: object) -> None:  # IPython counts a cell that raised nothing as run
-        shell.last_execution_succeeded = False
-        shell.events.unregister("post_run_cell", mark_failed)
+    def mark_failed() -> None:  # IPython counts a cell that raised nothing as succeeded
+        shell.last_execution_succeeded = False  # (`ipython -c` exits 1 on a failed cell)
+        shell.events.unregister("post_execute", mark_failed)
 
-    shell.events.register("post_run_cell", mark_failed)
+    shell.events.register("post_execute", mark_failed)
     return True
 
 
