@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from types import CodeType, FrameType, TracebackType
 from typing import Any
 
+from nbgrad import options
 from nbgrad.capture import CaptureSession, StopRun, interrupts, snapshot
 from nbgrad.capture.finish import build_run
 from nbgrad.capture.recorder import Recorder
@@ -25,8 +26,8 @@ from nbgrad.errors import NbgradUsageError, usage_message
 from nbgrad.records import ErrorInfo, RestoreInfo, Run, StopReason
 from nbgrad.report import Report
 
-DEFAULT_STEPS = 10
-DEFAULT_TIMEOUT_S = 60.0
+DEFAULT_STEPS: int = options.DEFAULTS["steps"]
+DEFAULT_TIMEOUT_S: float = options.DEFAULTS["timeout"]
 
 _LAST: list[Report] = []
 _CELL_COUNTER = itertools.count(1)
@@ -37,23 +38,6 @@ Progress = Callable[[int, int], None]
 def last_report() -> Report | None:
     """The report of the latest run in this process (also of a run whose cell raised)."""
     return _LAST[-1] if _LAST else None
-
-
-def _check_arguments(steps: Any, timeout: Any, magic: bool = False) -> None:
-    """Usage errors in the form problem / To fix it / example, for the API or the magic."""
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-        raise NbgradUsageError(usage_message(
-            f"{'--steps' if magic else 'steps'} must be a whole number of optimizer steps, "
-            f"at least 1 (got {steps!r}).",
-            "pass how many optimizer steps to record; 10 is the default.",
-            "%%gradcheck --steps 10" if magic else "nbgrad.gradcheck(cell, steps=10)"))
-    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
-                                or not timeout > 0 or timeout != timeout):
-        raise NbgradUsageError(usage_message(
-            f"{'--timeout' if magic else 'timeout'} must be a positive number of seconds "
-            f"(got {timeout!r}).",
-            "pass the seconds to wait for an optimizer step before stopping the cell.",
-            "%%gradcheck --timeout 60" if magic else "nbgrad.gradcheck(cell, timeout=60)"))
 
 
 KEEP_REASON = "asked to keep them (--keep / keep=True): the recorded steps really happened"
@@ -67,7 +51,7 @@ class Check:
     def __init__(self, *, steps: int, timeout: float | None, filename: str, source: str,
                  first_line: int, progress: Progress | None = None, keep: bool = False,
                  activations: bool = False) -> None:
-        _check_arguments(steps, timeout)
+        options.check_api(steps=steps, timeout=timeout, keep=keep, activations=activations)
         self.recorder = Recorder(filename, steps, activations)
         self.recorder.on_step = progress
         self.session = CaptureSession(self.recorder, timeout)
@@ -255,36 +239,45 @@ def _compile_cell(source: str, first_line: int, filename: str | None = None
 
 def gradcheck(source_or_callable: str | Callable[[], Any], steps: int = DEFAULT_STEPS, *,
               namespace: dict[str, Any] | None = None, timeout: float | None = DEFAULT_TIMEOUT_S,
-              first_line: int = 1, progress: Progress | None = None, keep: bool = False,
-              filename: str | None = None, activations: bool = False) -> Report:
+              keep: bool = False, activations: bool = False, progress: Progress | None = None,
+              first_line: int = 1, filename: str | None = None,
+              execute: Callable[[], object] | None = None) -> Report:
     """Run a training cell (source) or function for `steps` optimizer steps and report on them.
 
     The code runs in `namespace` (a fresh one when None; the magic passes the user's). Models,
     optimizers, schedulers, GradScalers and RNG states that existed before are restored afterwards,
     in place (`keep=True`: leave the steps' changes); names the code (re)binds keep their new
     values. The user's own exception propagates unchanged once the report of the steps before it
-    is stored (`last_report()`). `filename` names the compiled cell in tracebacks (the magic gives
-    IPython's, so errors read "Cell In[5], line 3"). The first and last steps are watched in
-    detail; `activations=True` also records activation statistics on every step (slower).
+    is stored (`last_report()`). A cell that never steps is stopped after `timeout` seconds
+    without one (None: no limit). The first and last steps are watched in detail;
+    `activations=True` also records activation statistics on every step (slower).
+
+    For adapters: `first_line` is the number of the source's first line; `filename` names the
+    compiled cell in tracebacks (the magic gives IPython's, so errors read "Cell In[5], line 3");
+    `execute` runs the cell instead of compiling the source as plain Python (the magic passes
+    IPython's own compilation: line magics, `!shell`, top-level await), compiled as `filename`.
     """
     __tracebackhide__ = True
-    if isinstance(keep, bool) is False:
-        raise NbgradUsageError(usage_message(
-            f"keep must be True or False (got {keep!r}).",
-            "pass keep=True to leave the changes of the recorded steps, False to restore.",
-            "nbgrad.gradcheck(cell, keep=True)"))
+    options.check_api(steps=steps, timeout=timeout, keep=keep, activations=activations)
     if isinstance(source_or_callable, str):
-        _check_arguments(steps, timeout)
-        code, name = _compile_cell(source_or_callable, first_line, filename)
         ns = namespace if namespace is not None else {"__name__": "__main__"}
+        if execute is not None:
+            if filename is None:
+                raise NbgradUsageError(usage_message(
+                    "execute= needs the filename its code was compiled under.",
+                    "pass filename= with the name given to compile().",
+                    "nbgrad.gradcheck(cell, filename=name, execute=run)"))
+            name, run_target = filename, execute
+        else:
+            code, name = _compile_cell(source_or_callable, first_line, filename)
+
+            def run_target() -> None:
+                __tracebackhide__ = True
+                exec(code, ns)
         check = Check(steps=steps, timeout=timeout, filename=name, source=source_or_callable,
                       first_line=first_line, progress=progress, keep=keep,
                       activations=activations)
         check.namespace = ns
-
-        def run_target() -> None:
-            __tracebackhide__ = True
-            exec(code, ns)
     elif callable(source_or_callable):
         func = source_or_callable
         code_obj = getattr(func, "__code__", None)
@@ -319,7 +312,7 @@ class capture:
     def __init__(self, steps: int = DEFAULT_STEPS, *, timeout: float | None = None,
                  namespace: Mapping[str, Any] | None = None, progress: Progress | None = None,
                  keep: bool = False, activations: bool = False) -> None:
-        _check_arguments(steps, timeout)
+        options.check_api(steps=steps, timeout=timeout, keep=keep, activations=activations)
         self._steps, self._timeout, self._progress = steps, timeout, progress
         self._namespace = namespace
         self._keep = keep

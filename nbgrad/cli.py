@@ -1,13 +1,14 @@
 """`nbgrad check train.py`: run a training script for a few instrumented steps, outside a notebook.
 
-    nbgrad check train.py [--steps N] [--timeout S] [--json out.json] [--html out.html] [-- ARGS]
+    nbgrad check train.py [--steps N] [--timeout SECONDS] [--activations] [--json out.json]
+                          [--html out.html] [-- ARGS]
     nbgrad show out.json [--html out.html]
 
 The script runs as `__main__` with `sys.argv` set to it and ARGS, under the same instrumentation as
 `%%gradcheck`; its loop is stopped after N optimizer steps and the text report is printed. Exit status,
 so that a CI pipeline can be gated on it: 0 when no error-level diagnosis was found, 1 when one was (or
-the script raised, or nbgrad could not analyse the run), 2 for a wrong command line or an unreadable
-file, 130 when interrupted.
+the script raised, or nbgrad could not analyse the run), 2 for a wrong command line, an unreadable
+file or a report path that cannot be written (found before the script runs), 130 when interrupted.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import builtins
 import json
+import os
 import sys
 import traceback
 from collections.abc import Sequence
@@ -22,9 +24,10 @@ from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
 import nbgrad
-from nbgrad import api
-from nbgrad.errors import usage_message
+from nbgrad import api, options
+from nbgrad.errors import NbgradUsageError, usage_message
 from nbgrad.report import Report
+from nbgrad.tracebacks import user_traceback
 
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 CHECK_EXAMPLE = "nbgrad check train.py --steps 10 --json report.json -- --lr 0.1"
@@ -51,18 +54,16 @@ def build_parser() -> Parser:
     check = commands.add_parser("check", help="run a training script and report on its first steps",
                                 description="Run SCRIPT as __main__ for --steps optimizer steps, print "
                                 "the report; exit 1 when an error-level problem was found.")
-    check.add_argument("script", help="the training script (its own arguments go after --)")
-    check.add_argument("--steps", type=int, default=api.DEFAULT_STEPS,
-                       help="optimizer steps to record before the loop is stopped (default: %(default)s)")
-    check.add_argument("--timeout", type=float, default=api.DEFAULT_TIMEOUT_S,
-                       help="seconds to wait for the next optimizer step (default: %(default)s)")
-    check.add_argument("--json", metavar="PATH", help="also save the report as JSON (`nbgrad show`)")
-    check.add_argument("--html", metavar="PATH", help="also save the report as an HTML page")
+    check.add_argument("script", help="The training script (its own arguments go after --).")
+    for flag, keywords in options.argparse_arguments("cli"):
+        check.add_argument(flag, **keywords)
+    check.add_argument("--json", metavar="PATH", help="Also save the report as JSON (for `nbgrad show`).")
+    check.add_argument("--html", metavar="PATH", help="Also save the report as an HTML page.")
     show = commands.add_parser("show", help="print a report saved with --json",
                                description="Print a report saved by `nbgrad check --json` (or "
                                "Report.to_json()), optionally as an HTML page too.")
-    show.add_argument("report", help="the JSON file")
-    show.add_argument("--html", metavar="PATH", help="also write the report as an HTML page")
+    show.add_argument("report", help="The JSON file.")
+    show.add_argument("--html", metavar="PATH", help="Also write the report as an HTML page.")
     return parser
 
 
@@ -77,7 +78,8 @@ def _progress(stream: TextIO) -> api.Progress:
 
 
 def run_script(path: Path, script_args: Sequence[str], *, steps: int, timeout: float | None,
-               progress: api.Progress | None = None) -> tuple[Report, BaseException | None]:
+               activations: bool = False, progress: api.Progress | None = None
+               ) -> tuple[Report, BaseException | None]:
     """Run a script as `__main__` under a Check; returns its report and the script's own exception."""
     filename = str(path.resolve())
     source = path.read_text(encoding="utf-8")
@@ -85,7 +87,7 @@ def run_script(path: Path, script_args: Sequence[str], *, steps: int, timeout: f
     namespace: dict[str, Any] = {"__name__": "__main__", "__file__": filename, "__doc__": None,
                                  "__package__": None, "__spec__": None, "__builtins__": builtins}
     check = api.Check(steps=steps, timeout=timeout, filename=filename, source=source, first_line=1,
-                      progress=progress)
+                      progress=progress, activations=activations)
     check.namespace = namespace
     saved_argv, saved_path = sys.argv, list(sys.path)
     sys.argv = [str(path), *script_args]
@@ -111,16 +113,44 @@ def html_page(report: Report) -> str:
             f"<body>\n{report.to_html()}\n</body></html>\n")
 
 
+def _unwritable(path: str) -> str | None:
+    """Why `path` cannot be written (None when it can), found before a long run, not after it."""
+    target = Path(path)
+    folder = target.absolute().parent
+    if target.is_dir():
+        return "it is a folder"
+    if not folder.is_dir():
+        return f"there is no folder {str(folder)!r}"
+    if target.exists():
+        return None if os.access(target, os.W_OK) else "the file is read-only"
+    return None if os.access(folder, os.W_OK | os.X_OK) else f"the folder {str(folder)!r} is read-only"
+
+
+def _check_outputs(command: str, args: argparse.Namespace, example: str) -> None:
+    for flag in ("json", "html"):
+        path = getattr(args, flag, None)
+        reason = path and _unwritable(path)
+        if reason:
+            raise UsageError(usage_message(f"nbgrad {command}: cannot write --{flag} {path} ({reason}).",
+                                           f"pass a path in a folder you can write to after --{flag}.",
+                                           example))
+
+
 def _write(path: str, text: str) -> None:
-    Path(path).write_text(text, encoding="utf-8")
+    """Write a report file; an error of the file system (full disk) is said, not a traceback."""
+    try:
+        Path(path).write_text(text, encoding="utf-8")
+    except OSError as error:
+        raise UsageError(usage_message(f"nbgrad: could not write {path} ({error.strerror}).",
+                                       "free space or pass another path; the text report above "
+                                       "is complete.", CHECK_EXAMPLE)) from None
 
 
 def _print_user_traceback(error: BaseException, filename: str) -> None:
-    """The traceback as Python would print it for the script: from the script's first frame on."""
-    tb = error.__traceback__
-    while tb is not None and tb.tb_frame.f_code.co_filename != filename:
-        tb = tb.tb_next
-    traceback.print_exception(type(error), error, tb or error.__traceback__, file=sys.stderr)
+    """The traceback as Python would print it for the script: from the script's first frame on,
+    without nbgrad's frames."""
+    tb = user_traceback(error.__traceback__, filename)
+    traceback.print_exception(type(error), error, tb, file=sys.stderr)
 
 
 def exit_status(report: Report, error: BaseException | None) -> int:
@@ -137,18 +167,14 @@ def _check(args: argparse.Namespace, script_args: list[str]) -> int:
         raise UsageError(usage_message(f"nbgrad check: there is no file {args.script!r}.",
                                        "pass the path of the Python script that trains.",
                                        CHECK_EXAMPLE))
-    if args.steps < 1:
-        raise UsageError(usage_message(f"nbgrad check: --steps must be at least 1 (got {args.steps}).",
-                                       "pass how many optimizer steps to record; 10 is the default.",
-                                       CHECK_EXAMPLE))
-    if args.timeout <= 0:
-        raise UsageError(usage_message(
-            f"nbgrad check: --timeout must be a positive number of seconds (got {args.timeout}).",
-            "pass the seconds to wait for an optimizer step before stopping the script.",
-            "nbgrad check train.py --timeout 120"))
-    print(f"nbgrad: running {args.script} for up to {args.steps} optimizer steps", file=sys.stderr)
-    report, error = run_script(path, script_args, steps=args.steps, timeout=args.timeout,
-                               progress=_progress(sys.stderr))
+    try:
+        values = options.from_command_line("cli", vars(args))
+    except NbgradUsageError as error:
+        raise UsageError(str(error)) from None
+    _check_outputs("check", args, CHECK_EXAMPLE)
+    print(f"nbgrad: running {args.script} for up to {values['steps']} optimizer steps",
+          file=sys.stderr)
+    report, error = run_script(path, script_args, **values, progress=_progress(sys.stderr))
     if sys.stderr.isatty():
         print(file=sys.stderr)
     if error is not None and not isinstance(error, KeyboardInterrupt):
@@ -162,6 +188,7 @@ def _check(args: argparse.Namespace, script_args: list[str]) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
+    _check_outputs("show", args, SHOW_EXAMPLE)
     try:
         text = Path(args.report).read_text(encoding="utf-8")
     except OSError as error:

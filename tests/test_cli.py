@@ -7,6 +7,7 @@ The main paths run in real subprocesses (`python -m nbgrad ...`); the many usage
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -134,6 +135,24 @@ def test_script_that_raises_exits_1_with_its_traceback_and_the_steps_before(tmp_
     assert len(run.steps) == 2 and run.error.type == "RuntimeError"
 
 
+def test_the_scripts_traceback_has_no_frame_of_nbgrad(tmp_path, monkeypatch, capsys):
+    """The first step runs under nbgrad's TorchFunctionMode, the error inside torch's
+    cross_entropy: the traceback reads as without nbgrad (script, then torch's function)."""
+    (tmp_path / "labels.py").write_text(textwrap.dedent("""
+        import torch
+        model = torch.nn.Linear(4, 3)
+        logits = model(torch.randn(2, 4))
+        loss = torch.nn.functional.cross_entropy(logits, torch.tensor([0, 7]))
+    """))
+    monkeypatch.chdir(tmp_path)
+    assert main(["check", "labels.py"]) == 1
+    err = capsys.readouterr().err
+    files = re.findall(r'^  File "([^"]+)", line \d+, in (\S+)$', err, re.MULTILINE)
+    assert files == [(str(tmp_path / "labels.py"), "<module>"),
+                     (sys.modules["torch.nn.functional"].__file__, "cross_entropy")]
+    assert err.rstrip().endswith("IndexError: Target 7 is out of bounds.")
+
+
 def test_script_without_steps_ends_at_the_timeout_and_says_what_it_saw(tmp_path, monkeypatch,
                                                                      capsys):
     (tmp_path / "idle.py").write_text(textwrap.dedent("""
@@ -154,9 +173,17 @@ def test_script_without_steps_ends_at_the_timeout_and_says_what_it_saw(tmp_path,
 @pytest.mark.parametrize(("args", "problem", "fix"), [
     ([], "nbgrad: no command given.", "run `nbgrad check SCRIPT`"),
     (["check", "missing.py"], "nbgrad check: there is no file 'missing.py'.", "pass the path"),
-    (["check", "train.py", "--steps", "0"], "--steps must be at least 1 (got 0).", "10 is the default"),
+    (["check", "train.py", "--steps", "0"],
+     "nbgrad check: --steps must be a whole number of optimizer steps, at least 1 (got 0).",
+     "10 is the default"),
     (["check", "train.py", "--lr", "0.1"], "unrecognized arguments: --lr 0.1.", "go after `--`"),
-    (["check", "train.py", "--steps", "ten"], "argument --steps: invalid int value: 'ten'.", "--help"),
+    (["check", "train.py", "--steps", "ten"],
+     "nbgrad check: --steps must be a whole number of optimizer steps, at least 1 (got ten).",
+     "10 is the default"),
+    (["check", "train.py", "--timeout", "inf"],
+     "nbgrad check: --timeout must be a finite number of seconds above 0 (got inf).",
+     "a model that is slow to start may need 600"),
+    (["check", "train.py", "--timeout"], "argument --timeout: expected one argument.", "--help"),
     (["show", "missing.json"], "nbgrad show: cannot read 'missing.json'", "nbgrad check --json"),
     (["show", "train.py"], "nbgrad show: 'train.py' is not an nbgrad report", "report.to_json()"),
 ])
@@ -170,6 +197,37 @@ def test_usage_errors_exit_2_and_say_what_to_do(train, tmp_path, monkeypatch, ca
     assert problem in lines[0]
     assert lines[1].startswith("To fix it: ") and fix in lines[1]
     assert lines[2].startswith("Example: nbgrad ")
+
+
+@pytest.mark.parametrize(("flag", "path", "reason"), [
+    ("--json", "/bad/path", "there is no folder '/bad'"),
+    ("--json", "no/such/folder/out.json", "there is no folder '{tmp}/no/such/folder'"),
+    ("--html", ".", "it is a folder"),
+])
+def test_a_report_path_that_cannot_be_written_is_refused_before_the_script_runs(
+        tmp_path, monkeypatch, capsys, flag, path, reason):
+    (tmp_path / "marks.py").write_text("open('ran', 'w').close()\n")
+    monkeypatch.chdir(tmp_path)
+    assert main(["check", "marks.py", flag, path]) == 2
+    assert not (tmp_path / "ran").exists()  # found before the script ran, not after it
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err == (f"nbgrad check: cannot write {flag} {path} ({reason.format(tmp=tmp_path)}).\n"
+                   f"To fix it: pass a path in a folder you can write to after {flag}.\n"
+                   "Example: nbgrad check train.py --steps 10 --json report.json -- --lr 0.1\n")
+    report = tmp_path / "report.json"
+    report.write_text(nbgrad.gradcheck("x = 1", namespace={}, steps=1).to_json())
+    assert main(["show", "report.json", "--html", "/bad/page.html"]) == 2
+    assert capsys.readouterr().err.startswith(
+        "nbgrad show: cannot write --html /bad/page.html (there is no folder '/bad').\n")
+
+
+def test_activations_option_reaches_the_run(train, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    for flags, every_step in (([], False), (["--activations"], True)):
+        assert main(["check", "train.py", "--steps", "3", "--json", "out.json", *flags]) == 0
+        run = nbgrad.Report.from_json((tmp_path / "out.json").read_text()).run
+        assert (len(run.steps), run.forward.every_step) == (3, every_step)
 
 
 def test_python_dash_m_nbgrad_without_a_command_exits_2(tmp_path):

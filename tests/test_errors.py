@@ -12,24 +12,36 @@ from nbgrad.capture import recorder, snapshot
 from nbgrad.errors import NbgradUsageError
 from tests.state_tools import pictures, same
 
-FIX_STEPS = "To fix it: write a number after --steps.\nExample: %%gradcheck --steps 10"
-FIX_OPTIONS = ("To fix it: use only --steps N, --timeout SECONDS, --keep (see %%gradcheck? for "
-               "what each does).\nExample: %%gradcheck --steps 10 --timeout 60")
+STEPS_MUST = "--steps must be a whole number of optimizer steps, at least 1"
+FIX_STEPS = ("To fix it: pass how many optimizer steps to record; 10 is the default.\n"
+             "Example: %%gradcheck --steps 10")
+TIMEOUT_MUST = "--timeout must be a finite number of seconds above 0"
+FIX_TIMEOUT = ("To fix it: pass how long to wait for an optimizer step before the run is stopped "
+               "(60 is the default; a model that is slow to start may need 600).\n"
+               "Example: %%gradcheck --timeout 60")
+FIX_OPTIONS = ("To fix it: use only --steps N, --timeout SECONDS, --activations, --keep (see "
+               "%%gradcheck? for what each does).\nExample: %%gradcheck --steps 10 --timeout 60")
 
 MAGIC_USAGE = {
-    "--steps 0": "--steps must be a whole number of optimizer steps, at least 1 (got 0).\n"
-                 "To fix it: pass how many optimizer steps to record; 10 is the default.\n"
-                 "Example: %%gradcheck --steps 10",
-    "--steps abc": "--steps must be a whole number of optimizer steps (got 'abc').\n" + FIX_STEPS,
-    "--steps 2.5": "--steps must be a whole number of optimizer steps (got '2.5').\n" + FIX_STEPS,
-    "--steps": "--steps needs a value.\n" + FIX_STEPS,
+    "--steps 0": f"{STEPS_MUST} (got 0).\n" + FIX_STEPS,
+    "--steps abc": f"{STEPS_MUST} (got abc).\n" + FIX_STEPS,
+    "--steps 2.5": f"{STEPS_MUST} (got 2.5).\n" + FIX_STEPS,
+    "--steps": "--steps needs a value.\nTo fix it: write a number after --steps.\n"
+               "Example: %%gradcheck --steps 10",
+    "--steps ''": f"{STEPS_MUST} (got '').\n" + FIX_STEPS,
+    "--steps '3": "%%gradcheck could not read its options (no closing quotation): --steps '3\n"
+                  "To fix it: close the quote, or leave quotes out: the options are plain words "
+                  "and numbers.\nExample: %%gradcheck --steps 10 --timeout 60",
     "--foo": "%%gradcheck does not know --foo.\n" + FIX_OPTIONS,
     "--steps 3 extra": "%%gradcheck does not know extra.\n" + FIX_OPTIONS,
-    "--timeout abc": "--timeout must be a number of seconds (got 'abc').\n"
-                     "To fix it: write a number after --timeout.\nExample: %%gradcheck --timeout 60",
-    "--timeout -1": "--timeout must be a positive number of seconds (got -1.0).\n"
-                    "To fix it: pass the seconds to wait for an optimizer step before stopping the "
-                    "cell.\nExample: %%gradcheck --timeout 60",
+    "--keep=yes": "--keep takes no value (got yes).\nTo fix it: write --keep alone to turn it "
+                  "on, or leave it out.\nExample: %%gradcheck --keep",
+    "--timeout abc": f"{TIMEOUT_MUST} (got abc).\n" + FIX_TIMEOUT,
+    "--timeout -1": f"{TIMEOUT_MUST} (got -1).\n" + FIX_TIMEOUT,
+    "--timeout 0": f"{TIMEOUT_MUST} (got 0).\n" + FIX_TIMEOUT,
+    "--timeout inf": f"{TIMEOUT_MUST} (got inf).\n" + FIX_TIMEOUT,  # every run must end
+    "--timeout 1e999": f"{TIMEOUT_MUST} (got 1e999).\n" + FIX_TIMEOUT,
+    "--timeout nan": f"{TIMEOUT_MUST} (got nan).\n" + FIX_TIMEOUT,
 }
 
 
@@ -48,12 +60,22 @@ API_USAGE = [
     ({"steps": 0}, "steps must be a whole number of optimizer steps, at least 1 (got 0).\n"
                    "To fix it: pass how many optimizer steps to record; 10 is the default.\n"
                    "Example: nbgrad.gradcheck(cell, steps=10)"),
-    ({"timeout": float("nan")}, "timeout must be a positive number of seconds (got nan).\n"
-                                "To fix it: pass the seconds to wait for an optimizer step before "
-                                "stopping the cell.\nExample: nbgrad.gradcheck(cell, timeout=60)"),
+    ({"steps": "10"}, "steps must be a whole number of optimizer steps, at least 1 (got '10').\n"
+                      "To fix it: pass how many optimizer steps to record; 10 is the default.\n"
+                      "Example: nbgrad.gradcheck(cell, steps=10)"),
+    ({"timeout": float("nan")}, "timeout must be a finite number of seconds above 0 (got nan).\n"
+                                + FIX_TIMEOUT.replace("%%gradcheck --timeout 60",
+                                                      "nbgrad.gradcheck(cell, timeout=60)")),
+    ({"timeout": float("inf")}, "timeout must be a finite number of seconds above 0 (got inf).\n"
+                                + FIX_TIMEOUT.replace("%%gradcheck --timeout 60",
+                                                      "nbgrad.gradcheck(cell, timeout=60)")),
     ({"keep": "yes"}, "keep must be True or False (got 'yes').\n"
                       "To fix it: pass keep=True to leave the changes of the recorded steps, False "
                       "to restore.\nExample: nbgrad.gradcheck(cell, keep=True)"),
+    ({"activations": 1}, "activations must be True or False (got 1).\n"
+                         "To fix it: pass activations=True to record activations on every step, "
+                         "False for the first and last only.\n"
+                         "Example: nbgrad.gradcheck(cell, activations=True)"),
 ]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from IPython.utils.capture import capture_output
 
 import nbgrad
@@ -74,3 +75,42 @@ def test_no_widget_frontend_means_no_bar_and_no_extra_output(shell):
     report = nbgrad.last_report()
     assert re.fullmatch(r"Out\[\d+\]: \n+", captured.stdout.replace(report.to_text(), "")), \
         captured.stdout
+
+
+def test_a_failing_warm_up_never_stops_the_cell(shell, monkeypatch):
+    """`text.usetex` without LaTeX makes every matplotlib text drawing raise: the progress bar's
+    warm-up drawing fails, and the cell must still run and be reported."""
+    import shutil
+
+    import matplotlib
+
+    from nbgrad.render import figures
+
+    if shutil.which("latex"):
+        monkeypatch.setenv("PATH", "")  # make LaTeX missing, as on the machine that found this
+    monkeypatch.setattr(figures, "_WARM", [])  # the warm-up draws once per process
+    monkeypatch.setitem(matplotlib.rcParams, "text.usetex", True)
+    monkeypatch.setattr(progress, "has_widget_frontend", lambda: True)
+    with pytest.raises(RuntimeError, match="latex"):
+        figures.warm_up()  # the failure is real
+    setup(shell)
+    with capture_output():
+        result = shell.run_cell(CELL)
+    assert result.error_in_exec is None
+    report = nbgrad.last_report()
+    assert result.result is report and len(report.run.steps) == 3
+    assert report.run.stopped_by == "steps"
+
+
+def test_a_bar_that_cannot_be_shown_means_no_bar(shell, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("no widget manager")
+
+    monkeypatch.setattr(progress, "has_widget_frontend", lambda: True)
+    monkeypatch.setattr(progress.ProgressBar, "__init__", broken)
+    with progress.progress_bar(3) as bar:
+        assert bar is None
+    setup(shell)
+    with capture_output():
+        result = shell.run_cell(CELL)
+    assert result.error_in_exec is None and len(nbgrad.last_report().run.steps) == 3

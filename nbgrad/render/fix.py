@@ -16,12 +16,14 @@ import ast
 import textwrap
 from typing import TYPE_CHECKING, Literal
 
+from nbgrad.options import DEFAULTS
+
 if TYPE_CHECKING:
     from nbgrad.diagnose.diagnosis import Diagnosis
     from nbgrad.records import Run
 
-DEFAULT_STEPS = 10  # the magic's defaults, repeated so this module needs no IPython
-DEFAULT_TIMEOUT_S = 60.0
+DEFAULT_STEPS = DEFAULTS["steps"]
+DEFAULT_TIMEOUT_S = DEFAULTS["timeout"]
 
 
 def _statement(line: str) -> ast.stmt | None:

@@ -4,13 +4,17 @@ Slow models take seconds per step, so the cell must show that it is alive. The b
 with a display id and replaced by an empty output when the run ends, so that the dashboard (the
 cell's result) is what remains. Without a widget frontend (terminal IPython, scripts) there is no
 bar at all: the text report at the end is the output.
+
+The bar is a courtesy: a failure in it (a widget that cannot be shown, a matplotlib setting such as
+`text.usetex` without LaTeX breaking the warm-up drawing) never stops the cell from running. The
+report's own figures say for themselves what failed.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 
 from nbgrad.render.bundle import has_widget_frontend
@@ -30,10 +34,13 @@ class ProgressBar:
         self.handle: Any = display(self.widget, display_id=True)
         # load the dashboard's modules, matplotlib and its fonts before the first step, not
         # between the last step and the dashboard (about a second, once per kernel)
-        import nbgrad.render.widget  # noqa: F401
-        from nbgrad.render.figures import warm_up
+        try:
+            import nbgrad.render.widget  # noqa: F401
+            from nbgrad.render.figures import warm_up
 
-        warm_up()
+            warm_up()
+        except Exception:  # only a head start: the dashboard draws (or fails) on its own
+            pass
         self.started = time.perf_counter()
         self.label.value = f"nbgrad: waiting for the first optimizer step (0 of {total})"
 
@@ -48,16 +55,21 @@ class ProgressBar:
 
     def close(self) -> None:
         """Make way for the dashboard: replace the bar's output by nothing, free its widgets."""
-        if self.handle is not None:
-            self.handle.update({"text/plain": ""}, raw=True)
+        with suppress(Exception):
+            if self.handle is not None:
+                self.handle.update({"text/plain": ""}, raw=True)
         for widget in (self.label, self.bar, self.widget):
-            widget.close()
+            with suppress(Exception):
+                widget.close()
 
 
 @contextmanager
 def progress_bar(total: int) -> Iterator[ProgressBar | None]:
-    """A ProgressBar where a widget frontend exists, else None; closed however the run ends."""
-    bar = ProgressBar(total) if has_widget_frontend() else None
+    """A ProgressBar where a widget frontend exists and the bar can be shown, else None; closed
+    however the run ends."""
+    bar = None
+    with suppress(Exception):  # no bar is better than no run
+        bar = ProgressBar(total) if has_widget_frontend() else None
     try:
         yield bar
     finally:
