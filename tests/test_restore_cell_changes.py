@@ -289,3 +289,44 @@ def test_discovery_reads_no_foreign_mapping_and_copies_no_unused_model(shell, tm
     finally:
         shell.user_ns["db"].close()
         shell.user_ns["arrays"].close()
+
+
+LIGHTNING_SAVES = """
+import pytorch_lightning as pl
+from torch.utils.data import DataLoader, TensorDataset
+class Net(pl.LightningModule):
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Linear(4, 1)
+    def training_step(self, batch, batch_idx):
+        return self.body(batch[0]).pow(2).mean()
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=0.1)
+class SaveEveryStep(pl.Callback):
+    def on_train_batch_end(self, trainer, *args):
+        trainer.save_checkpoint(PATH)
+        safetensors.torch.save_file({'w': torch.ones(2)}, WEIGHTS)
+loader = DataLoader(TensorDataset(torch.randn(64, 4)), batch_size=8)
+trainer = pl.Trainer(max_epochs=5, accelerator="cpu", devices=1, logger=False,
+                     enable_checkpointing=False, enable_progress_bar=False,
+                     enable_model_summary=False, callbacks=[SaveEveryStep()], default_root_dir=ROOT)
+trainer.fit(Net(), loader)
+"""
+
+
+def test_lightning_and_safetensors_checkpoints_do_not_replace_existing_files(shell, tmp_path):
+    pytest.importorskip("pytorch_lightning")
+    safetensors = pytest.importorskip("safetensors.torch")
+    lightning_file, weights_file = tmp_path / "last.ckpt", tmp_path / "model.safetensors"
+    lightning_file.write_bytes(b"the user's checkpoint")
+    safetensors.save_file({"w": torch.zeros(2)}, str(weights_file))
+    weights = weights_file.read_bytes()
+    shell.run_cell(SETUP + f"PATH, WEIGHTS = {str(lightning_file)!r}, {str(weights_file)!r}\n"
+                   f"ROOT = {str(tmp_path)!r}\nimport safetensors.torch")
+    report = magic(shell, LIGHTNING_SAVES)
+    assert lightning_file.read_bytes() == b"the user's checkpoint"
+    assert weights_file.read_bytes() == weights
+    saved = {s.path: s.written_to for s in report.run.restore.files_redirected}
+    assert list(saved) == [str(lightning_file), str(weights_file)]
+    assert torch.load(saved[str(lightning_file)], weights_only=False)["global_step"] == 1
+    assert torch.equal(safetensors.load_file(saved[str(weights_file)])["w"], torch.ones(2))

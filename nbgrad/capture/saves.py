@@ -50,18 +50,27 @@ class SaveRedirect:
         self.written: list[str] = []  # new files the cell saved (kept where it saved them)
         self._created: set[str] = set()
         self._undo: list[Callable[[], None]] = []
+        self._patched: set[tuple[str, str]] = set()
+        self.installed = False
 
     def install(self) -> None:
+        """Patch the writers of the modules loaded now; called again when the steps first use
+        a model, so that a framework the cell imports itself is covered before it saves."""
+        self.installed = True
         for module_name, name, position, keyword, writes in TARGETS:
             module = sys.modules.get(module_name)
-            if module is None or not callable(module.__dict__.get(name)):
+            if (module_name, name) in self._patched or module is None \
+                    or not callable(module.__dict__.get(name)):
                 continue  # not loaded: then the user's code cannot be calling it
             self._undo.append(patching.replace(
                 module, name, self._wrapper(position, keyword, writes)))
+            self._patched.add((module_name, name))
 
     def remove(self) -> None:
+        self.installed = False
         while self._undo:
             self._undo.pop()()
+        self._patched.clear()
 
     def _wrapper(self, position: int, keyword: str, writes: bool
                  ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:

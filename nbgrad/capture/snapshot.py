@@ -300,10 +300,11 @@ class Snapshot:
     def _on_first_use(self, obj: Any, born: bool) -> None:
         """A module is about to run, or an optimizer to step, for the first time in the check
         (inside the user's forward or step: whatever fails here is reported, never raised)."""
-        if self.copied(obj):
-            return
         try:
-            self._copy_on_first_use(obj, born)
+            if self.saves.installed:
+                self.saves.install()  # writers of frameworks the cell imported itself
+            if not self.copied(obj):
+                self._copy_on_first_use(obj, born)
         except Exception as error:
             self.failed.append(f"{type(obj).__name__}: {type(error).__name__}: {error}")
 
