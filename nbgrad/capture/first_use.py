@@ -41,6 +41,7 @@ class FirstUse:
 
     def install(self) -> None:
         try:
+            self._undo.append(_hold_off_compile_init_patch())
             self._undo.append(register_module_forward_pre_hook(self._forward).remove)
             self._undo.append(register_optimizer_step_pre_hook(self._step).remove)
             for owner in (nn.Module, torch.optim.Optimizer):
@@ -86,3 +87,21 @@ class FirstUse:
 
     def _step(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
         self._use(optimizer)
+
+
+DYNAMO_FLAG = "___needs_generation_tag_patch"
+
+
+def _hold_off_compile_init_patch() -> Callable[[], None]:
+    """torch.compile wraps `Module.__init__` once per process, on its first compiled call, and
+    marks that on the class. Done while the check runs, its wrapper would hold nbgrad's for good:
+    the mark says it is done until the check ends, so that it wraps the original after."""
+    if DYNAMO_FLAG in nn.Module.__dict__:  # done before the check: its wrapper is below nbgrad's
+        return lambda: None
+    setattr(nn.Module, DYNAMO_FLAG, False)
+
+    def undo() -> None:
+        if nn.Module.__dict__.get(DYNAMO_FLAG) is False:
+            delattr(nn.Module, DYNAMO_FLAG)
+
+    return undo
