@@ -330,3 +330,39 @@ def test_lightning_and_safetensors_checkpoints_do_not_replace_existing_files(she
     assert list(saved) == [str(lightning_file), str(weights_file)]
     assert torch.load(saved[str(lightning_file)], weights_only=False)["global_step"] == 1
     assert torch.equal(safetensors.load_file(saved[str(weights_file)])["w"], torch.ones(2))
+
+
+def test_a_model_only_a_function_of_an_earlier_cell_uses_is_copied_before_the_cell(shell):
+    """The cell names neither `model` nor `opt`, the function it calls does: both are copied before
+    the cell runs, so the gradients its first `zero_grad()` drops come back too."""
+    shell.run_cell(SETUP + "def train():\n    while True:\n"
+                   "        opt.zero_grad(); model(x).pow(2).mean().backward(); opt.step()\n")
+    before, _ = before_and_twin(shell, ["model", "opt"])
+    assert shell.user_ns["model"].weight.grad is not None
+    report = magic(shell, "train()")
+    assert report.run.restore.objects == ["model", "opt"] and report.run.restore.not_copied == []
+    assert same(before, now(shell, ["model", "opt"])) == []
+
+
+def test_a_copy_on_first_use_that_does_not_fit_in_memory_is_not_made_and_said(shell, monkeypatch):
+    from nbgrad.capture import snapshot
+
+    shell.run_cell(SETUP + "from collections.abc import Mapping\n"
+                   "class Registry(Mapping):  # not a dict: nbgrad does not read it\n"
+                   "    def __init__(self, **items): self._items = items\n"
+                   "    def __getitem__(self, k): return self._items[k]\n"
+                   "    def __iter__(self): return iter(self._items)\n"
+                   "    def __len__(self): return len(self._items)\n"
+                   "registry = Registry(net=model)\ndel model, opt")
+    held = shell.user_ns["registry"]["net"]
+    weight = held.weight.detach().clone()
+    monkeypatch.setattr(snapshot, "available_bytes", lambda: 20)  # 80% of it: 16 bytes
+    report = magic(shell, "m = registry['net']\no = torch.optim.SGD(m.parameters(), lr=0.1)\n"
+                          "while True:\n    o.zero_grad(); m(x).sum().backward(); o.step()\n")
+    assert len(report.run.steps) == 2 and report.run.restore.copied_at_first_use == []
+    assert report.run.restore.failed == [  # values and gradients, then values (grads cleared)
+        "the gradients of 2 parameters: their 40 B copy did not fit in the 20 B of free host "
+        "memory when the steps first used them; they keep the steps' changes",
+        "Linear: its 20 B copy did not fit in the 20 B of free host memory when the steps first "
+        "used it; it keeps the steps' changes"]
+    assert not torch.equal(held.weight, weight)  # trained, and said so

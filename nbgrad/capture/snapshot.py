@@ -333,13 +333,14 @@ class Snapshot:
         they are not copied yet, for the module that runs next (see `first_use`)."""
         try:
             fresh = [p for p in params if not self.store.has(p)]
-            if fresh and self._fits(f"{len(fresh)} parameters' gradients", fresh):
+            if fresh and self._fits(f"the gradients of {len(fresh)} parameters", fresh,
+                                    plural=True):
                 for p in fresh:
                     self.store.tensor(p)
         except Exception as error:
             self.failed.append(f"gradients: {type(error).__name__}: {error}")
 
-    def _fits(self, label: str, tensors: list[torch.Tensor]) -> bool:
+    def _fits(self, label: str, tensors: list[torch.Tensor], plural: bool = False) -> bool:
         """Whether a copy made while the cell runs fits in host memory; if not, it is not made
         (running out of memory would kill the kernel) and the report says so."""
         seen: dict[int, torch.Tensor] = {}
@@ -356,9 +357,10 @@ class Snapshot:
         free = available_bytes()
         if free is None or needed <= MEMORY_SHARE * free:
             return True
-        self.failed.append(f"{label}: its {_size(needed)} copy did not fit in the {_size(free)} "
-                           "of free host memory when the steps first used it; it keeps their "
-                           "changes")
+        their, them, it = ("their", "them", "they") if plural else ("its", "it", "it")
+        self.failed.append(f"{label}: {their} {_size(needed)} copy did not fit in the "
+                           f"{_size(free)} of free host memory when the steps first used {them}; "
+                           f"{it} {'keep' if plural else 'keeps'} the steps' changes")
         return False
 
     @property
@@ -421,7 +423,11 @@ def _describe(copy: Any) -> str:
 
 
 def _size(n: float) -> str:
-    return f"{n / 1e9:.1f} GB" if n >= 1e9 else f"{n / 1e6:.0f} MB"
+    if n >= 1e9:
+        return f"{n / 1e9:.1f} GB"
+    if n >= 1e6:
+        return f"{n / 1e6:.0f} MB"
+    return f"{n / 1e3:.0f} kB" if n >= 1e3 else f"{n:.0f} B"
 
 
 def available_bytes() -> int | None:
