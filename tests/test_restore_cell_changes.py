@@ -156,7 +156,9 @@ def test_torch_save_in_the_checked_loop_leaves_existing_files_as_they_were(shell
 # -- names and patches -------------------------------------------------------------------------------
 def recorders() -> int:
     gc.collect()
-    return sum(isinstance(o, Recorder) for o in gc.get_objects())
+    with warnings.catch_warnings():  # isinstance() on torch.distributed's deprecated names warns
+        warnings.simplefilter("ignore", FutureWarning)
+        return sum(isinstance(o, Recorder) for o in gc.get_objects())
 
 
 def test_a_name_the_cell_binds_to_a_patched_function_is_not_nbgrads_after_the_check(shell):
@@ -366,3 +368,15 @@ def test_a_copy_on_first_use_that_does_not_fit_in_memory_is_not_made_and_said(sh
         "Linear: its 20 B copy did not fit in the 20 B of free host memory when the steps first "
         "used it; it keeps the steps' changes"]
     assert not torch.equal(held.weight, weight)  # trained, and said so
+
+
+def test_hand_made_parameters_a_new_optimizer_steps_are_restored(shell):
+    """No code names `w` (so it is not copied up front); the optimizer the cell makes steps it."""
+    shell.run_cell("torch.manual_seed(0)\nw = torch.randn(4, 1, requires_grad=True)\n"
+                   "x = torch.randn(8, 4)\n(x @ w).sum().backward()\n"
+                   "def param():\n    return globals()[chr(119)]\n")
+    before = picture(shell.user_ns["w"])
+    report = magic(shell, "o = torch.optim.Adam([param()], lr=0.1)\nwhile True:\n"
+                          "    o.zero_grad(); (x @ param()).pow(2).sum().backward(); o.step()\n")
+    assert report.run.restore.objects == ["w"] and report.run.restore.not_copied == []
+    assert same(before, picture(shell.user_ns["w"])) == []

@@ -1,13 +1,14 @@
 """Notice when the steps first use a module or an optimizer, before they change it.
 
-A global forward pre-hook fires before every module runs, the global optimizer step pre-hook before
-every step: the first time for an object, `on_use(obj, born)` is called, so that a model no name
-reaches (`registry['net']` in a custom mapping, a global of another module) or one the cell's code
-does not name is copied just before the steps change it. `born` says the object was made while the
-check ran (its class's `__init__`, or `__setstate__` for a copy or an unpickled one, ran since
-`install()`): such an object is the cell's, and keeps what the steps did to it. A loop clears the
-gradients before its first forward pass: the first `zero_grad()` of each optimizer or module calls
-`on_grads(params)` with the parameters that hold a gradient, so that it can be copied first.
+A global forward pre-hook fires before every module runs (until the first optimizer step is done),
+the global optimizer step pre-hook before every step: the first time for an object,
+`on_use(obj, born)` is called, so that a model no name reaches (`registry['net']` in a custom
+mapping, a global of another module) or one the cell's code does not name is copied just before
+the steps change it. `born` says the object was made while the check ran (its class's `__init__`,
+or `__setstate__` for a copy or an unpickled one, ran since `install()`): such an object is the
+cell's, and keeps what the steps did to it. A loop clears the gradients before its first forward
+pass: the first `zero_grad()` of each optimizer or module calls `on_grads(params)` with the
+parameters that hold a gradient, so that they can be copied first.
 
 Only the thread that runs the cell is watched: a training thread started earlier is not the check's.
 """
@@ -21,7 +22,10 @@ from typing import Any
 import torch
 from torch import nn
 from torch.nn.modules.module import register_module_forward_pre_hook
-from torch.optim.optimizer import register_optimizer_step_pre_hook
+from torch.optim.optimizer import (
+    register_optimizer_step_post_hook,
+    register_optimizer_step_pre_hook,
+)
 
 from nbgrad.capture import patching
 
@@ -42,8 +46,10 @@ class FirstUse:
     def install(self) -> None:
         try:
             self._undo.append(_hold_off_compile_init_patch())
-            self._undo.append(register_module_forward_pre_hook(self._forward).remove)
+            self._forward_hook = register_module_forward_pre_hook(self._forward)
+            self._undo.append(self._forward_hook.remove)
             self._undo.append(register_optimizer_step_pre_hook(self._step).remove)
+            self._undo.append(register_optimizer_step_post_hook(self._stepped).remove)
             for owner in (nn.Module, torch.optim.Optimizer):
                 for method in ("__init__", "__setstate__"):
                     self._undo.append(patching.replace(owner, method, self._noting_birth))
@@ -87,6 +93,13 @@ class FirstUse:
 
     def _step(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
         self._use(optimizer)
+
+    def _stepped(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
+        """After the first step every module of the loop has run once: the forward pre-hook,
+        which costs each module call as much as nbgrad's own forward hook, goes. A module that
+        first runs later is copied only through an optimizer that steps it."""
+        if threading.get_ident() == self._thread_id:
+            self._forward_hook.remove()
 
 
 DYNAMO_FLAG = "___needs_generation_tag_patch"

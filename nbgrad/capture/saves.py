@@ -22,8 +22,6 @@ import tempfile
 from collections.abc import Callable
 from typing import Any
 
-import torch
-
 from nbgrad.capture import patching
 from nbgrad.records import SavedFile
 

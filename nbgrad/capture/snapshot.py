@@ -249,6 +249,7 @@ class Snapshot:
         self._done: set[int] = set()  # optimizers and tensors copied (modules: _modules_done)
         self._names: dict[int, str] = {}  # what discovery named, submodules included
         self._waiting: list[tuple[str, Any]] = []  # found, not named by the code: copied on use
+        self._waiting_tensors: set[int] = set()  # ids of the hand-made parameters among them
         self.first_use_hooks = FirstUse(self._on_first_use, self._on_clearing,
                                         threading.get_ident())
         self.saves = SaveRedirect()
@@ -262,6 +263,8 @@ class Snapshot:
                 self._take(name, obj)
             else:
                 self._waiting.append((name, obj))
+                if isinstance(obj, torch.Tensor):
+                    self._waiting_tensors.add(id(obj))
         for name, obj in found.schedulers + found.scalers:  # small: always copied
             self._take(name, obj)
         self.rng = rng_state.capture(found.generators)
@@ -276,6 +279,8 @@ class Snapshot:
         self._done.add(id(obj))
         if isinstance(obj, torch.Tensor):
             return [self.store.tensor(obj)]
+        if isinstance(obj, torch.optim.Optimizer):  # its parameters come back with it
+            self._done.update(id(p) for group in obj.param_groups for p in group["params"])
         return [_ObjectCopy(obj, self.store)]
 
     def _take(self, name: str, obj: Any) -> None:
@@ -313,8 +318,12 @@ class Snapshot:
         if name is None and born:  # the cell made it: it keeps what the steps do to it
             if isinstance(obj, nn.Module):
                 self._modules_done.add(id(obj))  # not its children: they may be older
-            else:
-                self._done.add(id(obj))
+                return
+            self._done.add(id(obj))
+            for group in obj.param_groups:  # older hand-made parameters it is about to step
+                for p in group["params"]:
+                    if id(p) in self._waiting_tensors and not self.copied(p):
+                        self._take(self._names[id(p)], p)
             return
         started = time.perf_counter()
         label = name or type(obj).__name__
