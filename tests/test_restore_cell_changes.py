@@ -148,6 +148,7 @@ def test_torch_save_in_the_checked_loop_leaves_existing_files_as_they_were(shell
     assert line == [f"files: saves over 1 existing file went to {saved[0].written_to} instead "
                     f"(ckpt.pt is as it was); new files kept: new.pt"]
     assert torch.save is shell.user_ns["torch"].serialization.save
+    assert nbgrad.Report.from_json(report.to_json()).run.restore == report.run.restore
 
     kept = magic(shell, cell, flags="--keep")  # --keep: the steps' files are kept too
     assert path.read_bytes() != on_disk and kept.run.restore.files_redirected == []

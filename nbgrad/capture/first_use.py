@@ -7,8 +7,8 @@ mapping, a global of another module) or one the cell's code does not name is cop
 the steps change it. `born` says the object was made while the check ran (its class's `__init__`,
 or `__setstate__` for a copy or an unpickled one, ran since `install()`): such an object is the
 cell's, and keeps what the steps did to it. A loop clears the gradients before its first forward
-pass: the first `zero_grad()` of each optimizer or module calls `on_grads(params)` with the
-parameters that hold a gradient, so that they can be copied first.
+pass: until the first step, the first `zero_grad()` of each optimizer or module calls
+`on_grads(params)` with the parameters that hold a gradient, so that they can be copied first.
 
 Only the thread that runs the cell is watched: a training thread started earlier is not the check's.
 """
@@ -41,6 +41,7 @@ class FirstUse:
         self._seen: set[int] = set()  # ids of objects already reported (alive: they ran)
         self._cleared: set[int] = set()  # ids of optimizers and modules whose zero_grad() ran
         self._born: set[int] = set()
+        self._stepped_once = False
         self._undo: list[Callable[[], None]] = []
 
     def install(self) -> None:
@@ -73,7 +74,8 @@ class FirstUse:
 
     def _before_clearing(self, original: Callable[..., Any]) -> Callable[..., Any]:
         def zero_grad(owner: Any, *args: Any, **kwargs: Any) -> Any:
-            if id(owner) not in self._cleared and threading.get_ident() == self._thread_id:
+            if (not self._stepped_once and id(owner) not in self._cleared
+                    and threading.get_ident() == self._thread_id):
                 self._cleared.add(id(owner))
                 params = (owner.parameters() if isinstance(owner, nn.Module) else
                           [p for group in owner.param_groups for p in group["params"]])
@@ -100,6 +102,7 @@ class FirstUse:
         first runs later is copied only through an optimizer that steps it."""
         if threading.get_ident() == self._thread_id:
             self._forward_hook.remove()
+            self._stepped_once = True  # what a zero_grad() clears now was copied at its use
 
 
 DYNAMO_FLAG = "___needs_generation_tag_patch"
