@@ -126,6 +126,23 @@ def test_hooks_and_attributes_the_cell_adds_to_a_module_are_removed(shell, chang
     assert torch.equal(model(shell.user_ns["x"]), expected)  # the model works as before
 
 
+def test_hooks_and_attributes_the_cell_sets_on_parameters_are_removed(shell):
+    shell.run_cell(SETUP + "keep = model.bias.register_hook(lambda g: g * 1)\n"
+                   "model.bias.tag = 'before'")
+    model = shell.user_ns["model"]
+    report = magic(shell, "model.weight.register_hook(lambda g: g * 0)\n"
+                          "model.weight.register_post_accumulate_grad_hook(lambda p: None)\n"
+                          "model.weight.no_decay = True\nmodel.bias.tag = 'cell'\n" + LOOP)
+    assert len(report.run.steps) == 2
+    assert vars(model.weight) == {} and vars(model.bias) == {"tag": "before"}
+    assert not model.weight._backward_hooks and not model.weight._post_accumulate_grad_hooks
+    assert len(model.bias._backward_hooks) == 1
+    shell.run_cell("model.zero_grad(); model(x).sum().backward()")
+    assert model.weight.grad.abs().sum() > 0  # the cell's hook that zeroed gradients is gone
+    shell.user_ns["keep"].remove()  # the user's handle still removes the user's hook
+    assert not model.bias._backward_hooks
+
+
 # -- checkpoints on disk -----------------------------------------------------------------------------
 def test_torch_save_in_the_checked_loop_leaves_existing_files_as_they_were(shell, tmp_path):
     path = tmp_path / "ckpt.pt"

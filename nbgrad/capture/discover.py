@@ -151,23 +151,38 @@ class _Search:
         self.schedulers = _scheduler_types()
         self.scalers = _scaler_types()
         self.generators = _generator_types()
+        self._kinds: dict[type, str] = {}
 
-    def group(self, value: Any) -> list[tuple[str, Any]] | None:
+    def kind(self, value: Any) -> str:
+        """What a value is, decided once per type (its real type: a proxy's `__class__` is not
+        asked)."""
+        tp = type(value)
+        kind = self._kinds.get(tp)
+        if kind is None:
+            kind = self._kinds[tp] = self._classify(tp)
+        return kind
+
+    def _classify(self, tp: type) -> str:
+        for kind, bases in (("atom", _ATOMS), ("module", nn.Module),
+                            ("optimizer", torch.optim.Optimizer), ("scheduler", self.schedulers),
+                            ("scaler", self.scalers), ("tensor", torch.Tensor),
+                            ("generator", self.generators), ("dict", dict),
+                            ("sequence", (list, tuple, collections.deque)),
+                            ("set", (set, frozenset)), ("function", types.FunctionType),
+                            ("pymodule", types.ModuleType), ("class", type),
+                            ("mapping", Mapping)):
+            if bases and issubclass(tp, bases):
+                return kind
+        return "object"
+
+    def group(self, value: Any, kind: str) -> list[tuple[str, Any]] | None:
         """Where a training object of this kind is listed; None for anything else."""
         found = self.found
-        if isinstance(value, nn.Module):
-            return found.modules
-        if isinstance(value, torch.optim.Optimizer):
-            return found.optimizers
-        if isinstance(value, self.schedulers):
-            return found.schedulers
-        if self.scalers and isinstance(value, self.scalers):
-            return found.scalers
-        if isinstance(value, torch.Tensor):
+        if kind == "tensor":
             return found.tensors if value.is_leaf and value.requires_grad else None
-        if isinstance(value, self.generators):
-            return found.generators
-        return None
+        return {"module": found.modules, "optimizer": found.optimizers,
+                "scheduler": found.schedulers, "scaler": found.scalers,
+                "generator": found.generators}.get(kind)
 
     def add(self, name: str, value: Any, root: str, group: list[tuple[str, Any]]) -> None:
         if id(value) in self.found._seen:
@@ -175,14 +190,14 @@ class _Search:
         self.found._seen.add(id(value))
         self.found.roots[id(value)] = root
         group.append((name, value))
-        if isinstance(value, self.schedulers):  # what a scheduler drives is part of it
-            optimizer = getattr(value, "optimizer", None)
-            if isinstance(optimizer, torch.optim.Optimizer):
-                self.add(f"{name}.optimizer", optimizer, root, self.found.optimizers)
-            for i, inner in enumerate(getattr(value, "_schedulers", None) or []):
-                inner_group = self.group(inner)
+        if group is self.found.schedulers:  # what a scheduler drives is part of it
+            inners = [("optimizer", getattr(value, "optimizer", None))]
+            inners += [(f"_schedulers[{i}]", inner)
+                       for i, inner in enumerate(getattr(value, "_schedulers", None) or [])]
+            for attr, inner in inners:
+                inner_group = self.group(inner, self.kind(inner))
                 if inner_group is not None:
-                    self.add(f"{name}._schedulers[{i}]", inner, root, inner_group)
+                    self.add(f"{name}.{attr}", inner, root, inner_group)
 
 
 # a path is named only when something is found there: (parent path, format, key) or a plain name
@@ -205,35 +220,30 @@ def _user_class(value: type) -> bool:
     return module is None or module.__name__ == "__main__" or _user_module(module)
 
 
-def _inside(value: Any, path: Path, home: Any) -> Iterator[tuple[Path, Any]]:
+def _inside(value: Any, kind: str, path: Path, home: Any) -> Iterator[tuple[Path, Any]]:
     """One level into a value, read as stored: (path, item) pairs. `home` is the `__name__` of
     the namespace searched: the globals of its own functions are searched already."""
     items: Iterable[tuple[Path, Any]]
-    if isinstance(value, torch.Tensor):
-        return
-    if isinstance(value, dict):
+    if kind == "dict":
         items = (((path, "[{!r}]", k), v) for k, v in dict.items(value))
-    elif isinstance(value, (list, tuple, set, frozenset, collections.deque)):
-        kind = next(k for k in (list, tuple, set, frozenset, collections.deque)
+    elif kind in ("sequence", "set"):
+        base = next(k for k in (list, tuple, collections.deque, set, frozenset)
                     if isinstance(value, k))
-        ordered = kind in (list, tuple, collections.deque)
-        items = (((path, "[{}]", i if ordered else "..."), v)
-                 for i, v in enumerate(kind.__iter__(value)))
-    elif isinstance(value, types.FunctionType):
+        items = (((path, "[{}]", i if kind == "sequence" else "..."), v)
+                 for i, v in enumerate(base.__iter__(value)))
+    elif kind == "function":
         items = _function_items(value, path, home)
-    elif isinstance(value, types.ModuleType):
+    elif kind == "pymodule":
         if not _user_module(value):
             return
         items = (((path, ".{}", k), v) for k, v in dict.items(vars(value))
                  if not k.startswith("__"))
-    elif isinstance(value, type):
+    elif kind == "class":
         if not _user_class(value):
             return
         items = (((path, ".{}", k), v) for k, v in value.__dict__.items()
                  if not k.startswith("__"))
-    elif isinstance(value, Mapping):  # not a dict: its items may be costly to produce
-        return
-    else:
+    elif kind == "object":
         try:
             attrs = object.__getattribute__(value, "__dict__")
         except Exception:
@@ -241,6 +251,8 @@ def _inside(value: Any, path: Path, home: Any) -> Iterator[tuple[Path, Any]]:
         if not isinstance(attrs, dict):
             return
         items = (((path, ".{}", k), v) for k, v in dict.items(attrs) if isinstance(k, str))
+    else:  # a tensor that is no parameter, another kind of mapping (its items may be costly)
+        return
     for count, pair in enumerate(items):
         if count >= MAX_ITEMS:
             return
@@ -330,15 +342,16 @@ def find(namespace: Mapping[str, Any], extra: Iterable[tuple[str, Any]] = (),
             continue
         visited.add(id(value))
         try:
-            if isinstance(value, _ATOMS):
+            kind = search.kind(value)
+            if kind == "atom":
                 continue
-            group = search.group(value)
+            group = search.group(value, kind)
             if group is not None:
                 search.add(_name(path), value, root, group)
                 continue
             if depth < MAX_DEPTH:
                 queue.extend((inner_path, inner, depth + 1, root)
-                             for inner_path, inner in _inside(value, path, home))
+                             for inner_path, inner in _inside(value, kind, path, home))
         except Exception:  # a proxy whose isinstance() raises, a container that changes while
             continue  # read: not ours to restore
     return search.found

@@ -5,7 +5,8 @@ A check is a diagnostic, not training: the steps it runs must not change the exp
 what it finds but the code does not name (an unrelated frozen model) is copied only if the steps
 use it, just before they do (`first_use`), and so are objects that existed before the cell but that
 no name reaches. A copy holds parameter and buffer values with their device, dtype and strides,
-`.grad` (or its absence), requires_grad, and each module's whole `__dict__` (train/eval mode,
+`.grad` (or its absence), requires_grad, the hooks and attributes set on each tensor, and each
+module's whole `__dict__` (train/eval mode,
 children, hooks, parametrizations, other attributes) and class; optimizers, schedulers and
 GradScalers whole; the RNG states. `restore()` writes the values back into the same tensor objects
 and refills the same containers, so every reference the user holds stays valid; what the cell
@@ -43,6 +44,7 @@ MAX_DEPTH = 6  # nesting copied inside one attribute (optimizer state: state -> 
 MAX_ITEMS = 1000  # a module attribute holding more than this is copied one level deep only
 MODULE_STATE = frozenset({"_parameters", "_buffers", "_modules"})
 MEMORY_SHARE = 0.8  # of the free host memory a copy may take
+TENSOR_HOOKS = ("_backward_hooks", "_post_accumulate_grad_hooks")
 
 
 class TensorCopy:
@@ -64,6 +66,9 @@ class TensorCopy:
         self.has_grad_slot = tensor.is_leaf
         grad = tensor.grad if tensor.is_leaf else None
         self.grad = None if grad is None else store.tensor(grad)
+        self.attrs = dict(vars(tensor))  # attributes set on the tensor object (usually none)
+        self.hooks = {name: list((getattr(tensor, name, None) or {}).items())
+                      for name in TENSOR_HOOKS}
         self._back: torch.Tensor | None = None
 
     def restore(self) -> torch.Tensor:
@@ -78,8 +83,24 @@ class TensorCopy:
             tensor.requires_grad_(self.requires_grad)
         if self.has_grad_slot:  # after the data: a gradient must match its tensor's dtype
             tensor.grad = None if self.grad is None else self.grad.restore()
+        self._restore_attributes(tensor)
         self._back = tensor
         return tensor
+
+    def _restore_attributes(self, tensor: torch.Tensor) -> None:
+        """Hooks registered on the tensor (`p.register_hook`) and attributes set on it, as they
+        were: the same dicts, refilled, so that the user's handles still work."""
+        attrs = vars(tensor)
+        if attrs != self.attrs:
+            attrs.clear()
+            attrs.update(self.attrs)
+        for name, items in self.hooks.items():
+            hooks = getattr(tensor, name, None)
+            if hooks is not None and list(hooks.items()) != items:
+                hooks.clear()
+                hooks.update(items)
+            elif hooks is None and items:
+                setattr(tensor, name, OrderedDict(items))
 
     def _remake(self) -> torch.Tensor:
         tensor = self.host.to(self.device, copy=True)
