@@ -169,11 +169,20 @@ class ErrorInfo:
 
 
 @dataclass
+class SavedFile:
+    """A file that existed before the check and that the cell saved to: left as it was."""
+
+    path: str
+    written_to: str  # where the check's version was written instead
+
+
+@dataclass
 class RestoreInfo:
     """What happened to the user's objects after the run (restored in place, or kept).
 
     `objects` names what existed before the cell and was put back (the names the user knows);
-    `failed` says what could not be, and why. Sizes are of the host copy taken before the cell.
+    `failed` says what could not be, and why. Sizes are of the host copy, taken before the cell
+    for what its code names and when the steps first use it for the rest.
     """
 
     mode: Literal["restored", "kept"]
@@ -184,6 +193,12 @@ class RestoreInfo:
     restore_s: float = 0.0
     failed: list[str] = field(default_factory=list)
     reason: str = ""  # why the changes were kept: "--keep", or nbgrad's own failure
+    # existed before the cell, but no name reaches them (by class name): copied when the steps
+    # first ran them, so a change the cell made before that is kept
+    copied_at_first_use: list[str] = field(default_factory=list)
+    not_copied: list[str] = field(default_factory=list)  # found, never used by the steps: untouched
+    files_redirected: list[SavedFile] = field(default_factory=list)
+    files_written: list[str] = field(default_factory=list)  # new files the cell saved: kept
 
 
 @dataclass

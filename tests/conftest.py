@@ -30,6 +30,11 @@ def _torch_globals() -> dict[str, object]:
         "forward_pre_hooks": len(module_mod._global_forward_pre_hooks),
         "backward_hooks": len(module_mod._global_backward_hooks),
         "scaler_step": torch.amp.GradScaler.__dict__["step"],
+        # the snapshot's: saves redirected, objects made during the check noticed
+        "saves": [torch.__dict__["save"], torch.__dict__["load"], torch.serialization.save],
+        "births": [owner.__dict__[m] for owner in (nn.Module, torch.optim.Optimizer)
+                   for m in ("__init__", "__setstate__")]
+        + [nn.Module.__dict__.get("___needs_generation_tag_patch")],  # torch.compile's mark
         "scaler_scale": torch.amp.GradScaler.__dict__["scale"],
         "nbgrad_warning_filters": [f for f in warnings.filters
                                    if f[1] is not None and "global hooks" in f[1].pattern],

@@ -6,6 +6,7 @@ Text, HTML and the widget dashboard all lay out these same views, so they never 
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -171,9 +172,11 @@ def restore_line(info: RestoreInfo | None) -> str:
         return ""
     if info.mode == "kept":
         return f"state kept: {info.reason}"
-    what = ", ".join(info.objects[:6]) + (f" and {len(info.objects) - 6} more"
-                                          if len(info.objects) > 6 else "")
-    if info.objects:
+    restored = info.objects + [f"{n} (copied when the steps first used it)"
+                               for n in info.copied_at_first_use]
+    what = ", ".join(restored[:6]) + (f" and {len(restored) - 6} more"
+                                      if len(restored) > 6 else "")
+    if restored:
         objects = (f"restored {what} ({size(info.bytes)} copied in {info.snapshot_s * 1e3:.0f} ms,"
                    f" put back in {info.restore_s * 1e3:.0f} ms)")
     else:
@@ -185,6 +188,27 @@ def restore_line(info: RestoreInfo | None) -> str:
     if info.failed:
         line += f". NOT restored: {'; '.join(info.failed)}"
     return line
+
+
+def files_line(info: RestoreInfo | None) -> str:
+    """Files the cell saved during the check: existing ones left as they were, new ones kept."""
+    if info is None or not (info.files_redirected or info.files_written):
+        return ""
+    parts = []
+    moved = info.files_redirected
+    if moved:
+        where = moved[0].written_to if len(moved) == 1 else os.path.dirname(moved[0].written_to)
+        names = _file_names([f.path for f in moved])
+        parts.append(f"saves over {plural(len(moved), 'existing file')} went to {where} instead "
+                     f"({names} {'is as it was' if len(moved) == 1 else 'are as they were'})")
+    if info.files_written:
+        parts.append(f"new files kept: {_file_names(info.files_written)}")
+    return "files: " + "; ".join(parts)
+
+
+def _file_names(paths: list[str], limit: int = 4) -> str:
+    names = ", ".join(os.path.basename(p) for p in paths[:limit])
+    return names + (f" and {len(paths) - limit} more" if len(paths) > limit else "")
 
 
 def run_summary(run: Run) -> list[str]:
@@ -221,6 +245,7 @@ def run_summary(run: Run) -> list[str]:
     restore = restore_line(run.restore)
     if restore:
         lines.append(restore)
+    lines += [line for line in [files_line(run.restore)] if line]
     return lines
 
 
