@@ -324,6 +324,11 @@ class ActivationRecord:
     nonfinite: int = 0  # 1 when any value was NaN/Inf
     feeds_loss: bool = False
 
+    @property
+    def dead_fraction(self) -> float | None:
+        """Share of units that were zero for every sample; None when not counted (or no units)."""
+        return self.dead_units / self.units if self.dead_units is not None and self.units else None
+
 
 @dataclass
 class LossCall:

@@ -78,9 +78,15 @@ def test_example2_sigmoids_are_named_as_an_info_with_the_shrink_factor() -> None
     (d,) = [d for d in mine(report) if d.code == "NBG501"]
     assert d.severity == "info"  # the loss still falls at this depth: not a blocker
     assert d.layers == ["fc1", "fc3"]
-    shrink = float(re.search(r"shrink (\d+)x", d.title).group(1))
-    rms = {e.layer: e.value for e in d.evidence if e.text.startswith(("'fc1':", "'fc3':"))}
-    assert shrink == pytest.approx(rms["fc3"] / rms["fc1"], rel=0.01)
+    shrink = float(re.search(r"per weight shrink (\d+)x", d.title).group(1))
+    # the norms in the evidence are the gradient table's numbers at that step
+    norms = {e.layer: (e.value, e.step) for e in d.evidence if e.text.startswith(("'fc1':", "'fc3':"))}
+    run = report.run
+    for layer, (norm, step) in norms.items():
+        assert norm == run.steps[step].layers[layer].grad_norm
+    size = {name: sum(run.params[p].numel for p in run.layers[name].params) for name in norms}
+    per_weight = {name: norms[name][0] / size[name] ** 0.5 for name in norms}
+    assert shrink == pytest.approx(per_weight["fc3"] / per_weight["fc1"], rel=0.01)
     assert shrink > 10
     assert "sigmoid" in d.why and "still works" in d.why
     assert d.line == fix_line_of(source, "x = F.sigmoid(self.fc1(x))")

@@ -1,8 +1,8 @@
-"""Write notebooks/diagnosis_gallery.ipynb from the test zoo: every rule on its broken loop.
+"""Write the diagnosis gallery notebook and the README's table of diagnoses.
 
-The zoo (tests/zoo.py, tests/zoo_forward.py) is the one source of the broken loops, so the gallery
-cannot drift from what the tests check; tests/test_gallery.py fails when the committed notebook is
-not what this script writes.
+The catalogue (nbgrad/diagnose/catalogue.py) is the one list of codes, and the test zoo is the one
+source of broken loops, so neither the gallery nor the README can drift from what the tests check;
+tests/test_gallery.py fails when the committed files are not what this script writes.
 
     python tools/make_gallery.py
 """
@@ -17,9 +17,13 @@ import nbformat
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from nbgrad.diagnose.catalogue import CATALOGUE, FAMILIES, family  # noqa: E402
 from tests import zoo, zoo_forward  # noqa: E402
 
 OUT = ROOT / "notebooks" / "diagnosis_gallery.ipynb"
+README = ROOT / "README.md"
+TABLE_START = "<!-- diagnoses: written by tools/make_gallery.py from the catalogue -->"
+TABLE_END = "<!-- end of diagnoses -->"
 SETUP = """%load_ext nbgrad
 import torch
 from torch import nn
@@ -54,8 +58,9 @@ def build() -> nbformat.NotebookNode:
         "`tests/zoo_forward.py`."),
         nbformat.v4.new_code_cell(SETUP.format(**zoo.VARIANTS[0]))]
     for name, code, severity, source, steps, raises in _cases():
-        title = name.replace("_", " ")
-        cells.append(nbformat.v4.new_markdown_cell(f"## {code} ({severity}): {title}"))
+        entry = CATALOGUE[code]
+        cells.append(nbformat.v4.new_markdown_cell(
+            f"## {code} `{entry.slug}` ({severity}): {name.replace('_', ' ')}\n\n{entry.about}"))
         cell = nbformat.v4.new_code_cell(f"%%gradcheck --steps {steps} --timeout 30\n{source.strip()}")
         if raises:  # the user's own exception, with nbgrad's explanation beside it
             cell.metadata["tags"] = ["raises-exception"]
@@ -70,9 +75,32 @@ def build() -> nbformat.NotebookNode:
     return nb
 
 
+def readme_table() -> str:
+    """The README's table: one row per code, grouped by family."""
+    rows = ["| code | slug | severity | what |", "|---|---|---|---|"]
+    for fam in FAMILIES:
+        members = [c for c in CATALOGUE.values() if family(c.code) is fam]
+        codes = fam.prefix + "x" * (6 - len(fam.prefix))
+        rows.append(f"| **{codes}** | | | **{fam.about}** |")
+        rows += [f"| {c.code} | `{c.slug}` | {' / '.join(c.severities)} | {c.about} |"
+                 for c in members]
+    return "\n".join(rows)
+
+
+def readme(text: str) -> str:
+    """`text` (the README) with its table of diagnoses rewritten."""
+    head, start, rest = text.partition(TABLE_START)
+    _, end, tail = rest.partition(TABLE_END)
+    if not start or not end:
+        raise SystemExit(f"README.md lacks the markers {TABLE_START} ... {TABLE_END}")
+    return f"{head}{TABLE_START}\n{readme_table()}\n{TABLE_END}{tail}"
+
+
 def main() -> int:
     OUT.write_text(nbformat.writes(build()) + "\n")
-    print(f"wrote {OUT.relative_to(ROOT)} with {len(_cases())} broken loops")
+    README.write_text(readme(README.read_text()))
+    print(f"wrote {OUT.relative_to(ROOT)} with {len(_cases())} broken loops, and README.md's "
+          f"table of {len(CATALOGUE)} diagnoses")
     return 0
 
 
