@@ -80,7 +80,7 @@ def test_figures_leave_pyplot_and_rcparams_alone():
             "before = snap()\n"
             "from tests.reports import problem_report\n"
             "from nbgrad.render.figures import FigureSet\n"
-            "figs = FigureSet(problem_report().run)\n"
+            "figs = FigureSet(problem_report())\n"
             "assert figs.get('heatmap') and figs.bars(0) and figs.get('loss')\n"
             "assert 'matplotlib.pyplot' not in sys.modules, 'pyplot imported'\n"
             "assert snap() == before, 'rcParams changed'\n"

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import re
-from types import SimpleNamespace
 
 import ipywidgets as W
 import pytest
 
 import nbgrad
+from nbgrad.diagnose.fixes import corrected_cell
+from nbgrad.numbers import fmt
+from nbgrad.records import ActivationRecord
 from nbgrad.render import views
 from nbgrad.render.bundle import WIDGET_MIME, mimebundle
-from nbgrad.render.fix import corrected_cell
 from nbgrad.render.widget import Dashboard
 from nbgrad.render.widget_table import Column, SortableTable
 from nbgrad.report import Report
@@ -138,28 +139,32 @@ def test_loss_tab_lists_every_backward_call(dash):
     shown = text_of(dash.tab("Loss").widget)
     step0 = dash.report.run.steps[0]
     assert len(step0.losses) == 2
-    assert ", ".join(views.fmt(v) for v in step0.losses) in shown
+    assert ", ".join(fmt(v) for v in step0.losses) in shown
     assert any(isinstance(w, W.Image) and w.value[:4] == b"\x89PNG"
                for w in descendants(dash.tab("Loss").widget))
 
 
 def test_activations_tab_only_when_recorded():
     report = clean_report()
-    # forward-probe records as Run.forward.activations holds them (attributes or keys)
-    report.run.forward = SimpleNamespace(activations=[
-        SimpleNamespace(layer="", kind="tanh", after="body.0", step=0, units=8,
-                        saturated_fraction=0.25, dead_units=None),
-        {"layer": "", "kind": "tanh", "after": "body.0", "step": 3, "units": 8,
-         "saturated_fraction": 0.75, "dead_units": None},
-        SimpleNamespace(layer="head", kind="relu", after="", step=3, units=8,
-                        saturated_fraction=None, dead_units=2),
-    ])
+
+    def act(**fields):
+        base = dict(layer="", source="function", after="", line=5, numel=64, units=8,
+                    samples_per_unit=8)
+        return ActivationRecord(**{**base, **fields})
+
+    report.run.forward.activations = [
+        act(kind="tanh", after="body.0", step=0, saturated_fraction=0.25),
+        act(kind="tanh", after="body.0", step=3, saturated_fraction=0.75),
+        act(kind="relu", layer="head", source="module", step=3, dead_units=2),
+    ]
     d = Dashboard(report)
     assert list(d.tabs.titles)[-1] == "Activations"
     rows = d.tab("Activations").table.rows
     assert [(r.layer, r.kind, r.saturated_fraction, r.dead_fraction, r.step) for r in rows] == [
         ("body.0", "tanh", 0.75, None, 3), ("head", "relu", None, 0.25, 3)]  # latest step wins
-    assert "not measured" in d.tab("Activations").table.body.value
+    # a relu does not saturate, a tanh's dead units are not counted, neither slope was recorded:
+    # n/a, never 0
+    assert d.tab("Activations").table.body.value.count(">n/a<") == 4
 
 
 def test_every_user_string_is_escaped(dash):
