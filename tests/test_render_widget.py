@@ -241,3 +241,57 @@ def test_verdict_when_the_cell_raised_or_nbgrad_failed():
 def test_report_dashboard_is_the_widget_jupyter_shows():
     widget = problem_report().dashboard()
     assert isinstance(widget, W.VBox) and "nbgrad-dashboard" in widget._dom_classes
+
+
+def test_a_cell_run_again_closes_the_dashboard_of_its_previous_run():
+    from ipywidgets.widgets.widget import _instances
+
+    from nbgrad.render.widget import displayed
+
+    first, second, other = (Dashboard(clean_report()) for _ in range(3))
+    ids = [w.model_id for w in descendants(first.widget)]
+    assert len(ids) > 50 and all(i in _instances for i in ids)
+    displayed(first, "cell-a")
+    displayed(other, "cell-b")
+    displayed(second, "cell-a")  # cell-a ran again: its output, the first dashboard, is replaced
+    assert not any(i in _instances for i in ids)
+    assert all(w.model_id in _instances for w in descendants(other.widget))
+    displayed(third := Dashboard(clean_report()), "cell-c", deleted=["cell-b"])
+    assert not any(w.comm for w in descendants(other.widget))  # a deleted cell's too
+    for d in (second, third):
+        d.close()
+
+
+@pytest.mark.notebook
+def test_in_a_kernel_running_a_cell_again_keeps_one_dashboard_of_widgets():
+    """JupyterLab names the cell in each execute request ("cellId"): a real kernel, driven with
+    the messages JupyterLab sends, keeps one dashboard's widgets per cell, not one per run."""
+    import os
+
+    from jupyter_client.manager import start_new_kernel
+
+    from tests.reports import SOURCE
+
+    env = dict(os.environ, PYTHONPATH=str(__import__("pathlib").Path(__file__).parents[1]),
+               OMP_NUM_THREADS="1")
+    manager, client = start_new_kernel(kernel_name="python3", env=env)
+    try:
+        def run(code: str, cell: str) -> dict:
+            msg = client.session.msg("execute_request",
+                                     {"code": code, "silent": False, "store_history": True,
+                                      "user_expressions": {"n": "len(__import__('ipywidgets')"
+                                                                 ".widgets.widget._instances)"},
+                                      "allow_stdin": False, "stop_on_error": True},
+                                     metadata={"cellId": cell, "deletedCells": []})
+            client.shell_channel.send(msg)
+            reply = client.get_shell_msg(timeout=120)
+            assert reply["content"]["status"] == "ok", reply["content"]
+            return reply["content"]["user_expressions"]["n"]["data"]["text/plain"]
+
+        run("%load_ext nbgrad\nimport torch\nfrom torch import nn", "setup")
+        counts = [int(run(f"%%gradcheck --steps 3\n{SOURCE}", "cell-1")) for _ in range(3)]
+        assert counts[0] > 50  # a dashboard's worth of widgets
+        assert counts[1] == counts[2] <= counts[0] + 5, counts  # not 2x and 3x
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)

@@ -325,3 +325,43 @@ def test_a_diagnosis_reads_in_the_text_report():
     ]
     assert report.verdict == ("1 problem found: zero_grad() runs between backward() and step(): "
                               "every step sees no gradient (line 4)")
+
+
+EMPTY_PARAM = """
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 1)
+        self.dummy = nn.Parameter(torch.empty(0))  # a placeholder (a device marker, say)
+
+    def forward(self, x):
+        return self.fc(x)
+
+model = Net()
+opt = torch.optim.SGD(model.parameters(), lr=0.1)
+x = torch.randn(8, 4)
+for i in range(100):
+    opt.zero_grad()
+    model(x).pow(2).mean().backward()
+    opt.step()
+"""
+
+
+def test_an_empty_parameter_is_not_a_layer_without_gradient(shell):
+    shell.run_cell(f"%%gradcheck --steps 3\n{EMPTY_PARAM}", store_history=False)
+    report = nbgrad.last_report()
+    assert report.analysis_error is None and report.diagnoses == []
+    assert report.verdict == "No problems found in 3 steps"
+    assert "dummy" not in report.outcome.unmoved  # nothing to move in 0 values
+
+
+def test_a_layer_with_no_outputs_is_analysed_not_lost(shell):
+    cell = ("model = nn.Linear(4, 0)\nhead = nn.Linear(4, 1)\n"
+            "opt = torch.optim.SGD([*model.parameters(), *head.parameters()], lr=0.1)\n"
+            "x = torch.randn(8, 4)\nfor i in range(100):\n    opt.zero_grad()\n"
+            "    (model(x).sum() + head(x).pow(2).mean()).backward()\n    opt.step()\n")
+    shell.run_cell(f"%%gradcheck --steps 3\n{cell}", store_history=False)
+    report = nbgrad.last_report()
+    assert report.analysis_error is None and report.problems == []
+    assert report.run.steps[0].layers["model"].grad_zero_fraction is None  # 0 of 0 values
+    assert "Gradient norm per layer:" in report.to_text() and "<table>" in report.to_html()

@@ -186,8 +186,8 @@ def unmoved_reasons(run: Run, updates: list[Update]) -> dict[str, str]:
         return out
     for name, info in run.params.items():
         stats = [u.record.params[name] for u in updates if name in u.record.params]
-        if any((s.update_norm or 0) > 0 for s in stats):
-            continue
+        if info.numel == 0 or any((s.update_norm or 0) > 0 for s in stats):
+            continue  # an empty placeholder has nothing to move
         grads = [s.grad_norm for s in stats]
         if not info.requires_grad:
             why = "frozen (requires_grad=False)"

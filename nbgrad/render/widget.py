@@ -150,7 +150,12 @@ class Dashboard:
 
 
 def _descendants(widget: W.Widget) -> list[W.Widget]:
+    """The widget, its children's trees, and the layout and style models each one owns."""
     out = [widget]
+    for part in ("layout", "style"):
+        owned = getattr(widget, part, None)
+        if isinstance(owned, W.Widget):
+            out.append(owned)
     for child in getattr(widget, "children", ()):
         out += _descendants(child)
     return out

@@ -127,6 +127,13 @@ def leftover_grads(run: Run, step: StepRecord) -> bool:
     return stale is not None and stale > 0 and stale > STALE_GRAD_FRACTION * own
 
 
+def learnable(run: Run, param: str) -> bool:
+    """A parameter that can learn: it asks for gradients and has values (an empty placeholder such
+    as `nn.Parameter(torch.empty(0))` never gets a gradient and needs none)."""
+    info = run.params.get(param)
+    return info is not None and info.requires_grad and info.numel > 0
+
+
 def got_grad(run: Run, param: str) -> bool:
     """Whether the param had a non-zero gradient at any recorded step."""
     return any((s.params[param].grad_norm or 0.0) > 0 for s in run.steps if param in s.params)

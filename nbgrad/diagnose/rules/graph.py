@@ -24,7 +24,7 @@ def loss_detached(run: Run) -> list[Diagnosis]:
     """NBG101: backward() ran, yet no parameter anywhere got a gradient."""
     if not run.steps or run.error is not None or run.backward_calls == 0:
         return []
-    trainable = [p for p in run.params.values() if p.requires_grad]
+    trainable = [p for p in run.params.values() if facts.learnable(run, p.name)]
     if not trainable:
         return []  # all frozen: NBG203
     if any((s.backward_grad_norm or 0.0) > 0 for s in run.steps):
@@ -77,7 +77,7 @@ def layer_cut_from_loss(run: Run) -> list[Diagnosis]:
         if any(p.name in with_grad for p in params):
             reached.append(layer)
             continue
-        trained = [p for p in params if p.requires_grad and p.optimizer is not None
+        trained = [p for p in params if facts.learnable(run, p.name) and p.optimizer is not None
                    and p.optimizer not in idle]
         never = all(s.params[p.name].grad_norm is None for s in run.steps for p in trained
                     if p.name in s.params)
@@ -170,6 +170,7 @@ def layer_never_ran(run: Run) -> list[Diagnosis]:
             continue  # the whole optimizer is unused: NBG201 / NBG202
         idle = [layer for layer in run.layers.values()
                 if layer.forward_order is None and layer.type != "Tensor"
+                and any(facts.learnable(run, p) for p in layer.params)
                 and all(p in held and run.params[p].requires_grad
                         and not facts.got_grad(run, p) for p in layer.params)]
         if not idle:

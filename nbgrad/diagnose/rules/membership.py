@@ -45,7 +45,7 @@ def grads_not_in_optimizer(run: Run) -> list[Diagnosis]:
     made_in_forward = {p for group in facts.created_in_forward(run) for layer in group
                        for p in layer.params}
     orphans = [p.name for p in run.params.values()
-               if p.requires_grad and p.optimizer is None and p.name not in made_in_forward
+               if facts.learnable(run, p.name) and p.optimizer is None and p.name not in made_in_forward
                and facts.got_grad(run, p.name) and not facts.moved(run, p.name)]
     if not orphans:
         return []
