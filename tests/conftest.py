@@ -71,3 +71,26 @@ def shell():
 
 
 from tests.entry import check  # noqa: E402, F401 - the fixture that runs both entry points
+
+# Whole modules that belong to the slow lane, and why: they start kernels, browsers, subprocesses
+# or training frameworks, or wait on real timeouts. `pytest -m "not slow"` is the fast lane.
+SLOW_MODULES = {
+    "test_browser": "drives JupyterLab in Chromium",
+    "test_notebooks": "executes notebooks in kernels",
+    "test_frameworks": "imports and runs Lightning, Transformers, accelerate",
+    "test_benchmark": "times workloads in subprocesses",
+    "test_every_run_ends": "waits on real timeouts and signals",
+}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark the slow lane: the modules above, notebook and browser tests, and the zoo's second
+    entry point (the magic runs every zoo cell the API already ran, through a real shell)."""
+    slow = pytest.mark.slow
+    for item in items:
+        module = item.module.__name__.rsplit(".", 1)[-1] if item.module else ""
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if (module in SLOW_MODULES or item.get_closest_marker("notebook")
+                or item.get_closest_marker("browser")
+                or (module == "test_zoo" and params.get("check") == "magic")):
+            item.add_marker(slow)

@@ -51,10 +51,10 @@ def _frame(height: float, labels: list[str] | None = None, *, colorbar: bool = F
     right = 1.05 if colorbar else 0.2
     top, bottom = 0.35, 0.5 + (0.3 if legend else 0.0)
     fig = Figure(figsize=(WIDTH, height), dpi=DPI, facecolor="white")
-    box = [left / WIDTH, bottom / height, (WIDTH - left - right) / WIDTH,
-           (height - top - bottom) / height]
+    box = (left / WIDTH, bottom / height, (WIDTH - left - right) / WIDTH,
+           (height - top - bottom) / height)
     ax = fig.add_axes(box)
-    cax = fig.add_axes([(WIDTH - right + 0.1) / WIDTH, box[1], 0.15 / WIDTH, box[3]]) \
+    cax = fig.add_axes(((WIDTH - right + 0.1) / WIDTH, box[1], 0.15 / WIDTH, box[3])) \
         if colorbar else None
     return fig, ax, cax
 

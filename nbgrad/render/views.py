@@ -97,8 +97,8 @@ def layer_grad_table(report: Report) -> Table:
               for i in shown]
     notes = []
     if len(shown) < len(updates):
-        notes.append(f"{len(shown)} of {len(updates)} {updates[0].kind}s shown "
-                     f"({', '.join(str(updates[i].index) for i in shown)}); the others are in the "
+        notes.append(f"{len(shown)} of {len(updates)} {updates[0].kind}s shown: "
+                     f"{', '.join(str(updates[i].index) for i in shown)}; the others are in the "
                      "dashboard's heat map and in the JSON report")
     return Table(["layer", "type", *header], rows, title="Gradient norm per layer", notes=notes,
                  numeric=[False, False, *[True] * len(shown)])
@@ -189,7 +189,7 @@ def hyperparameter_table(opt: OptimizerRecord) -> Table:
             if a == b and (before.get(key) is None or before.get(key) is False):
                 continue  # implementation switches left at their defaults (foreach, fused, ...)
             rows.append([str(gi), key, b, a, "changed" if a != b else ""])
-    return Table(["group", "hyperparameter", "before", "after", ""], rows,
+    return Table(["group", "hyperparameter", "before", "after", "change"], rows,
                  title=f"{opt.type} '{opt.name}': hyperparameters")
 
 
@@ -217,7 +217,8 @@ def state_table(opt: OptimizerRecord) -> Table:
     rows = [[name, _buffer_total(before.get(name, [])), _buffer_total(after.get(name, [])),
              "created" if name not in before and name in after else ""]
             for name in sorted(set(before) | set(after))]
-    return Table(["state buffer", "before", "after", ""], rows, title=f"{opt.type} '{opt.name}': state")
+    return Table(["state buffer", "before", "after", "change"], rows,
+                 title=f"{opt.type} '{opt.name}': state")
 
 
 def unmoved_table(report: Report) -> Table:

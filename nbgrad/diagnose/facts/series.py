@@ -11,7 +11,7 @@ import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from nbgrad.numbers import fmt
+from nbgrad import numbers
 from nbgrad.records import Run, StepRecord
 from nbgrad.thresholds import SAME_BATCH_TOLERANCE, STALE_GRAD_FRACTION, STALL_MIN_DROP
 
@@ -76,7 +76,8 @@ class LossTrend:
 
     def text(self) -> str:
         whose = f"the loss of '{self.optimizer}'" if self.optimizer else "the loss"
-        return f"{whose} went from {fmt(self.first)} to {fmt(self.last)} over {self.steps} steps"
+        return (f"{whose} went from {numbers.fmt(self.first)} to {numbers.fmt(self.last)} over "
+                f"{self.steps} steps")
 
 
 def loss_trends(run: Run) -> list[LossTrend]:
@@ -134,15 +135,20 @@ def learnable(run: Run, param: str) -> bool:
     return info is not None and info.requires_grad and info.numel > 0
 
 
+def nonzero(value: float | None) -> bool:
+    """A measured norm that is not 0: NaN and Inf count (the loss did reach the parameter)."""
+    return value is not None and value != 0
+
+
 def got_grad(run: Run, param: str) -> bool:
-    """Whether the param had a non-zero gradient at any recorded step."""
-    return any((s.params[param].grad_norm or 0.0) > 0 for s in run.steps if param in s.params)
+    """Whether the param had a non-zero gradient (or a NaN/Inf one) at any recorded step."""
+    return any(nonzero(s.params[param].grad_norm) for s in run.steps if param in s.params)
 
 
 def moved(run: Run, param: str) -> bool:
     """Whether the param changed during the run: updated by a step, or its norm changed."""
     stats = [s.params[param] for s in run.steps if param in s.params]
-    if any((st.update_norm or 0.0) > 0 for st in stats):
+    if any(nonzero(st.update_norm) for st in stats):
         return True
     norms = [st.param_norm for st in stats]
     return len(set(norms)) > 1

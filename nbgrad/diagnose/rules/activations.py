@@ -41,6 +41,7 @@ class Causes:
     evidence: list[Evidence] = field(default_factory=list)
     reasons: list[str] = field(default_factory=list)
     init_line: int | None = None  # the line that initialised the feeding layer, when it is a cause
+    inputs: bool = False  # the model's inputs are far from unit scale (the input-scale finding)
 
 
 def _causes(run: Run, act: ActivationRecord) -> Causes:
@@ -76,6 +77,7 @@ def _causes(run: Run, act: ActivationRecord) -> Causes:
                 found.evidence.append(Evidence(f"the model's input has mean {s.mean:.3g} and std "
                                                f"{s.std:.3g} (not normalised)", scale, inp.layer))
                 found.reasons.append("the model's inputs are not normalised")
+                found.inputs = True
     return found
 
 
@@ -127,7 +129,8 @@ def saturated_activations(run: Run) -> list[Diagnosis]:
             "PyTorch's default or nn.init.xavier_uniform_, add nn.LayerNorm / nn.BatchNorm1d "
             "before it; or use ReLU in hidden layers."),
         line=causes.init_line or facts.module_line(run, act), confidence=0.9,
-        layers=list(dict.fromkeys(a.after or a.layer for a, _ in bad)))]
+        layers=list(dict.fromkeys(a.after or a.layer for a, _ in bad)),
+        consequence_of=["NBG851"] if causes.inputs else [])]  # raw inputs saturate it
 
 
 def dead_relus(run: Run) -> list[Diagnosis]:
@@ -172,4 +175,5 @@ def dead_relus(run: Run) -> list[Diagnosis]:
             "nn.LeakyReLU(0.01) or GELU, or initialise with nn.init.kaiming_normal_(w, "
             "nonlinearity='relu')."),
         line=causes.init_line or facts.module_line(run, act), confidence=0.9,
-        layers=list(dict.fromkeys(a.after or a.layer for a, _ in bad)))]
+        layers=list(dict.fromkeys(a.after or a.layer for a, _ in bad)),
+        consequence_of=["NBG851"] if causes.inputs else [])]  # raw inputs kill the units

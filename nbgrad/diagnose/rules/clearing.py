@@ -66,7 +66,7 @@ def grads_accumulate(run: Run) -> list[Diagnosis]:
 
 def _gradient_made(run: Run, optimizer: int) -> bool:
     """backward() did give the optimizer's parameters gradients, at one step at least."""
-    return any((s.backward_grad_norm or 0.0) > 0 for s in facts.steps_of(run, optimizer))
+    return any(facts.nonzero(s.backward_grad_norm) for s in facts.steps_of(run, optimizer))
 
 
 def step_sees_no_grad(run: Run) -> list[Diagnosis]:

@@ -27,7 +27,7 @@ def loss_detached(run: Run) -> list[Diagnosis]:
     trainable = [p for p in run.params.values() if facts.learnable(run, p.name)]
     if not trainable:
         return []  # all frozen: NBG203
-    if any((s.backward_grad_norm or 0.0) > 0 for s in run.steps):
+    if any(facts.nonzero(s.backward_grad_norm) for s in run.steps):
         return []
     if any(facts.got_grad(run, p.name) for p in trainable):
         return []
@@ -182,7 +182,7 @@ def layer_never_ran(run: Run) -> list[Diagnosis]:
                   + ("it, but it does" if len(names) == 1 else "them, but they do") + " not learn",
             evidence=[Evidence(f"{layer.name} ({layer.type}, {facts.names(layer.params)}) did not "
                                f"run in {len(run.steps)} steps and never got a gradient",
-                               layer=layer.name) for layer in idle],
+                               value=float(len(run.steps)), layer=layer.name) for layer in idle],
             why=("A layer that forward() does not call takes no part in the loss; its weights stay "
                  "as initialised. That is fine for a head kept for another task."),
             fix="If the layer should be part of the model, call it in forward(); otherwise ignore "

@@ -101,8 +101,8 @@ def _cause(run: Run, orphans: list[str], layers: list[str], unused: list[int],
         return (f": '{opt.name}' was built on another model",
                 f"Build '{opt.name}' from the parameters of the model that computes the loss.",
                 line, None)
-    contained = {run.layers[name].container for name in layers
-                 if name in run.layers and run.layers[name].container}
+    contained = {box for name in layers if name in run.layers
+                 and (box := run.layers[name].container) is not None}
     if contained:
         box = sorted(contained)[0]
         attr = box.rsplit(".", 1)[-1]

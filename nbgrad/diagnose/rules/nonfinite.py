@@ -118,4 +118,4 @@ def nonfinite_values(run: Run) -> list[Diagnosis]:
             "becomes NaN: training cannot recover.",
         fix=fix, line=line, confidence=1.0, layers=sorted({e.layer for e in evidence if e.layer}),
         # values that grew until they overflowed: a learning rate found too large explains them
-        consequence_of=["NBG403", "NBG702"] if fix == DIVERGED_FIX else [])]
+        consequence_of=["NBG403", "NBG702", "NBG703"] if fix == DIVERGED_FIX else [])]

@@ -97,8 +97,8 @@ def weight_decay_dominates(run: Run) -> list[Diagnosis]:
             for layer in layers:
                 own = [p for p in run.layers[layer].params if p in held] if layer in run.layers \
                     else []
-                values = [wd * s.layers[layer].param_norm / s.layers[layer].grad_norm
-                          for s in steps if layer in s.layers and s.layers[layer].grad_norm]
+                values = [wd * s.layers[layer].param_norm / grad for s in steps
+                          if layer in s.layers and (grad := s.layers[layer].grad_norm)]
                 if own and values:
                     pull[layer] = statistics.median(values)
             if not pull or min(pull.values()) < DECAY_DOMINANCE:
