@@ -65,3 +65,28 @@ def test_no_rule_imports_another_rule():
         assert rules == set(), (path.name, rules)
         assert not {m for m in imports(path) if m.startswith(("nbgrad.render", "nbgrad.capture",
                                                                "torch", "IPython"))}, path.name
+
+
+def module_imports(path: Path) -> set[str]:
+    """Modules imported at the top level of a file (not inside functions: those are lazy)."""
+    tree = ast.parse(path.read_text())
+    found = set()
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+        elif isinstance(node, ast.Import):
+            found.update(a.name for a in node.names)
+        elif isinstance(node, ast.If):  # TYPE_CHECKING blocks name types only
+            continue
+    return found
+
+
+def test_decisions_flow_one_way():
+    """diagnose and the report decide and never import render; render imports what was decided
+    (the outcome, diagnoses, fixes), never the rules or the facts they decide with."""
+    for path in [*(PACKAGE / "diagnose").rglob("*.py"), PACKAGE / "report.py"]:
+        assert not {m for m in module_imports(path) if m.startswith("nbgrad.render")}, path
+    for path in (PACKAGE / "render").glob("*.py"):
+        deciding = {m for m in imports(path)
+                    if m.startswith(("nbgrad.diagnose.rules", "nbgrad.diagnose.facts"))}
+        assert deciding == set(), (path.name, deciding)

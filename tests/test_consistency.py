@@ -85,6 +85,9 @@ def test_manual_sgd_reads_the_same_in_the_dashboard_and_the_text(check):
     assert (move.name, move.steps_moved, move.steps_seen, move.why_unmoved) == ("w", 3, 3, "")
     assert "3 manual updates recorded of 10 requested" in report.to_text()
     assert_views_agree(report)
+    # JSON keeps the records, not the outcome: a loaded report decides the same outcome again
+    assert "outcome" not in report.to_json()
+    assert nbgrad.Report.from_json(report.to_json()).outcome == report.outcome
 
 
 def test_a_gan_reports_the_loss_of_each_optimizer_on_its_own():

@@ -16,6 +16,7 @@ from nbgrad.render.bundle import WIDGET_MIME, mimebundle
 from nbgrad.render.widget import Dashboard
 from nbgrad.render.widget_table import Column, SortableTable
 from nbgrad.report import Report
+from tests.rendered import NoFigures
 from tests.reports import BACKWARD_LINE, EVIL, clean_report, namespace, problem_report
 
 
@@ -248,7 +249,8 @@ def test_a_cell_run_again_closes_the_dashboard_of_its_previous_run():
 
     from nbgrad.render.widget import displayed
 
-    first, second, other = (Dashboard(clean_report()) for _ in range(3))
+    report = clean_report()
+    first, second, other = (Dashboard(report, NoFigures(report)) for _ in range(3))
     ids = [w.model_id for w in descendants(first.widget)]
     assert len(ids) > 50 and all(i in _instances for i in ids)
     displayed(first, "cell-a")
@@ -256,7 +258,7 @@ def test_a_cell_run_again_closes_the_dashboard_of_its_previous_run():
     displayed(second, "cell-a")  # cell-a ran again: its output, the first dashboard, is replaced
     assert not any(i in _instances for i in ids)
     assert all(w.model_id in _instances for w in descendants(other.widget))
-    displayed(third := Dashboard(clean_report()), "cell-c", deleted=["cell-b"])
+    displayed(third := Dashboard(report, NoFigures(report)), "cell-c", deleted=["cell-b"])
     assert not any(w.comm for w in descendants(other.widget))  # a deleted cell's too
     for d in (second, third):
         d.close()

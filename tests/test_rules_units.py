@@ -365,3 +365,14 @@ def test_a_layer_with_no_outputs_is_analysed_not_lost(shell):
     assert report.analysis_error is None and report.problems == []
     assert report.run.steps[0].layers["model"].grad_zero_fraction is None  # 0 of 0 values
     assert "Gradient norm per layer:" in report.to_text() and "<table>" in report.to_html()
+
+
+def test_step_never_called_names_the_users_optimizer_built_in_an_earlier_cell(shell):
+    shell.run_cell("model = nn.Linear(4, 1)\nopt = torch.optim.SGD(model.parameters(), lr=0.1)\n"
+                   "x = torch.randn(8, 4)")
+    shell.run_cell("%%gradcheck --steps 3\nfor i in range(3):\n    opt.zero_grad()\n"
+                   "    model(x).pow(2).mean().backward()\n", store_history=False)
+    (d,) = nbgrad.last_report().diagnoses
+    assert d.code == "NBG305" and d.fix_code == "opt.step()"
+    assert d.fix == ("Call opt.step() after loss.backward() (line 4), and opt.zero_grad() before "
+                     "the next backward().")
