@@ -376,3 +376,17 @@ def test_step_never_called_names_the_users_optimizer_built_in_an_earlier_cell(sh
     assert d.code == "NBG305" and d.fix_code == "opt.step()"
     assert d.fix == ("Call opt.step() after loss.backward() (line 4), and opt.zero_grad() before "
                      "the next backward().")
+
+
+def test_a_gans_loss_trend_is_each_optimizers_own():
+    from nbgrad.diagnose import facts
+    from tests import zoo_runs
+
+    run = zoo_runs.report("gan_tanh_generator").run
+    trends = facts.loss_trends(run)
+    assert sorted(t.optimizer for t in trends) == ["opt_d", "opt_g"]
+    for trend in trends:
+        (oi,) = [i for i, o in enumerate(run.optimizers) if o.name == trend.optimizer]
+        own = [sum(s.losses) / len(s.losses) for s in run.steps if s.optimizer == oi]
+        assert (trend.first, trend.last, trend.steps) == (own[0], own[-1], len(own))
+        assert trend.text().startswith(f"the loss of '{trend.optimizer}' went from")
