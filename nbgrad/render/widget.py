@@ -92,8 +92,9 @@ class DiagnosisRow:
             f"<b>Fix</b><p>{escape(v.fix)}</p>{code}")]
         self.corrected = corrected_cell(report.run, d)
         self.fix_button: W.Button | None = None
-        self.status = W.HTML()
+        self.status: W.HTML | None = None  # what the button did; only a row with a button has it
         if self.corrected is not None:
+            self.status = W.HTML()
             self.fix_button = W.Button(description="Put a corrected copy below", icon="plus",
                                        tooltip="Adds a new cell with the fix applied; your cell "
                                                "stays as it is.",
@@ -114,7 +115,7 @@ class DiagnosisRow:
         from IPython import get_ipython
 
         shell = get_ipython()
-        assert self.corrected is not None
+        assert self.corrected is not None and self.status is not None
         preview = (f"<details><summary>the corrected cell</summary><pre>{escape(self.corrected)}"
                    "</pre></details>")
         if shell is None:
