@@ -64,6 +64,15 @@ PARAM = [
 ]
 UNMOVED = [*pick(PARAM, "name", "layer"), Column("why_unmoved", "why it did not move")]
 
+LOSS = [  # rows: the outcome's updates
+    Column("index", "step", numeric=True), Column("optimizer", "optimizer"),
+    Column("losses", "loss (each backward call)", numeric=True,
+           show=lambda u: ", ".join(fmt(v) for v in u.record.losses)),
+    Column("backward_calls", "backward calls", numeric=True,
+           show=lambda u: str(u.record.backward_calls)),
+    Column("lr", "lr per group", numeric=True, show=lambda u: ", ".join(fmt(x) for x in u.record.lr)),
+]
+
 ACTIVATION = [
     Column("layer", "layer", name=True), Column("kind", "activation", missing="—"),
     # a ReLU has no flat end to saturate on, a sigmoid no dead units: not measured, not zero

@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as W
 
 from nbgrad.diagnose.outcome import plural
-from nbgrad.numbers import fmt
 from nbgrad.render import columns, views
 from nbgrad.render.activations import ActivationRow, activation_rows
 from nbgrad.render.figures import FigureSet
@@ -30,15 +29,17 @@ def image(data: bytes | None) -> W.Widget:
 
 
 def html_table(t: Table, marks: dict[str, str] | None = None) -> str:
-    """A small fixed table (hyperparameters, state buffers); `marks` styles flagged cells."""
+    """A small fixed table (hyperparameters, state buffers, losses); `marks` styles flagged cells."""
     if not t.rows:
         return ""
-    head = "".join(f"<th>{escape(h)}</th>" for h in t.header)
+    numeric = t.numeric or [False] * len(t.header)
+    head = "".join(f'<th class="num">{escape(h)}</th>' if n else f"<th>{escape(h)}</th>"
+                   for h, n in zip(t.header, numeric))
     body = ""
     for row in t.rows:
         cells = []
-        for c in row:
-            mark = (marks or {}).get(c)
+        for c, n in zip(row, numeric):
+            mark = " ".join(x for x in ((marks or {}).get(c), "num" if n else None) if x)
             cells.append(f'<td class="{mark}">{escape(c)}</td>' if mark else f"<td>{escape(c)}</td>")
         body += "<tr>" + "".join(cells) + "</tr>"
     return f'<table class="nbgrad-table"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
@@ -125,21 +126,11 @@ class LossTab:
             self.widget: W.Widget = message("No loss was recorded (backward() was not called on a "
                                             "loss during a recorded step).")
             return
-        several = len({u.optimizer for u in updates}) > 1
-        rows = "".join(
-            f'<tr><td class="num">{u.index}</td>'
-            + (f"<td>{escape(u.optimizer)}</td>" if several else "")
-            + f'<td class="num">{escape(", ".join(fmt(v) for v in u.record.losses))}</td>'
-            f'<td class="num">{u.record.backward_calls}</td>'
-            f'<td class="num">{escape(", ".join(fmt(x) for x in u.record.lr))}</td></tr>'
-            for u in updates)
-        table = ('<div class="nbgrad-scroll"><table class="nbgrad-table"><thead><tr>'
-                 f'<th class="num">{updates[0].kind}</th>'
-                 + ("<th>optimizer</th>" if several else "")
-                 + '<th class="num">loss (each backward call)</th>'
-                 '<th class="num">backward calls</th><th class="num">lr per group</th>'
-                 f"</tr></thead><tbody>{rows}</tbody></table></div>")
-        self.widget = W.VBox([image(figures.get("loss")), W.HTML(table)])
+        several = len({u.optimizer for u in updates}) > 1  # one optimizer: the column says nothing
+        shown = [c for c in columns.LOSS if c.key != "optimizer" or several]
+        table = html_table(Table.of(shown, updates))
+        self.widget = W.VBox([image(figures.get("loss")),
+                              W.HTML(f'<div class="nbgrad-scroll">{table}</div>')])
 
 
 class ActivationsTab:
