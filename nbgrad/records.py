@@ -260,7 +260,7 @@ def _build(tp: Any, value: Any) -> Any:
     if value is None:
         return None
     origin = typing.get_origin(tp)
-    if dataclasses.is_dataclass(tp):
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         hints = typing.get_type_hints(tp)
         kwargs = {f.name: _build(hints[f.name], value[f.name]) for f in dataclasses.fields(tp)
                   if f.name in value}
@@ -339,6 +339,11 @@ class ActivationRecord:
     nonfinite: int = 0  # 1 when any value was NaN/Inf
     feeds_loss: bool = False
 
+    @property
+    def dead_fraction(self) -> float | None:
+        """Share of units that were zero for every sample; None when not counted (or no units)."""
+        return self.dead_units / self.units if self.dead_units is not None and self.units else None
+
 
 @dataclass
 class LossCall:
@@ -405,7 +410,7 @@ class WeightSymmetry:
 class ForwardRecord:
     """What the forward pass showed in the detail windows (the first step, the last step).
 
-    The other steps are not instrumented beyond the spine's hooks, so that they stay cheap; with
+    The other steps are recorded by the step and module hooks alone, so that they stay cheap; with
     `every_step` the activation modules and every module's output finiteness are recorded at each.
     """
 
