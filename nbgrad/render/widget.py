@@ -146,8 +146,14 @@ class Dashboard:
 
     def close(self) -> None:
         """Close every widget of the tree: the kernel forgets them, the frontend drops them."""
-        for widget in _descendants(self.widget):
-            widget.close()
+        close_tree(self.widget)
+
+
+def close_tree(widget: W.Widget) -> None:
+    """Close a widget with its children and the layout and style models they own: closing only
+    the widget leaves those in the kernel for good."""
+    for part in _descendants(widget):
+        part.close()
 
 
 def _descendants(widget: W.Widget) -> list[W.Widget]:
