@@ -66,6 +66,7 @@ def check(case: Case, traceback_of_failure: bool = True) -> dict[str, Any]:
     import nbgrad
 
     failures = _catch_failures() if traceback_of_failure else []
+    seed_everything()
     started = time.perf_counter()
     raised = None
     try:
@@ -150,6 +151,19 @@ def _catch_failures() -> list[str]:
 _RESTORE: list[Any] = []
 
 
+def seed_everything(seed: int = 0) -> None:
+    """The same random state before every run of a cell, so a plain run and the check see the same
+    data and initial weights, and a finding is reproducible (not every program seeds itself)."""
+    import random
+
+    import numpy as np
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
 class _Enough(BaseException):
     """Ends a plain run after the requested updates (BaseException: `except Exception` can't eat it)."""
 
@@ -195,6 +209,7 @@ def train_plain(case: Case, updates: int) -> dict[str, Any]:
         if state["steps"] >= updates:
             raise _Enough
 
+    seed_everything()
     handles = [register_optimizer_step_pre_hook(before_step),
                register_optimizer_step_post_hook(after_step)]
     torch.autograd.backward = backward
@@ -235,14 +250,30 @@ def _one(path: Path, plain_steps: int) -> dict[str, Any]:
         result["plain"] = train_plain(case, plain_steps)
     taken = [0]
     handle = register_optimizer_step_post_hook(lambda *_: taken.__setitem__(0, taken[0] + 1))
+    before = torch_modes()
     try:
         result["nbgrad"] = check(case)
     finally:
         handle.remove()
+    after = torch_modes()
     result["nbgrad"]["optimizer_steps_taken"] = taken[0]
+    result["nbgrad"]["modes_changed"] = {k: [before[k], after[k]] for k in before if before[k] != after[k]}
+    torch.set_grad_enabled(before["grad_enabled"])  # so the timing run below runs as the cell would
     if plain_steps:
         result["plain_same_steps_s"] = train_plain(case, case.steps)["wall_s"]
     return result
+
+
+def torch_modes() -> dict[str, Any]:
+    """torch's process-wide modes a check must leave as it found them."""
+    import torch
+
+    return {"grad_enabled": torch.is_grad_enabled(),
+            "inference_mode": torch.is_inference_mode_enabled(),
+            "anomaly_enabled": torch.is_anomaly_enabled(),
+            "autocast_cpu": torch.is_autocast_enabled("cpu"),
+            "default_dtype": str(torch.get_default_dtype()),
+            "deterministic": torch.are_deterministic_algorithms_enabled()}
 
 
 def run_in_subprocess(path: Path, plain_steps: int, timeout: float) -> dict[str, Any]:
@@ -267,6 +298,8 @@ def _row(result: dict[str, Any]) -> str:
         return f"| {result['id']} | CRASH | {result['crash'].splitlines()[-1][:90]} | | |"
     found = result["nbgrad"]
     problems = ", ".join(f"{p['code']}" for p in found["problems"]) or "clean"
+    if found.get("modes_changed"):
+        problems += " (left " + ", ".join(f"{k}={v[1]}" for k, v in found["modes_changed"].items()) + ")"
     if found["analysis_error"]:
         problems = f"ANALYSIS ERROR {found['analysis_error'][:60]}"
     plain = result.get("plain")
@@ -299,7 +332,9 @@ def main(argv: list[str] | None = None) -> int:
         print(_row(result), flush=True)
     alarms = sum(1 for r in results if "nbgrad" in r and r["nbgrad"]["problems"])
     crashes = sum(1 for r in results if "crash" in r or r["nbgrad"]["analysis_error"])
-    print(f"\n{len(results)} correct loops: {alarms} with a false alarm, {crashes} crashed")
+    damaged = sum(1 for r in results if "nbgrad" in r and r["nbgrad"].get("modes_changed"))
+    print(f"\n{len(results)} correct loops: {alarms} with a false alarm, {crashes} crashed, "
+          f"{damaged} left a torch mode changed")
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))
     return 0

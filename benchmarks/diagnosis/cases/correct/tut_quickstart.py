@@ -18,7 +18,7 @@ def synthetic_fashion(n, seed):
     return TensorDataset(images.clamp(0, 1).unsqueeze(1), labels)
 
 
-training_data = synthetic_fashion(1280, 0)
+training_data = synthetic_fashion(6400, 0)
 test_data = synthetic_fashion(256, 1)
 batch_size = 64
 train_dataloader = DataLoader(training_data, batch_size=batch_size)
