@@ -98,8 +98,8 @@ def test_quick_control_trains_and_comes_out_clean(runner, name, grad_mode_kept):
     assert found["problems"] == [], found["problems"]
 
 
-@pytest.mark.xfail(strict=True, reason="nbgrad's stop skips the __exit__ of the cell's `with torch.no_grad()` "
-                   "in the cell (d2l's Trainer runs backward and step inside one): grad mode stays off")
+@pytest.mark.xfail(strict=True, reason="nbgrad's stop skips the __exit__ of the cell's `with` block "
+                   "(d2l's Trainer runs backward and step inside torch.no_grad()): grad mode stays off")
 def test_a_stop_inside_no_grad_leaves_grad_mode_on(grad_mode_kept):
     cell = """
 import torch
