@@ -106,9 +106,9 @@ def check(case: Case, traceback_of_failure: bool = True) -> dict[str, Any]:
 
 def _catch_failures() -> list[str]:
     """The tracebacks of nbgrad's own failures: the report keeps only the message, and the place
-    is what the next stage needs. Reads them where the check collects them, and around building
-    the records and diagnosing (a measurement hook for one run: nothing in nbgrad changes
-    behaviour, everything is put back by the end of the run)."""
+    is what the next stage needs. Reads the failures the check collected while the cell ran, and
+    those of building the records and diagnosing (a measurement hook for one run: nothing in
+    nbgrad changes behaviour, everything is put back at the end of the run)."""
     import traceback
 
     from nbgrad import api
@@ -121,7 +121,7 @@ def _catch_failures() -> list[str]:
                 + f" :: {type(failure).__name__}: {failure}")
 
     originals = {"build_run": api.build_run, "diagnose": api.diagnose}
-    analysis_error = api.Check._analysis_error
+    build = api.Check._build
 
     def watched(name: str) -> Any:
         def call(*args: Any, **kwargs: Any) -> Any:
@@ -132,18 +132,18 @@ def _catch_failures() -> list[str]:
                 raise
         return call
 
-    def collected(self: Any) -> str | None:
+    def collected(self: Any, *args: Any, **kwargs: Any) -> Any:
         for failure in (self.failure, self.session.internal_error, self.recorder.probe.failure):
             if failure is not None:
                 found.append(summary(failure))
-        return analysis_error(self)
+        return build(self, *args, **kwargs)
 
     def restore() -> None:
         api.build_run, api.diagnose = originals["build_run"], originals["diagnose"]
-        api.Check._analysis_error = analysis_error
+        api.Check._build = build
 
     api.build_run, api.diagnose = watched("build_run"), watched("diagnose")
-    api.Check._analysis_error = collected
+    api.Check._build = collected
     _RESTORE.append(restore)
     return found
 
