@@ -3,26 +3,26 @@ and a quick subset runs through nbgrad to a clean report and trains when run pla
 
 The full set runs with `python benchmarks/diagnosis/run_correct.py` (minutes); this file is the CI
 part: the format of every case, and five cases chosen for what they exercise (a hand-written SGD on
-raw tensors under no_grad, a GAN with two optimizers, LBFGS with a closure, a weight-tied GPT with
-AdamW groups and a warm-up, a zero-initialised table with -1 padded targets).
+raw tensors under no_grad, DQN with a target net and no step until its replay memory fills, LBFGS
+with a closure in float64, a weight-tied GPT with AdamW groups and a warm-up, a zero-initialised
+table with -1 padded targets).
 """
 
 from __future__ import annotations
 
 import ast
 import importlib.util
+import os
+import subprocess
 import sys
 from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
-import torch
-
-import nbgrad
 
 HERE = Path(__file__).resolve().parents[1] / "benchmarks" / "diagnosis"
 CASES = sorted((HERE / "cases" / "correct").glob("*.py"))
-QUICK = ["d2l_linear_regression_scratch", "ex_dcgan", "ex_time_sequence_prediction",
+QUICK = ["d2l_linear_regression_scratch", "tut_dqn", "ex_time_sequence_prediction",
          "nanogpt_shakespeare_char", "makemore_bigram"]
 
 # what a cell may not touch: the network, and the packages this environment does not have
@@ -74,34 +74,26 @@ def test_case_file_is_well_formed(runner, path):
         assert importlib.util.find_spec(module) is not None, f"{module} is not installed"
 
 
-@pytest.fixture
-def grad_mode_kept():
-    """A check whose stop passes through `with torch.no_grad()` leaves grad mode off (see the xfail
-    below); put it back so that the tests after this one run as they would alone."""
-    before = torch.is_grad_enabled()
-    yield
-    torch.set_grad_enabled(before)
-
-
 @pytest.mark.parametrize("name", QUICK)
-def test_quick_control_trains_and_comes_out_clean(runner, name, grad_mode_kept):
-    case = runner.load_case(HERE / "cases" / "correct" / f"{name}.py")
-    plain = runner.train_plain(case, 30)
+def test_quick_control_trains_and_comes_out_clean(runner, name):
+    """In a subprocess, as the runner does: a check can leave the process changed (see below)."""
+    case = HERE / "cases" / "correct" / f"{name}.py"
+    result = runner.run_in_subprocess(case, plain_steps=12, timeout=300)
+    assert "crash" not in result, result.get("crash")
+    plain, found = result["plain"], result["nbgrad"]
     assert plain["error"] is None
-    assert plain["updates"] >= 15  # the GAN's two optimizers share the 30 steps
+    assert plain["updates"] == 12
     assert plain["falls"], plain["losses"]
-    found = runner.check(case)
     assert found["analysis_error"] is None, found["failure_traceback"]
     assert found["cell_error"] is None
     assert found["stopped_by"] == "steps"
-    assert found["steps_recorded"] >= case.steps
+    assert found["steps_recorded"] >= result["steps"]
     assert found["problems"] == [], found["problems"]
 
 
-@pytest.mark.xfail(strict=True, reason="nbgrad's stop skips the __exit__ of the cell's `with` block "
-                   "(d2l's Trainer runs backward and step inside torch.no_grad()): grad mode stays off")
-def test_a_stop_inside_no_grad_leaves_grad_mode_on(grad_mode_kept):
-    cell = """
+STOP_INSIDE_WITH = '''
+import sys, torch, nbgrad
+cell = """
 import torch
 w = torch.zeros(2, requires_grad=True)
 opt = torch.optim.SGD([w], lr=0.1)
@@ -112,9 +104,19 @@ for i in range(100):
         loss.backward()
         opt.step()
 """
-    report = nbgrad.gradcheck(cell, steps=3, namespace={"__name__": "__main__"})
-    assert report.run.stopped_by == "steps"
-    assert torch.is_grad_enabled()
+report = nbgrad.gradcheck(cell, steps=3, namespace={"__name__": "__main__"})
+print(report.run.stopped_by, torch.is_grad_enabled(), sys.exc_info()[0] is None)
+'''
+
+
+@pytest.mark.xfail(strict=True, reason="nbgrad's stop skips the __exit__ of the cell's `with` block "
+                   "(d2l's Trainer runs backward and step inside torch.no_grad()): grad mode stays off "
+                   "and sys.exc_info() still holds StopRun, the context of the user's next exception")
+def test_a_stop_inside_a_with_block_leaves_the_process_as_it_was():
+    done = subprocess.run([sys.executable, "-c", STOP_INSIDE_WITH], capture_output=True, text=True,
+                          timeout=120, env=dict(os.environ, OMP_NUM_THREADS="1"))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["steps", "True", "True"]
 
 
 def test_plain_check_tells_a_loop_that_learns_from_one_that_does_not(runner):
