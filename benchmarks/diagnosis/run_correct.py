@@ -183,6 +183,8 @@ def train_plain(case: Case, updates: int) -> dict[str, Any]:
     state = {"steps": 0, "in_step": False}
     original = torch.autograd.backward
 
+    # kept out of a compiled train step's graph, as they are no part of the user's program
+    @torch.compiler.disable
     def backward(tensors: Any, *args: Any, **kwargs: Any) -> Any:
         if state["steps"] == 0 and not state["in_step"] and len(by_backward) >= updates:
             raise _Enough  # a loop without an optimizer: each backward is one update
@@ -194,9 +196,11 @@ def train_plain(case: Case, updates: int) -> dict[str, Any]:
                 by_backward.append(value)
         return original(tensors, *args, **kwargs)
 
+    @torch.compiler.disable
     def before_step(optimizer: Any, args: Any, kwargs: Any) -> None:
         state["in_step"] = True
 
+    @torch.compiler.disable
     def after_step(optimizer: Any, args: Any, kwargs: Any) -> None:
         state["in_step"] = False
         state["steps"] += 1
@@ -249,7 +253,8 @@ def _one(path: Path, plain_steps: int) -> dict[str, Any]:
     if plain_steps:
         result["plain"] = train_plain(case, plain_steps)
     taken = [0]
-    handle = register_optimizer_step_post_hook(lambda *_: taken.__setitem__(0, taken[0] + 1))
+    handle = register_optimizer_step_post_hook(
+        torch.compiler.disable(lambda *_: taken.__setitem__(0, taken[0] + 1)))
     before = torch_modes()
     try:
         result["nbgrad"] = check(case)
