@@ -39,10 +39,10 @@ CAUSES: dict[str, Cause] = {
     # -- the loss does not reach the parameters ------------------------------------------------
     "detach-in-forward": Cause(
         "graph-cut", ".detach() inside forward cuts the layers before it off from the loss",
-        ("NBG101", "NBG102")),
+        ("NBG101", "NBG102", "NBG901")),
     "data-in-forward": Cause(
         "graph-cut", "a weight is used through .data in forward, so it gets no gradient",
-        ("NBG101", "NBG102")),
+        ("NBG101", "NBG102", "NBG901")),
     "loss-rebuilt-from-item": Cause(
         "graph-cut", "the loss is rebuilt from .item() / float values (torch.tensor(loss), "
         "loss.requires_grad = True), so backward() reaches no parameter",

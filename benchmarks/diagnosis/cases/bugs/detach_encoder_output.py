@@ -1,4 +1,4 @@
-"""An autoencoder-style model detaches the encoder output before the decoder, so only the decoder trains and the reconstruction loss plateaus."""
+"""An intermediate result is .detach()-ed inside forward (in the report, the adjacency built from W_phi and W_theta), so the weights that produce it are never updated."""
 
 SOURCE = "https://github.com/queenie88/A-GCN/issues/4"
 CAUSE = "detach-in-forward"
