@@ -20,17 +20,25 @@ DIAGNOSIS = Path(__file__).resolve().parents[1] / "benchmarks" / "diagnosis"
 NBGRAD = Path(__file__).resolve().parents[1] / "nbgrad"
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _importable():
+    """score.py and its modules import each other by name, as when run as a script."""
+    sys.path.insert(0, str(DIAGNOSIS))
+    yield
+    sys.path.remove(str(DIAGNOSIS))
+    for name in ("score", "corpus", "causes"):
+        sys.modules.pop(name, None)
+
+
 @pytest.fixture(scope="module")
 def score():
-    sys.path.insert(0, str(DIAGNOSIS))
     import score as module
 
-    yield module
-    sys.path.remove(str(DIAGNOSIS))
+    return module
 
 
 @pytest.fixture(scope="module")
-def cases(score):
+def cases():
     import corpus
 
     return corpus.load()
@@ -76,7 +84,11 @@ def test_the_format_check_finds_each_kind_of_mistake(tmp_path):
         CELL = "a = 1\\nb = 2\\n"
         FIX = "a = 1\\nb = 3\\n"
         FIX_LINES = [1, 7]
+        STEPS = 5 * 2
     '''))
+    found = " | ".join(corpus.problems(corpus.read(path)))
+    assert found == "STEPS must be written as a literal, not computed"
+    path.write_text(path.read_text().replace("STEPS = 5 * 2", "STEPS = 10"))
     found = " | ".join(corpus.problems(corpus.read(path)))
     for expected in ("docstring must be one line", "SOURCE must be", "CAUSE 'no-such-cause'",
                      "FIX_LINES must be CELL line numbers in 1..2"):

@@ -23,6 +23,7 @@ DEFAULT_STEPS = 10
 BUG_FIELDS = {"SOURCE": str, "CAUSE": str, "CELL": str, "FIX": str, "FIX_LINES": list}
 CORRECT_FIELDS = {"SOURCE": str, "PROGRAM": str, "CELL": str}
 OPTIONAL_FIELDS = {"STEPS": int, "HELD": str}
+NOT_LITERAL = object()  # the value of a constant written as an expression, not a literal
 
 
 @dataclass
@@ -67,7 +68,10 @@ def read(path: Path) -> Case:
     for node in tree.body:
         if isinstance(node, ast.Assign) and len(node.targets) == 1 \
                 and isinstance(node.targets[0], ast.Name):
-            fields[node.targets[0].id] = ast.literal_eval(node.value)
+            try:
+                fields[node.targets[0].id] = ast.literal_eval(node.value)
+            except ValueError:
+                fields[node.targets[0].id] = NOT_LITERAL
     kind = "bug" if path.parent.name == "bugs" else "correct"
     return Case(id=f"{path.parent.name}/{path.stem}", path=path, kind=kind,
                 doc=ast.get_docstring(tree) or "", fields=fields)
@@ -98,13 +102,15 @@ def problems(case: Case) -> list[str]:
         if name not in case.fields:
             if name in required:
                 found.append(f"{name} is missing")
+        elif case.fields[name] is NOT_LITERAL:
+            found.append(f"{name} must be written as a literal, not computed")
         elif not isinstance(case.fields[name], kind) or isinstance(case.fields[name], bool):
             found.append(f"{name} must be a {kind.__name__}")
     if found:
         return found
     doc = case.doc.strip()
-    if not doc or "\n" in doc:
-        found.append("the docstring must be one line: the bug or program as it was reported")
+    if case.kind == "bug" and (not doc or "\n" in doc):
+        found.append("the docstring must be one line: the bug as it was reported")
     if not case.fields["SOURCE"].startswith("https://"):
         found.append("SOURCE must be the https:// address of the public report")
     if case.steps < 1:
