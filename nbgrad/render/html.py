@@ -11,7 +11,7 @@ import re
 from html import escape
 from typing import TYPE_CHECKING
 
-from nbgrad.render import views
+from nbgrad.render import ranks, views
 from nbgrad.render.activations import activation_rows
 from nbgrad.render.moves import param_moves
 from nbgrad.render.views import Table
@@ -112,8 +112,10 @@ def render(report: Report, figures: str = "") -> str:
     run = report.run
     parts = [STYLE, '<div class="nbgrad-report">',
              f'<div class="nbgrad-verdict">nbgrad: {escape(views.verdict(report))}</div>',
-             "<div>" + "<br>".join(escape(x) for x in views.summary_lines(report)) + "</div>"]
+             "<div>" + "<br>".join(escape(x) for x in [*views.summary_lines(report),
+                                                       *ranks.rank_lines(run)]) + "</div>"]
     parts += [diagnosis(d, report) for d in report.diagnoses]
+    parts.append(table(ranks.rank_table(run)))
     parts.append(figures)
     parts.append(table(views.skipped_table(run)))
     if views.shown_steps(run):

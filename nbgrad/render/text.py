@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from nbgrad.render import views
+from nbgrad.render import ranks, views
 from nbgrad.render.views import Table
 
 if TYPE_CHECKING:
@@ -42,8 +42,12 @@ def render(report: Report) -> str:
     run = report.run
     out = [f"nbgrad: {views.verdict(report)}", ""]
     out += views.summary_lines(report)
+    out += ranks.rank_lines(run)
     if report.diagnoses:
         out += ["", *diagnosis_lines(report)]
+    differ = _table(ranks.rank_table(run))
+    if differ:
+        out += ["", *differ]
     skipped = _table(views.skipped_table(run))
     if skipped:
         out += ["", *skipped]

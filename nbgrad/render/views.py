@@ -141,6 +141,7 @@ STOP_WORDS = {
     "error": "the cell raised an exception",
     "interrupt": "interrupted (KeyboardInterrupt)",
     "skipped": "stopped: the GradScaler kept skipping every optimizer step",
+    "rank": "stopped: another rank of the job ended first",
 }
 
 

@@ -7,7 +7,8 @@ Codes are stable and grouped by what they are about (issue 3's items in brackets
   NBG55x identical units: constant init (10)          NBG60x saturated / dead activations (6)
   NBG65x eval mode, BatchNorm on one example (9)      NBG70x the loss over the steps (7)
   NBG71x a loss that rewards moving away (7)          NBG80x loss-function misuse (8)
-  NBG85x inputs or targets on the wrong scale (12)    NBG9xx the exceptions students hit (13)
+  NBG85x inputs or targets on the wrong scale (12)    NBG90x the exceptions students hit (13)
+  NBG95x across the ranks of a torchrun job
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from nbgrad.diagnose.rules import (  # noqa: E402
     loss_direction,
     loss_misuse,
     nonfinite,
+    ranks,
     symmetry,
     train_mode,
 )
@@ -57,4 +59,6 @@ RULES: list[Rule] = [
     symmetry.identical_units,
     data_scale.input_scale,
     data_scale.target_scale,
+    # across the ranks of a torchrun job (only when the run holds several ranks)
+    *ranks.RULES,
 ]
