@@ -33,11 +33,12 @@ from nbgrad.distributed.channel import StoreChannel
 from nbgrad.distributed.merge import merge
 from nbgrad.distributed.rank import STOP_GRACE_S, STUCK_GRACE_S, key
 from nbgrad.distributed.world import STORE_VARIABLE
-from nbgrad.records import StuckNote
+from nbgrad.records import Run, StuckNote
 from nbgrad.report import Report
 
 POLL_S = 0.2
 AGENT_EXIT_S = 15.0  # once every rank reported, the time torchrun's agent has to end by itself
+STUCK_EXIT_S = 1.0  # once every rank reported or is stuck: nothing more will come
 KILL_GRACE_S = 5.0  # after SIGTERM to what is left, before SIGKILL
 SILENCE_MARGIN_S = 20.0  # beyond a rank's own timeout and stop graces: it is not coming back
 LOOPBACK = "lo0" if sys.platform == "darwin" else "lo"
@@ -126,6 +127,7 @@ def run_ranks(script: Path, script_args: list[str], *, nproc: int, steps: int,
                                      timeout=timeout, activations=activations, port=free_port()),
                              env=_environment(store.port), start_new_session=True)
     interrupted = False
+    started = time.monotonic()
     try:
         _supervise(agent, channel, collected, patience)
     except KeyboardInterrupt:
@@ -139,8 +141,12 @@ def run_ranks(script: Path, script_args: list[str], *, nproc: int, steps: int,
     silent = ("no record: ended by nbgrad check after "
               f"{patience:g} s without news from it" if status is None or status < 0 else
               f"no record: torchrun ended with status {status} before this rank sent one")
-    return Outcome(merge(collected.reports, nproc, collected.stuck, silent=silent), interrupted,
-                   status)
+    skeleton = Run(source=script.read_text(encoding="utf-8", errors="replace"), first_line=1,
+                   steps_requested=steps, timeout_s=timeout or 0.0,
+                   stopped_by="interrupt" if interrupted else "timeout",
+                   elapsed_s=time.monotonic() - started)
+    return Outcome(merge(collected.reports, nproc, collected.stuck, silent=silent,
+                         skeleton=skeleton), interrupted, status)
 
 
 def _supervise(agent: subprocess.Popen[bytes], channel: StoreChannel, collected: Collected,
@@ -155,7 +161,7 @@ def _supervise(agent: subprocess.Popen[bytes], channel: StoreChannel, collected:
             quiet_since = now
         if collected.complete():
             complete_at = complete_at or now
-            if now - complete_at > AGENT_EXIT_S:
+            if now - complete_at > (STUCK_EXIT_S if collected.stuck else AGENT_EXIT_S):
                 return
         elif now - quiet_since > patience:
             return

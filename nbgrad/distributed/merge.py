@@ -21,15 +21,19 @@ ABNORMAL = ("error", "interrupt", "timeout")
 
 
 def merge(reports: dict[int, Report], world_size: int, stuck: dict[int, StuckNote] | None = None,
-          silent: str = "no record came from it") -> Report:
-    """One report from the ranks' own reports (keyed by rank)."""
+          silent: str = "no record came from it", skeleton: Run | None = None) -> Report:
+    """One report from the ranks' own reports (keyed by rank). With none, `skeleton` (the
+    script, the steps asked for) carries the ranks' stuck notes, and the cross-rank rules say
+    where each rank waited; with neither reports nor notes nbgrad has nothing to analyse."""
     stuck = stuck or {}
     if not reports:
-        return Report(run=Run(source="", first_line=1, steps_requested=0, timeout_s=0.0,
-                              stopped_by="error", elapsed_s=0.0,
-                              ranks=[_missing(r, world_size, stuck, silent)
-                                     for r in range(world_size)]),
-                      analysis_error="no rank sent its records")
+        run = skeleton or Run(source="", first_line=1, steps_requested=0, timeout_s=0.0,
+                              stopped_by="timeout", elapsed_s=0.0)
+        run = dataclasses.replace(run, ranks=[_missing(r, world_size, stuck, silent)
+                                              for r in range(world_size)])
+        if not stuck:
+            return Report(run=run, analysis_error="no rank sent its records: " + silent)
+        return Report(run=run, diagnoses=ordered(diagnose(run)))
     base_rank = min(reports)
     base = reports[base_rank]
     records = [_own_record(reports[r], r, world_size) if r in reports

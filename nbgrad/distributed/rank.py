@@ -115,7 +115,7 @@ class RankRun:
                     interrupted_at = now + STOP_GRACE_S
                 if (self.peer_end is not None and interrupted_at is None
                         and now - self._asked_at > STOP_GRACE_S):  # type: ignore[operator]
-                    self.check.session._interrupt_main()
+                    _interrupt(self.check.session)
                     interrupted_at = now
                 if (interrupted_at is not None and self.stuck is None
                         and now - interrupted_at > STUCK_GRACE_S):
@@ -249,6 +249,14 @@ class RankRun:
             time.sleep(POLL_S)
         return merge(reports, self.world.world_size, stuck,
                      silent=f"no record within {wait:g} s of rank {self.world.rank}'s end")
+
+
+def _interrupt(session: Any) -> None:
+    """Stop the checked code where it is, the way the session's own timeout does (a session that
+    sends a signal calls it `_interrupt`, one that sends an asynchronous exception
+    `_interrupt_main`)."""
+    interrupt = getattr(session, "_interrupt", None) or session._interrupt_main
+    interrupt()
 
 
 def _error_words(info: dict[str, Any]) -> str:

@@ -56,7 +56,8 @@ def rank_lines(run: Run) -> list[str]:
     out = [f"{len(run.ranks)} ranks (torchrun{', ' + where if where else ''}); the tables below "
            f"are rank {shown}'s" if shown is not None else f"{len(run.ranks)} ranks; none reported"]
     columns = _columns(run)
-    same = [f"{name} {values[0]}" for name, values in columns.items() if len(set(values)) == 1]
+    same = [f"{name} {values[0]}" for name, values in columns.items()
+            if len(set(values)) == 1 and values[0] != "-"]
     if same:
         out.append("same on every rank: " + ", ".join(same))
     return out + [f"rank {r.rank}: {r.note}" for r in run.ranks if r.note]

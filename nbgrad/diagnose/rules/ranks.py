@@ -314,7 +314,9 @@ def uneven_steps(run: Run) -> list[Diagnosis]:
     if not ranks:
         return []
     counts = {r.steps_taken for r in ranks}
-    ends = {r.stopped_by for r in ranks}
+    # ranks that all raised the same error at the same line ended alike: the error says it all
+    ends = {(r.stopped_by, r.error.type if r.error else None,
+             r.stop_line if r.stopped_by == "error" else None) for r in ranks}
     if all(r.reported for r in ranks) and len(counts) == 1 and len(ends) == 1:
         return []
     # the first rank to leave the common path: one that raised, timed out, was interrupted, or
@@ -327,6 +329,20 @@ def uneven_steps(run: Run) -> list[Diagnosis]:
     evidence = [Evidence(_rank_words(run, r), float(r.steps_taken)) for r in ranks]
     evidence += [Evidence(f"rank {r.rank} was waiting in: {' <- '.join(reversed(r.stuck.frames))}",
                           r.stuck.waited_s) for r in ranks if r.stuck is not None]
+    stuck = [r for r in ranks if r.stuck is not None]
+    if len(stuck) == len(ranks):
+        places = ", ".join(f"rank {r.rank}{_where(run, r.stuck.line)}" for r in stuck)  # type: ignore[union-attr]
+        return [_diagnosis(
+            "NBG953", "error",
+            title=f"Every rank is stuck waiting for the others ({places}): a deadlock",
+            evidence=evidence,
+            why=("Each rank waits inside a collective (an all-reduce, a barrier) that the other "
+                 "ranks never join, because they wait in another one: none of them can go on, "
+                 "until the collective's timeout (30 minutes for gloo and NCCL by default)."),
+            fix=("Make every rank call the same collectives in the same order: the same number "
+                 "of steps (DistributedSampler(dataset, drop_last=True)), and no barrier(), "
+                 "all_reduce() or backward() that only some ranks reach."),
+            line=stuck[0].stuck.line, confidence=0.9)]  # type: ignore[union-attr]
     if cause is not None:
         what = ENDS[cause.stopped_by or "error"]
         if cause.error is not None:
