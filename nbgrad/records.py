@@ -488,6 +488,10 @@ class RankRecord:
     ddp: list[DDPModule] = field(default_factory=list)
     loaders: list[LoaderInfo] = field(default_factory=list)
     batchnorm: list[ModuleCall] = field(default_factory=list)  # BatchNorm calls while training
+    # how the model is split across ranks, when it is: "FullyShardedDataParallel" (each rank holds
+    # a shard of the weights), "DTensor" (tensor parallel: ranks hold different parts and see the
+    # same batch); the ranks' weights then differ by design
+    sharded: list[str] = field(default_factory=list)
     stuck: StuckNote | None = None
     diagnoses: list[str] = field(default_factory=list)  # codes this rank found on its own
     note: str = ""  # what happened to a rank that sent no record

@@ -134,6 +134,14 @@ def test_drift_under_ddp_with_sync_off_points_at_no_sync():
     assert found.line == 2
 
 
+def test_a_sharded_model_differs_across_ranks_by_design():
+    apart = [_rank(0, checksums=[_step([0.5, 0.1], [2.0, 0.01])], sharded=["DTensor"],
+                   batch_fingerprints=[[1.0, 2.0]]),
+             _rank(1, checksums=[_step([0.4, 0.2], [1.0, 0.02])], sharded=["DTensor"],
+                   batch_fingerprints=[[1.0, 2.0]])]
+    assert rules.parameters_differ(_run(apart)) == [] and rules.same_batches(_run(apart)) == []
+
+
 def test_same_batches_fires_only_when_every_rank_saw_the_same_input():
     loader = [LoaderInfo("loader", "RandomSampler", 512, 16, 32, line=7)]
     same = _run([_rank(0, batch_fingerprints=[[3.0, 9.0], [1.0, 4.0]], loaders=loader),
@@ -415,3 +423,23 @@ def test_capture_inside_torchrun_merges_on_rank_zero(tmp_path):
     lines = sorted(re.findall(r"^RANK .*$", done.stdout, re.MULTILINE))
     assert lines == ["RANK 0 2 [3, 3] []", "RANK 1 1 [3] []"]  # rank 0 holds both ranks' records
     assert _leftovers(str(script)) == []
+
+
+@pytest.mark.distributed
+@pytest.mark.parametrize("name, args, codes, status", [
+    ("uneven_steps.py", (), [], 0),
+    ("unused_parameters.py", (), [], 0),
+    ("unused_parameters.py", ("--broken",), ["NBG954"], 1),
+    ("batchnorm.py", (), [], 0),
+    ("batchnorm.py", ("--broken",), ["NBG955"], 0),
+])
+def test_the_other_examples_come_out_as_documented(tmp_path, capfd, name, args, codes, status):
+    got, data, _ = check_job(tmp_path, capfd, name, *args)
+    found = [d["code"] for d in data["diagnoses"]
+             if d["severity"] != "info" or d["code"].startswith("NBG95")]
+    assert (got, found) == (status, codes)  # a correct script: no warning, no error
+    if codes == ["NBG954"]:  # the unused head is named; the drift it causes is folded into it
+        (found,) = [d for d in data["diagnoses"] if d["code"] == "NBG954"]
+        assert "aux.weight, aux.bias of 'model' got no gradient at step 0" in \
+            [e["text"] for e in found["evidence"]]
+        assert any(e["text"].startswith("after step 0, the weights") for e in found["evidence"])

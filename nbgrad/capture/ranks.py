@@ -162,6 +162,19 @@ class RankProbe:
         ) for ddp in found]
 
 
+SHARDING_MODULES = ("FullyShardedDataParallel", "FSDP")  # FSDP 1's wrapper, fully_shard's classes
+
+
+def sharding(recorder: Recorder) -> list[str]:
+    """How the model is split across ranks (empty: each rank holds all of it)."""
+    found = []
+    if any(type(m).__name__.startswith(SHARDING_MODULES) for m in recorder.modules.values()):
+        found.append("FullyShardedDataParallel")
+    if any(type(p).__name__ == "DTensor" for p in recorder.params):
+        found.append("DTensor")
+    return found
+
+
 def _params(optimizer: torch.optim.Optimizer) -> list[torch.Tensor]:
     return [p for group in optimizer.param_groups for p in group["params"]]
 

@@ -30,7 +30,7 @@ import time
 import traceback
 from typing import TYPE_CHECKING, Any
 
-from nbgrad.capture.ranks import RankProbe, loaders
+from nbgrad.capture.ranks import RankProbe, loaders, sharding
 from nbgrad.distributed.channel import Channel, open_channel
 from nbgrad.distributed.merge import merge
 from nbgrad.distributed.world import World, backend
@@ -219,6 +219,7 @@ class RankRun:
             initial=initial, checksums=checksums,
             ddp=self.probe.ddp_modules(run, namespace), loaders=loaders(namespace, run.source),
             batchnorm=[c for c in run.forward.modules if "BatchNorm" in c.type and c.training],
+            sharded=sharding(self.check.recorder),
             stuck=self.stuck, diagnoses=[d.code for d in report.diagnoses], note=note)
 
     def _gather(self, own: Report, channel: Channel) -> Report:

@@ -122,7 +122,7 @@ def _model_variable(run: Run, line: int | None) -> str:
 def parameters_differ(run: Run) -> list[Diagnosis]:
     """NBG951: the ranks' copies of the model are not the same after a step."""
     ranks = _reported(run)
-    if len(ranks) < 2:
+    if len(ranks) < 2 or any(r.sharded for r in ranks):  # shards differ by design
         return []
     start = {r.rank: r.initial for r in ranks if r.initial is not None}
     initial = _compare(run, start, grads=False) if len(start) > 1 else []  # type: ignore[arg-type]
@@ -215,7 +215,7 @@ def _same(a: list[float], b: list[float]) -> bool:
 def same_batches(run: Run) -> list[Diagnosis]:
     """NBG952: every rank's model input is the same batch at every step compared."""
     ranks = _reported(run)
-    if len(ranks) < 2:
+    if len(ranks) < 2 or any("DTensor" in r.sharded for r in ranks):  # tensor parallel: by design
         return []
     count = min(len(r.batch_fingerprints) for r in ranks)
     compared = [i for i in range(count) if all(r.batch_fingerprints[i] for r in ranks)]
