@@ -27,6 +27,7 @@ import os
 import statistics
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -36,10 +37,10 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import bench  # noqa: E402 - the workloads and the step timer of the main benchmark
+import bench  # the workloads and the step timer of benchmarks/bench.py
 
-import nbgrad  # noqa: E402
-from nbgrad.capture.ranks import RankProbe  # noqa: E402
+import nbgrad
+from nbgrad.capture.ranks import RankProbe
 
 torch.set_num_threads(1)
 
@@ -47,13 +48,25 @@ LOCAL_WORKLOADS = ["mlp", "cnn", "transformer", "many_small", "wide_mlp"]
 TORCHRUN_WORKLOADS = ["mlp", "cnn", "many_small"]
 
 
+HOOK_TIMES: list[float] = []  # seconds spent in the checksum hook, one entry per step
+
+
 @contextlib.contextmanager
 def with_checksums(steps: int) -> Iterator[None]:
-    """nbgrad at its defaults plus the per-step checksums, installed as RankRun installs them."""
+    """nbgrad at its defaults plus the per-step checksums, installed as RankRun installs them;
+    the hook's own time is noted too (a direct measure, less exposed to a noisy machine)."""
     check = nbgrad.capture(steps=steps + 1, namespace={})
     with check:
         assert check._check is not None
         probe = RankProbe(check._check.recorder)
+        hook = probe._on_post
+
+        def timed(*args: Any) -> None:
+            started = time.perf_counter()
+            hook(*args)
+            HOOK_TIMES.append(time.perf_counter() - started)
+
+        probe._on_post = timed  # type: ignore[method-assign]
         probe.install()
         try:
             yield
@@ -69,14 +82,17 @@ def local(scale: float, steps: int, rounds: int) -> list[dict[str, Any]]:
         w = bench.build(name, scale)
         bench.run_steps(w, 2, bench.plain)
         medians: dict[str, list[float]] = {m: [] for m in modes}
+        HOOK_TIMES.clear()
         for _ in range(rounds):
             for m, mode in modes.items():
                 medians[m].append(statistics.median(bench.run_steps(w, steps, mode)[1:]))
         med = {m: statistics.median(v) for m, v in medians.items()}
+        hook = statistics.median(HOOK_TIMES)
         rows.append({"workload": name, "params": w.params, "plain_ms": med["plain"] * 1e3,
                      "nbgrad_x": med["nbgrad"] / med["plain"],
                      "nbgrad_checksums_x": med["nbgrad_checksums"] / med["plain"],
-                     "checksums_vs_nbgrad_x": med["nbgrad_checksums"] / med["nbgrad"]})
+                     "checksums_vs_nbgrad_x": med["nbgrad_checksums"] / med["nbgrad"],
+                     "hook_ms": hook * 1e3, "hook_per_plain_step": hook / med["plain"]})
     return rows
 
 
