@@ -234,6 +234,113 @@ def test_merge_keeps_rank_zero_adds_other_ranks_findings_and_names_the_first_err
     assert gone.run.ranks[1].reported is False and gone.run.ranks[1].note == "no record within 60 s"
 
 
+# -- one rank in this process, the job's store beside it ----------------------------------------------
+@pytest.fixture
+def rank_zero_of_two(monkeypatch):
+    """This process as rank 0 of 2 started by `nbgrad check`: a store of its own, checks numbered
+    from 1000 so that the test knows their keys."""
+    import itertools
+    from datetime import timedelta
+
+    import torch.distributed as dist
+
+    from nbgrad.distributed import rank as rank_module
+
+    store = dist.TCPStore("127.0.0.1", 0, is_master=True, wait_for_workers=False,
+                          timeout=timedelta(seconds=30))
+    for name, value in {"RANK": "0", "WORLD_SIZE": "2", "LOCAL_RANK": "0",
+                        "NBGRAD_STORE": f"127.0.0.1:{store.port}"}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(rank_module, "_SEQUENCE", itertools.count(1000))
+    return store
+
+
+def _training(model: nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor,
+              during=lambda i: None):
+    def train() -> None:
+        for i in range(100_000):
+            during(i)
+            opt.zero_grad()
+            nn.functional.mse_loss(model(x), y).backward()
+            opt.step()
+    return train
+
+
+def test_a_rank_records_checksums_by_hand_and_leaves_its_report(rank_zero_of_two):
+    import nbgrad
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 1))
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    x, y = torch.randn(16, 4), torch.randn(16, 1)
+    start = [p.detach().clone() for p in model.parameters()]
+    report = nbgrad.gradcheck(_training(model, opt, x, y), steps=3, keep=True)
+    (own,) = report.run.ranks
+    assert (own.rank, own.world_size, own.steps_taken, own.stopped_by) == (0, 2, 3, "steps")
+    replay = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 1))  # the same steps by hand
+    with torch.no_grad():
+        for p, s in zip(replay.parameters(), start):
+            p.copy_(s)
+    assert own.initial.param_square_sum == pytest.approx([s.square().sum().item() for s in start])
+    for step in own.checksums:
+        replay.zero_grad()
+        nn.functional.mse_loss(replay(x), y).backward()
+        grads = [p.grad.square().sum().item() for p in replay.parameters()]
+        with torch.no_grad():
+            for p in replay.parameters():
+                p -= 0.1 * p.grad
+        assert step.grad_square_sum == pytest.approx(grads, rel=1e-5)
+        assert step.param_sum == pytest.approx([p.sum().item() for p in replay.parameters()],
+                                               rel=1e-5, abs=1e-6)
+    ended = json.loads(rank_zero_of_two.get("nbgrad/1000/0/ended"))
+    assert (ended["stopped_by"], ended["steps"]) == ("steps", 3)
+    shared = Report.from_json(rank_zero_of_two.get("nbgrad/1000/0/report").decode())
+    assert shared.run.ranks == report.run.ranks
+
+
+def test_a_rank_stops_when_another_rank_raised(rank_zero_of_two):
+    import nbgrad
+
+    model, x, y = nn.Linear(4, 1), torch.randn(8, 4), torch.randn(8, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    peer = json.dumps({"stopped_by": "error", "steps": 2, "error": "ValueError: bad"})
+
+    def peer_fails(i: int) -> None:
+        if i == 2:
+            rank_zero_of_two.set("nbgrad/1000/1/ended", peer)
+
+    started = time.monotonic()
+    report = nbgrad.gradcheck(_training(model, opt, x, y, peer_fails), steps=100_000, timeout=60)
+    assert report.run.stopped_by == "rank" and time.monotonic() - started < 30
+    assert 2 <= len(report.run.steps) < 100_000
+    ended = json.loads(rank_zero_of_two.get("nbgrad/1000/0/ended"))
+    assert ended["stopped_by"] == "rank"
+
+
+def test_a_rank_that_cannot_be_stopped_leaves_a_stuck_note(rank_zero_of_two):
+    import contextlib
+    from datetime import timedelta
+
+    import nbgrad
+
+    model, x, y = nn.Linear(4, 1), torch.randn(8, 4), torch.randn(8, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    peer = json.dumps({"stopped_by": "error", "steps": 2})
+    client = rank_zero_of_two
+
+    def blocked(i: int) -> None:
+        if i == 2:
+            client.set("nbgrad/1000/1/ended", peer)
+            with contextlib.suppress(RuntimeError):  # waits in C++, as in a collective
+                client.wait(["never-set"], timedelta(seconds=12))
+
+    nbgrad.gradcheck(_training(model, opt, x, y, blocked), steps=100_000, timeout=60)
+    note = json.loads(rank_zero_of_two.get("nbgrad/1000/0/stuck"))
+    assert note["steps"] == 2 and note["waited_s"] >= 5
+    assert note["reason"] == "rank 1 ended (error)"
+    assert note["frames"][-1].endswith('client.wait(["never-set"], timedelta(seconds=12))')
+
+
 # -- real jobs ------------------------------------------------------------------------------------------
 def _leftovers(marker: str) -> list[psutil.Process]:
     """Processes whose command line mentions `marker` (a script path unique to one test)."""
