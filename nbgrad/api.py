@@ -99,7 +99,7 @@ class Check:
         if self.keep:
             return
         try:
-            self.snapshot = snapshot.take(self.namespace, self.extra_objects)
+            self.snapshot = snapshot.take(self.namespace, self.extra_objects, self.source)
         except NbgradUsageError:
             raise
         except Exception as failure:
@@ -183,7 +183,10 @@ class Check:
     def _restore(self) -> RestoreInfo:
         if self.keep:
             return RestoreInfo(mode="kept", reason=KEEP_REASON)
-        if self.session.internal_error is not None or self.snapshot is None:
+        if self.snapshot is None:
+            return RestoreInfo(mode="kept", reason=FAILED_REASON)
+        if self.session.internal_error is not None:
+            self.snapshot.discard()
             return RestoreInfo(mode="kept", reason=FAILED_REASON)
         try:
             return self.snapshot.restore()

@@ -172,8 +172,8 @@ def _check(args: argparse.Namespace, script_args: list[str]) -> int:
                                        CHECK_EXAMPLE))
     try:
         values = options.from_command_line("cli", vars(args))
-    except NbgradUsageError as error:
-        raise UsageError(str(error)) from None
+    except NbgradUsageError as wrong:
+        raise UsageError(str(wrong)) from None
     _check_outputs("check", args, CHECK_EXAMPLE)
     nproc = values.pop("nproc_per_node")
     if nproc:

@@ -60,8 +60,10 @@ class GradcheckMagics(Magics):
         """
         __tracebackhide__ = True
         values = _parse(line)
+        shell = self.shell
+        assert shell is not None  # a registered magic always has its shell
         try:
-            filename, execute = _compile(self.shell, cell)
+            filename, execute = _compile(shell, cell)
         except (SyntaxError, InputRejected) as error:  # the user's: shown as for any cell
             if not _shown_as_the_cells(self.shell, error, None):
                 raise
@@ -69,7 +71,7 @@ class GradcheckMagics(Magics):
         previous = api.last_report()
         try:
             with progress_bar(values["steps"]) as progress:
-                return api.gradcheck(cell, **values, namespace=self.shell.user_ns,
+                return api.gradcheck(cell, **values, namespace=shell.user_ns,
                                      first_line=FIRST_LINE, filename=filename, progress=progress,
                                      execute=execute)
         except NbgradUsageError as error:

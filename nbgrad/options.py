@@ -120,7 +120,7 @@ def argparse_arguments(surface: Surface) -> list[tuple[str, dict[str, Any]]]:
 
     Values stay text (default None: not given) so that `from_command_line` reads and checks them
     with nbgrad's own messages, not argparse's."""
-    arguments = []
+    arguments: list[tuple[str, dict[str, Any]]] = []
     for option in on(surface):
         if option.is_switch:
             arguments.append((option.flag, {"action": "store_true", "help": option.help}))

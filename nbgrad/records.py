@@ -170,11 +170,20 @@ class ErrorInfo:
 
 
 @dataclass
+class SavedFile:
+    """A file that existed before the check and that the cell saved to: left as it was."""
+
+    path: str
+    written_to: str  # where the check's version was written instead
+
+
+@dataclass
 class RestoreInfo:
     """What happened to the user's objects after the run (restored in place, or kept).
 
     `objects` names what existed before the cell and was put back (the names the user knows);
-    `failed` says what could not be, and why. Sizes are of the host copy taken before the cell.
+    `failed` says what could not be, and why. Sizes are of the host copy, taken before the cell
+    for what its code names and when the steps first use it for the rest.
     """
 
     mode: Literal["restored", "kept"]
@@ -185,6 +194,12 @@ class RestoreInfo:
     restore_s: float = 0.0
     failed: list[str] = field(default_factory=list)
     reason: str = ""  # why the changes were kept: "--keep", or nbgrad's own failure
+    # existed before the cell, but no name reaches them (by class name): copied when the steps
+    # first ran them, so a change the cell made before that is kept
+    copied_at_first_use: list[str] = field(default_factory=list)
+    not_copied: list[str] = field(default_factory=list)  # found, never used by the steps: untouched
+    files_redirected: list[SavedFile] = field(default_factory=list)
+    files_written: list[str] = field(default_factory=list)  # new files the cell saved: kept
 
 
 @dataclass
@@ -249,7 +264,7 @@ def _build(tp: Any, value: Any) -> Any:
     if value is None:
         return None
     origin = typing.get_origin(tp)
-    if dataclasses.is_dataclass(tp):
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         hints = typing.get_type_hints(tp)
         kwargs = {f.name: _build(hints[f.name], value[f.name]) for f in dataclasses.fields(tp)
                   if f.name in value}
@@ -328,6 +343,11 @@ class ActivationRecord:
     nonfinite: int = 0  # 1 when any value was NaN/Inf
     feeds_loss: bool = False
 
+    @property
+    def dead_fraction(self) -> float | None:
+        """Share of units that were zero for every sample; None when not counted (or no units)."""
+        return self.dead_units / self.units if self.dead_units is not None and self.units else None
+
 
 @dataclass
 class LossCall:
@@ -394,7 +414,7 @@ class WeightSymmetry:
 class ForwardRecord:
     """What the forward pass showed in the detail windows (the first step, the last step).
 
-    The other steps are not instrumented beyond the spine's hooks, so that they stay cheap; with
+    The other steps are recorded by the step and module hooks alone, so that they stay cheap; with
     `every_step` the activation modules and every module's output finiteness are recorded at each.
     """
 
@@ -413,16 +433,17 @@ class ForwardRecord:
 # -- one process of a torchrun job (capture/ranks.py, nbgrad/distributed) ---------------------------
 @dataclass
 class RankStep:
-    """Checksums of one optimizer step on one rank: the parameters right after `step()`, their
-    gradients at it. Lists follow the optimizer's param groups in order (`OptimizerRecord
-    .param_groups`); a gradient is None when `.grad` was None. Equal on every rank when the
-    gradients are all-reduced (DDP): the reduced gradient is the same bytes everywhere."""
+    """Checksums of one optimizer step on one rank: the parameters right after `step()` (sum and
+    sum of squares, measured then), the gradients the step used (sum of squares: the step's own
+    gradient norms, squared). Lists follow the optimizer's param groups in order
+    (`OptimizerRecord.param_groups`); a gradient is None when `.grad` was None. Equal on every
+    rank when the gradients are all-reduced (DDP): the reduced gradient is the same bytes
+    everywhere, and so are the weights it updates."""
 
-    index: int  # the step's index in Run.steps of its rank
+    index: int  # the step's index in Run.steps of its rank; -1: before the first step
     optimizer: int
     param_sum: list[float]
     param_square_sum: list[float]
-    grad_sum: list[float | None]
     grad_square_sum: list[float | None]
     grad_sync: bool | None = None  # DDP's require_backward_grad_sync at the step (False in no_sync())
 

@@ -1,4 +1,9 @@
-"""The report of one run: the records, the diagnoses, and every way to show them."""
+"""The report of one run: the records, the diagnoses, the outcome, and every way to show them.
+
+The outcome (verdict, updates, what did not move, the loss per optimizer) is decided here, once,
+from the records and the diagnoses; the renderers only format it. It is not stored in JSON: a
+report loaded from JSON decides it again from the same records.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nbgrad.diagnose.diagnosis import Diagnosis
+from nbgrad.diagnose.outcome import Outcome, decide
 from nbgrad.records import Run
+
+_DECIDED_FROM = ("run", "diagnoses", "analysis_error")
 
 
 @dataclass
@@ -17,10 +25,23 @@ class Report:
     analysis_error: str | None = None  # set when nbgrad itself failed to analyse the run
 
     @property
-    def verdict(self) -> str:
-        from nbgrad.render.views import verdict
+    def outcome(self) -> Outcome:
+        """What happened, decided once on first use (the check fills in what it restored before
+        anyone asks) and again only when the run, the diagnoses or the analysis error change."""
+        decided = self.__dict__.get("_outcome")
+        if decided is None:
+            decided = decide(self.run, self.diagnoses, self.analysis_error)
+            self.__dict__["_outcome"] = decided
+        return decided
 
-        return verdict(self)
+    def __setattr__(self, name: str, value: Any) -> None:
+        super().__setattr__(name, value)
+        if name in _DECIDED_FROM:
+            self.__dict__.pop("_outcome", None)
+
+    @property
+    def verdict(self) -> str:
+        return self.outcome.verdict
 
     @property
     def problems(self) -> list[Diagnosis]:
@@ -39,7 +60,7 @@ class Report:
             return html.render(self)
         from nbgrad.render.figures import FigureSet
 
-        return html.render(self, FigureSet(self.run).html())
+        return html.render(self, FigureSet(self).html())
 
     def dashboard(self) -> Any:
         """The ipywidgets dashboard of this report (what Jupyter displays)."""

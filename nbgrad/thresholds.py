@@ -2,7 +2,8 @@
 
 A threshold is a float that also carries its `source`, so rules compare with it directly
 (`ratio < UPDATE_RATIO_NEGLIGIBLE`) and `table()` lists them all for the documentation. Values come
-from other tools' published settings (research/anchors.md) or, where none exists, from a stated
+from other tools' published settings (TheDeepChecker's settings.yaml, AUTOTRAINER's and
+DeepDiagnosis's code) or, where none exists, from a stated
 argument; none is tuned to make one example pass.
 
 Layout: one section per rules file. Capture reads a few of these too (what counts as a saturated
@@ -31,8 +32,8 @@ def table() -> list[tuple[str, float, str]]:
     return [(name, float(v), v.source) for name, v in globals().items() if isinstance(v, Threshold)]
 
 
-# == diag-wiring: rules/graph.py, membership.py, clearing.py, learning_rate.py, loss_trend.py,
-# == step_size.py (issue 3, items 1-4, 7, 11) ======================================================
+# == what the recorded steps show: rules/graph.py, membership.py, clearing.py, learning_rate.py,
+# == loss_trend.py, step_size.py =====================================================================
 
 # -- the loss does not reach the parameters (graph.py) -----------------------------------------------
 NEW_LAYER_REPEATS = Threshold(
@@ -47,11 +48,11 @@ STALE_GRAD_FRACTION = Threshold(
 # -- learning rate (learning_rate.py) ---------------------------------------------------------------
 UPDATE_RATIO_NEGLIGIBLE = Threshold(
     1e-6, "update/param ratio: 2 decades below TheDeepChecker's lower bound (log10 |update| in "
-    "[-4, -1], settings.yaml) and 3 below the ~1e-3 rule of thumb (anchors.md 5.7): a million "
-    "steps to move a weight by its own size")
+    "[-4, -1], settings.yaml) and 3 below the ~1e-3 update/weight rule of thumb (torchmortem and "
+    "CS231n aim at ~1e-3): a million steps to move a weight by its own size")
 UPDATE_RATIO_HEALTHY_MIN = Threshold(
     1e-4, "TheDeepChecker's lower bound of a healthy update, log10 |update/param| >= -4 "
-    "(anchors.md 2.7)")
+    "(settings.yaml)")
 LR_REFERENCE = Threshold(
     1e-3, "PyTorch's default lr of SGD and Adam: the updates a rule projects at an ordinary lr")
 
@@ -63,20 +64,20 @@ SAME_BATCH_TOLERANCE = Threshold(
     1e-6, "relative difference of two batches' sums below which they are the same batch (float32 "
     "sums of one tensor agree to its rounding, ~1e-7)")
 LOSS_DIVERGE_FACTOR = Threshold(
-    2.0, "TheDeepChecker: loss diverging when it reaches 2x its minimum (anchors.md 2.7); nbgrad "
+    2.0, "TheDeepChecker: loss diverging when it reaches 2x its minimum (settings.yaml); nbgrad "
     "compares the last third's mean with the first third's, so one low batch cannot decide it")
 LOSS_DIVERGE_FACTOR_BATCHES = Threshold(
     10.0, "nbgrad: the losses of different mini-batches differ several-fold in correct loops, so "
     "across changing batches only a rise by an order of magnitude stands out")
 LOSS_MIN_DECREASE = Threshold(
     0.05, "TheDeepChecker: loss not decreasing when it falls by under 5% per window "
-    "(anchors.md 2.7); here the window is the recorded steps, first third vs last third")
+    "(settings.yaml); here the window is the recorded steps, first third vs last third")
 LOSS_RISE = Threshold(
     0.01, "nbgrad: on one unchanging batch the loss is deterministic, so a rise of more than 1% "
     "from one step to the next is the step's doing, not noise")
 UPDATE_RATIO_LARGE = Threshold(
     0.1, "TheDeepChecker's upper bound of a healthy update, log10 |update/param| <= -1 "
-    "(anchors.md 2.7): each step changes the weights by a tenth of their size")
+    "(settings.yaml): each step changes the weights by a tenth of their size")
 OVERSHOOT_RISES = Threshold(
     1 / 3, "nbgrad: share of steps after which the loss on the same batch rose by more than "
     "LOSS_RISE; small enough gradient steps never raise a smooth loss (the descent lemma), so "
@@ -92,17 +93,14 @@ DECAY_DOMINANCE = Threshold(
     "decay wins from the start")
 DECAY_SHRINK_PER_STEP = Threshold(
     1e-3, "lr * weight_decay: the share of its size a weight loses per step to decay alone; "
-    "1e-3 is a whole healthy update (the ~1e-3 rule of thumb, anchors.md 5.7)")
+    "1e-3 is a whole healthy update (the ~1e-3 update/weight rule of thumb)")
 SCALER_STUCK_SCALE = Threshold(
     1.0, "a GradScaler that still finds inf/NaN gradients at a scale below 1 is not overflowing "
     "because of its scale: the unscaled gradients themselves are not finite")
 
 
-# == forward-pass rules: rules/depth.py, nonfinite.py, activations.py, loss_direction.py,
-# == loss_misuse.py, train_mode.py, symmetry.py, data_scale.py (issue 3, items 5-10, 12) ========
-
-# == diag-forward: rules/depth.py, activations.py, loss_direction.py, loss_misuse.py, train_mode.py,
-# == symmetry.py, data_scale.py (issue 3, items 5-10, 12) =========================================
+# == what the forward pass shows: rules/depth.py, nonfinite.py, activations.py, loss_direction.py,
+# == loss_misuse.py, train_mode.py, symmetry.py, data_scale.py ======================================
 
 # -- activations (capture/probe.py measures, rules/activations.py judges) --------------------------
 SATURATION_SLOPE = Threshold(

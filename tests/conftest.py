@@ -30,6 +30,11 @@ def _torch_globals() -> dict[str, object]:
         "forward_pre_hooks": len(module_mod._global_forward_pre_hooks),
         "backward_hooks": len(module_mod._global_backward_hooks),
         "scaler_step": torch.amp.GradScaler.__dict__["step"],
+        # the snapshot's: saves redirected, objects made during the check noticed
+        "saves": [torch.__dict__["save"], torch.__dict__["load"], torch.serialization.save],
+        "births": [owner.__dict__[m] for owner in (nn.Module, torch.optim.Optimizer)
+                   for m in ("__init__", "__setstate__")]
+        + [nn.Module.__dict__.get("___needs_generation_tag_patch")],  # torch.compile's mark
         "scaler_scale": torch.amp.GradScaler.__dict__["scale"],
         "nbgrad_warning_filters": [f for f in warnings.filters
                                    if f[1] is not None and "global hooks" in f[1].pattern],
@@ -71,3 +76,39 @@ def shell():
 
 
 from tests.entry import check  # noqa: E402, F401 - the fixture that runs both entry points
+
+# Whole modules that belong to the slow lane, and why: they start kernels, browsers, subprocesses
+# or training frameworks, or wait on real timeouts. `pytest -m "not slow"` is the fast lane.
+SLOW_MODULES = {
+    "test_browser": "drives JupyterLab in Chromium",
+    "test_notebooks": "executes notebooks in kernels",
+    "test_frameworks": "imports and runs Lightning, Transformers, accelerate",
+    "test_benchmark": "times workloads in subprocesses",
+    "test_every_run_ends": "waits on real timeouts and signals",
+    "test_adversarial": "generates hundreds of models and loops (hypothesis)",
+    "test_cli": "runs nbgrad's command line in subprocesses",
+    "test_distributed": "starts torchrun jobs of several Python processes",
+}
+# Single tests of the slow lane, by name: they compile models or start a Python of their own.
+SLOW_TESTS = {
+    "test_compiled_model_is_recorded_under_its_own_layer_names": "torch.compile",
+    "test_compiled_model_with_the_default_inductor_backend": "torch.compile with inductor",
+    "test_a_compiled_model_trains_under_the_probe": "torch.compile",
+    "test_terminal_ipython_prints_the_text_report": "starts a terminal IPython",
+    "test_figures_leave_pyplot_and_rcparams_alone": "starts a fresh Python",
+    "test_a_rank_that_cannot_be_stopped_leaves_a_stuck_note": "waits 12 s in a blocking call",
+}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark the slow lane: the modules and tests above, notebook and browser tests, and the zoo's
+    second entry point (the magic runs every zoo cell the API already ran, through a real shell)."""
+    slow = pytest.mark.slow
+    for item in items:
+        module = item.module.__name__.rsplit(".", 1)[-1] if item.module else ""
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        name = getattr(item, "originalname", item.name)
+        if (module in SLOW_MODULES or name in SLOW_TESTS or item.get_closest_marker("notebook")
+                or item.get_closest_marker("browser")
+                or (module == "test_zoo" and params.get("check") == "magic")):
+            item.add_marker(slow)

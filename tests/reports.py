@@ -67,6 +67,4 @@ def diagnoses() -> list[Diagnosis]:
 
 
 def problem_report(steps: int = 4) -> Report:
-    report = clean_report(steps)
-    report.diagnoses = diagnoses()
-    return report
+    return Report(run=Run.from_json(_run_json(steps)), diagnoses=diagnoses())

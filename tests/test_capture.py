@@ -145,7 +145,7 @@ while True:
     run = report.run
     assert run.stopped_by == "timeout" and run.steps == []
     assert run.backward_calls > 0
-    from nbgrad.render.views import no_step_reason
+    from nbgrad.diagnose.outcome import no_step_reason
 
     assert no_step_reason(run) == \
         f"backward() was called {run.backward_calls} times, but no optimizer.step()."

@@ -48,6 +48,20 @@ def test_magic_drives_the_bar_step_by_step_and_closes_it(shell, monkeypatch):
     assert bar.widget.comm is None and bar.bar.comm is None  # closed: the dashboard takes over
 
 
+def test_a_closed_bar_leaves_no_widget_model_in_the_kernel(monkeypatch):
+    """Layouts and styles are widget models of their own: a bar that closed only its visible
+    widgets left five models in the kernel per run."""
+    from ipywidgets.widgets.widget import _instances
+
+    monkeypatch.setattr(progress, "has_widget_frontend", lambda: True)
+    before = set(_instances)
+    with capture_output(), progress.progress_bar(3) as bar:
+        assert bar is not None
+        bar(1, 3)
+        assert len(set(_instances) - before) >= 5  # bar, label, box and their layouts/styles
+    assert set(_instances) - before == set()
+
+
 def test_the_bar_is_closed_when_the_cell_raises(shell, monkeypatch):
     bars: list[progress.ProgressBar] = []
 
@@ -77,9 +91,10 @@ def test_no_widget_frontend_means_no_bar_and_no_extra_output(shell):
         captured.stdout
 
 
-def test_a_failing_warm_up_never_stops_the_cell(shell, monkeypatch):
-    """`text.usetex` without LaTeX makes every matplotlib text drawing raise: the progress bar's
-    warm-up drawing fails, and the cell must still run and be reported."""
+@pytest.mark.parametrize("warm_up_raises", [False, True])
+def test_a_failing_warm_up_never_stops_the_cell(shell, monkeypatch, warm_up_raises):
+    """`text.usetex` without LaTeX makes every matplotlib text drawing raise: the cell must still
+    run and be reported, whether the warm-up draws around it or fails anyway."""
     import shutil
 
     import matplotlib
@@ -91,8 +106,11 @@ def test_a_failing_warm_up_never_stops_the_cell(shell, monkeypatch):
     monkeypatch.setattr(figures, "_WARM", [])  # the warm-up draws once per process
     monkeypatch.setitem(matplotlib.rcParams, "text.usetex", True)
     monkeypatch.setattr(progress, "has_widget_frontend", lambda: True)
-    with pytest.raises(RuntimeError, match="latex"):
-        figures.warm_up()  # the failure is real
+    if warm_up_raises:
+        def failing() -> None:
+            raise RuntimeError("latex could not be found")
+
+        monkeypatch.setattr(figures, "warm_up", failing)
     setup(shell)
     with capture_output():
         result = shell.run_cell(CELL)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from nbgrad.diagnose.diagnosis import Diagnosis
+from nbgrad.diagnose.fixes import apply_fix, corrected_cell, fix_mode
 from nbgrad.records import Run
-from nbgrad.render.fix import apply_fix, corrected_cell, fix_mode
 
 LOOP = """\
 model = Net()
@@ -83,7 +83,7 @@ def test_corrected_cell_of_the_magic_keeps_the_magic_line_and_cell_numbering():
     fixed = corrected_cell(run, diagnosis(line=7, fix_code="optimizer.zero_grad()"))
     assert fixed is not None
     lines = fixed.splitlines()
-    assert lines[0] == "%%gradcheck --steps 5"
+    assert lines[0] == "%%gradcheck --steps 5 --timeout 60"
     assert lines[6:8] == ["    # nbgrad NBG999 test-fix: suggested fix", "    optimizer.zero_grad()"]
     assert lines[8] == "    loss.backward()"
     assert run.source == LOOP  # the user's cell is never touched

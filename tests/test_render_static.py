@@ -80,7 +80,7 @@ def test_figures_leave_pyplot_and_rcparams_alone():
             "before = snap()\n"
             "from tests.reports import problem_report\n"
             "from nbgrad.render.figures import FigureSet\n"
-            "figs = FigureSet(problem_report().run)\n"
+            "figs = FigureSet(problem_report())\n"
             "assert figs.get('heatmap') and figs.bars(0) and figs.get('loss')\n"
             "assert 'matplotlib.pyplot' not in sys.modules, 'pyplot imported'\n"
             "assert snap() == before, 'rcParams changed'\n"
@@ -163,3 +163,58 @@ def test_nbconvert_html_shows_the_static_report(tmp_path):
     assert "nbgrad: No problems found in 3 steps" in text
     assert EVIL in text
     assert "Tab(children" not in body and "Error displaying widget" not in body
+
+
+MATH_NAMES = r"""
+model = nn.ModuleDict({"$x^2$": nn.Linear(3, 4), r"$\nope{$": nn.Linear(4, 1)})
+opt = torch.optim.SGD(model.parameters(), lr=0.1)
+x = torch.randn(8, 3)
+for i in range(100):
+    opt.zero_grad()
+    model[r"$\nope{$"](torch.tanh(model["$x^2$"](x))).pow(2).mean().backward()
+    opt.step()
+"""
+
+
+def test_layer_names_with_dollars_and_usetex_without_latex_keep_every_figure(shell, monkeypatch):
+    import matplotlib
+
+    # a session that asked for LaTeX (none is installed here) and layer names that are mathtext
+    monkeypatch.setitem(matplotlib.rcParams, "text.usetex", True)
+    shell.run_cell(f"%%gradcheck --steps 3\n{MATH_NAMES}", store_history=False)
+    report = nbgrad.last_report()
+    figures = FigureSet(report)
+    assert figures.get("heatmap") and figures.get("loss") and figures.bars(-1)
+    assert figures.failures == {}
+    parsed = Tags(report.to_html())
+    assert len([a for t, a in parsed.tags if t == "img"]) == 4
+    assert "$x^2$" in "".join(parsed.text) and r"$\nope{$" in "".join(parsed.text)
+    assert matplotlib.rcParams["text.usetex"] is True  # the user's setting is left as it was
+
+
+def test_a_figure_that_fails_is_left_out_with_its_reason_and_the_rest_stays(monkeypatch):
+    from nbgrad.render import figures as figures_module
+
+    def broken(report):
+        raise ValueError("cannot draw <this>")
+
+    monkeypatch.setitem(figures_module.FIGURES, "loss", ("Loss per step", broken))
+    report = problem_report()
+    parsed = Tags(report.to_html())
+    images = [a["alt"] for t, a in parsed.tags if t == "img"]
+    assert images == ["Gradient norm per layer and step", "Gradient norm per layer at the last "
+                      "update", "Activation saturation and dead units"]
+    text = "".join(parsed.text)
+    assert "The figure loss could not be drawn (ValueError: cannot draw <this>)" in text
+    assert "2 problems found" in text  # the report itself is all there
+
+
+def test_warm_up_survives_a_session_that_asked_for_latex(monkeypatch):
+    import matplotlib
+
+    from nbgrad.render import figures as figures_module
+
+    monkeypatch.setitem(matplotlib.rcParams, "text.usetex", True)
+    monkeypatch.setattr(figures_module, "_WARM", [])
+    figures_module.warm_up()  # draws with matplotlib's own text renderer: nothing raised
+    assert figures_module._WARM == [True]

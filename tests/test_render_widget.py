@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import re
-from types import SimpleNamespace
 
 import ipywidgets as W
 import pytest
 
 import nbgrad
+from nbgrad.diagnose.fixes import corrected_cell
+from nbgrad.numbers import fmt
+from nbgrad.records import ActivationRecord
 from nbgrad.render import views
 from nbgrad.render.bundle import WIDGET_MIME, mimebundle
-from nbgrad.render.fix import corrected_cell
 from nbgrad.render.widget import Dashboard
 from nbgrad.render.widget_table import Column, SortableTable
 from nbgrad.report import Report
+from tests.rendered import NoFigures
 from tests.reports import BACKWARD_LINE, EVIL, clean_report, namespace, problem_report
 
 
@@ -138,28 +140,32 @@ def test_loss_tab_lists_every_backward_call(dash):
     shown = text_of(dash.tab("Loss").widget)
     step0 = dash.report.run.steps[0]
     assert len(step0.losses) == 2
-    assert ", ".join(views.fmt(v) for v in step0.losses) in shown
+    assert ", ".join(fmt(v) for v in step0.losses) in shown
     assert any(isinstance(w, W.Image) and w.value[:4] == b"\x89PNG"
                for w in descendants(dash.tab("Loss").widget))
 
 
 def test_activations_tab_only_when_recorded():
     report = clean_report()
-    # forward-probe records as Run.forward.activations holds them (attributes or keys)
-    report.run.forward = SimpleNamespace(activations=[
-        SimpleNamespace(layer="", kind="tanh", after="body.0", step=0, units=8,
-                        saturated_fraction=0.25, dead_units=None),
-        {"layer": "", "kind": "tanh", "after": "body.0", "step": 3, "units": 8,
-         "saturated_fraction": 0.75, "dead_units": None},
-        SimpleNamespace(layer="head", kind="relu", after="", step=3, units=8,
-                        saturated_fraction=None, dead_units=2),
-    ])
+
+    def act(**fields):
+        base = dict(layer="", source="function", after="", line=5, numel=64, units=8,
+                    samples_per_unit=8)
+        return ActivationRecord(**{**base, **fields})
+
+    report.run.forward.activations = [
+        act(kind="tanh", after="body.0", step=0, saturated_fraction=0.25),
+        act(kind="tanh", after="body.0", step=3, saturated_fraction=0.75),
+        act(kind="relu", layer="head", source="module", step=3, dead_units=2),
+    ]
     d = Dashboard(report)
     assert list(d.tabs.titles)[-1] == "Activations"
     rows = d.tab("Activations").table.rows
     assert [(r.layer, r.kind, r.saturated_fraction, r.dead_fraction, r.step) for r in rows] == [
         ("body.0", "tanh", 0.75, None, 3), ("head", "relu", None, 0.25, 3)]  # latest step wins
-    assert "not measured" in d.tab("Activations").table.body.value
+    # a relu does not saturate, a tanh's dead units are not counted, neither slope was recorded:
+    # n/a, never 0
+    assert d.tab("Activations").table.body.value.count(">n/a<") == 4
 
 
 def test_every_user_string_is_escaped(dash):
@@ -236,3 +242,62 @@ def test_verdict_when_the_cell_raised_or_nbgrad_failed():
 def test_report_dashboard_is_the_widget_jupyter_shows():
     widget = problem_report().dashboard()
     assert isinstance(widget, W.VBox) and "nbgrad-dashboard" in widget._dom_classes
+
+
+def test_a_cell_run_again_closes_the_dashboard_of_its_previous_run():
+    from ipywidgets.widgets.widget import _instances
+
+    from nbgrad.render.widget import displayed
+
+    report = clean_report()
+    first, second, other = (Dashboard(report, NoFigures(report)) for _ in range(3))
+    ids = [w.model_id for w in descendants(first.widget)]
+    assert len(ids) > 50 and all(i in _instances for i in ids)
+    displayed(first, "cell-a")
+    displayed(other, "cell-b")
+    displayed(second, "cell-a")  # cell-a ran again: its output, the first dashboard, is replaced
+    assert not any(i in _instances for i in ids)
+    assert all(w.model_id in _instances for w in descendants(other.widget))
+    displayed(third := Dashboard(report, NoFigures(report)), "cell-c", deleted=["cell-b"])
+    assert not any(w.comm for w in descendants(other.widget))  # a deleted cell's too
+    for d in (second, third):
+        d.close()
+
+
+@pytest.mark.notebook
+def test_in_a_kernel_running_a_cell_again_keeps_one_dashboard_of_widgets():
+    """JupyterLab names the cell in each execute request ("cellId"): a real kernel, driven with
+    the messages JupyterLab sends, keeps one dashboard's widgets per cell, not one per run."""
+    import os
+
+    from jupyter_client.manager import start_new_kernel
+
+    from tests.reports import SOURCE
+
+    env = dict(os.environ, PYTHONPATH=str(__import__("pathlib").Path(__file__).parents[1]),
+               OMP_NUM_THREADS="1")
+    manager, client = start_new_kernel(kernel_name="python3", env=env)
+    try:
+        def run(code: str, cell: str) -> dict:
+            msg = client.session.msg("execute_request",
+                                     {"code": code, "silent": False, "store_history": True,
+                                      "user_expressions": {"n": "len(__import__('ipywidgets')"
+                                                                 ".widgets.widget._instances)"},
+                                      "allow_stdin": False, "stop_on_error": True},
+                                     metadata={"cellId": cell, "deletedCells": []})
+            client.shell_channel.send(msg)
+            reply = client.get_shell_msg(timeout=120)
+            while reply["parent_header"].get("msg_id") != msg["header"]["msg_id"]:
+                reply = client.get_shell_msg(timeout=120)  # an earlier request's reply
+            assert reply["content"]["status"] == "ok", reply["content"]
+            return reply["content"]["user_expressions"]["n"]["data"]["text/plain"]
+
+        run("%load_ext nbgrad\nimport torch\nfrom torch import nn", "setup")
+        counts = [int(run(f"%%gradcheck --steps 3\n{SOURCE}", "cell-1")) for _ in range(3)]
+        assert counts[0] > 100  # a dashboard's worth of widgets (and the progress bar's)
+        # each run again replaces the dashboard: what stays is the progress bar's layout and
+        # style models (5), not another dashboard (over 100)
+        assert counts[2] - counts[1] == counts[1] - counts[0] <= 5, counts
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)

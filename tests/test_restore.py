@@ -95,7 +95,9 @@ def test_state_is_restored_bit_for_bit_and_training_goes_on_identically(check, s
     assert model[0].weight is weight and model[0].weight.grad is grad
     assert opt.state[weight]["exp_avg"] is exp_avg
     assert opt.param_groups[0]["params"][0] is weight
-    assert run.restore.mode == "restored" and run.restore.objects == ["model", "opt", "sched"]
+    untouched = ["opt"] if scenario == "timeout" else []  # that cell never names nor steps opt
+    assert run.restore.mode == "restored" and run.restore.not_copied == untouched
+    assert run.restore.objects == [n for n in ["model", "opt", "sched"] if n not in untouched]
     assert run.restore.failed == [] and set(run.restore.rng) >= {"torch", "numpy", "random"}
 
     rng = rng_states()["torch"]

@@ -1,17 +1,24 @@
-"""A zoo of small training cells: correct ones that must come out clean, and broken ones.
+"""The zoo: small training cells, correct ones that must come out clean and broken ones.
 
 Every broken cell is a correct cell with ONE mistake, made with `mutate()` so that the difference is
-visible at a glance: a rule that fires on both is seen at once. Cells read two names from the
-namespace, SEED and H (hidden width), so each runs in several variants (`VARIANTS`) and no rule can be
-fitted to one model. To add cells, add entries to `CORRECT` (name -> source) or `BROKEN` (name ->
-`Broken`); other files may build their own dicts the same way and reuse `mutate` and `Broken`.
+visible at a glance: a rule that fires on both is seen at once. Cells read three names from the
+namespace, SEED, H (hidden width) and BATCH, so each runs in several variants (`VARIANTS`) and no
+rule can be fitted to one model. Code above a `# --- cell ---` line is setup, run in the namespace
+before the check (pre-training). The line a fix belongs on is given by its text, or marked in the
+cell with a trailing `# <fix>` comment (`line=FIX`).
+
+To add a cell, add it to `CORRECT` (name -> source) or `BROKEN` (name -> `Broken`); the tests
+(tests/test_zoo.py), the consistency and golden tests and the gallery notebook all read these.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-VARIANTS = [{"SEED": 0, "H": 16}, {"SEED": 1, "H": 48}]
+VARIANTS = [{"SEED": 0, "H": 32, "BATCH": 64}, {"SEED": 1, "H": 48, "BATCH": 40}]
+SETUP = "# --- cell ---\n"  # what comes before it runs before the check
+FIX = "# <fix>"  # the fix belongs on the first line marked so
+ANY = "<any line>"  # the diagnosis's line is not checked
 
 
 def mutate(source: str, old: str, new: str) -> str:
@@ -20,9 +27,15 @@ def mutate(source: str, old: str, new: str) -> str:
     return source.replace(old, new)
 
 
+def split(source: str) -> tuple[str, str]:
+    """(setup, cell) of a zoo source."""
+    setup, _, cell = source.rpartition(SETUP)
+    return setup, cell
+
+
 def line_of(source: str, snippet: str) -> int:
-    """1-based line of the first line containing `snippet`."""
-    return next(i for i, text in enumerate(source.splitlines(), 1) if snippet in text)
+    """1-based line, in the checked cell, of the first line containing `snippet`."""
+    return next(i for i, text in enumerate(split(source)[1].splitlines(), 1) if snippet in text)
 
 
 @dataclass(frozen=True)
@@ -32,14 +45,15 @@ class Broken:
     source: str
     code: str
     severity: str
-    line: str | None  # text of the line the fix belongs to (its first occurrence in the cell)
-    layers: tuple[str, ...] = ()  # layer names the diagnosis must name (exactly), () = not checked
+    line: str | None  # text on the line the fix belongs to, FIX, ANY, or None: no line
+    layers: tuple[str, ...] = ()  # exactly the layers the diagnosis names, () = not checked
+    layers_include: tuple[str, ...] = ()  # layers it must name among others
     raises: str | None = None  # the exception type the cell raises, if any
     steps: int = 10
-    also: tuple[str, ...] = field(default_factory=tuple)  # other codes it may also produce
+    also: tuple[str, ...] = ()  # other codes it may also produce (a second symptom)
 
 
-# -- correct loops -------------------------------------------------------------------------------
+# -- correct loops of the wiring rules -----------------------------------------------------------
 
 DATA = """torch.manual_seed(SEED)
 X = torch.randn(256, 8)
@@ -181,7 +195,7 @@ AMP = CLASSIC.replace("""        opt.zero_grad()
         scaler.update()
 """).replace("for epoch", "scaler = torch.amp.GradScaler(\"cpu\")\nfor epoch")
 
-CORRECT: dict[str, str] = {
+WIRING_CORRECT: dict[str, str] = {
     "classic": CLASSIC,
     "zero_grad_after_step": mutate(CLASSIC, """        opt.zero_grad()
         loss = F.mse_loss(model(x), y)
@@ -359,11 +373,451 @@ for epoch in range(100):
 """,
 }
 
-# -- broken loops: each a correct loop with one mistake --------------------------------------------
+# -- correct loops of the forward-pass rules ----------------------------------------------------
+REGRESSION = """
+torch.manual_seed(SEED)
+model = nn.Sequential(nn.Linear(8, H), nn.ReLU(), nn.Linear(H, H), nn.ReLU(),
+                      nn.Linear(H, 1))
+opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+criterion = nn.MSELoss()
+x = torch.randn(BATCH, 8)
+y = x[:, :1] * 2 - x[:, 1:2] + 0.1 * torch.randn(BATCH, 1)
+for i in range(1000):
+    opt.zero_grad()
+    out = model(x)
+    loss = criterion(out, y)  # <fix>
+    loss.backward()
+    opt.step()
+"""
+
+CLASSIFIER = """
+torch.manual_seed(SEED)
+model = nn.Sequential(nn.Linear(10, H), nn.ReLU(), nn.Linear(H, 4))
+opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+criterion = nn.CrossEntropyLoss()
+x = torch.randn(BATCH, 10)
+y = x[:, :4].argmax(dim=1)
+for i in range(1000):
+    opt.zero_grad()
+    logits = model(x)
+    loss = criterion(logits, y)  # <fix>
+    loss.backward()
+    opt.step()
+    accuracy = (logits.softmax(dim=1).argmax(dim=1) == y).float().mean()
+"""
+
+BINARY = """
+torch.manual_seed(SEED)
+model = nn.Sequential(nn.Linear(6, H), nn.ReLU(), nn.Linear(H, 1))
+opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+criterion = nn.BCEWithLogitsLoss()
+x = torch.randn(BATCH, 6)
+y = (x[:, :1] > 0).float()
+for i in range(1000):
+    opt.zero_grad()
+    out = model(x)
+    loss = criterion(out, y)  # <fix>
+    loss.backward()
+    opt.step()
+"""
+
+DEEP_RELU = """
+torch.manual_seed(SEED)
+act = nn.ReLU
+model = nn.Sequential(nn.Linear(16, H), act(), nn.Linear(H, H), act(),
+                      nn.Linear(H, H), act(), nn.Linear(H, H), act(),
+                      nn.Linear(H, H), act(), nn.Linear(H, 1))
+opt = torch.optim.SGD(model.parameters(), lr=0.05)
+x = torch.randn(BATCH, 16)
+y = torch.sin(x[:, :1])
+for i in range(1000):
+    opt.zero_grad()
+    loss = nn.functional.mse_loss(model(x), y)
+    loss.backward()
+    opt.step()
+"""
+
+TANH_NET = """
+torch.manual_seed(SEED)
+model = nn.Sequential(nn.Linear(20, H), nn.Tanh(), nn.Linear(H, H), nn.Tanh(),
+                      nn.Linear(H, 1))
+opt = torch.optim.SGD(model.parameters(), lr=0.01)
+x = torch.randn(BATCH, 20)
+y = torch.randn(BATCH, 1)
+for i in range(1000):
+    opt.zero_grad()
+    loss = nn.functional.mse_loss(model(x), y)
+    loss.backward()
+    opt.step()
+"""
+
+DROPOUT_BN = """
+torch.manual_seed(SEED)
+model = nn.Sequential(nn.Linear(12, H), nn.BatchNorm1d(H), nn.ReLU(), nn.Dropout(0.2),
+                      nn.Linear(H, 3))
+model.train()  # <fix>
+opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+x = torch.randn(BATCH, 12)
+y = x[:, :3].argmax(dim=1)
+for i in range(1000):
+    opt.zero_grad()
+    loss = nn.functional.cross_entropy(model(x), y)
+    loss.backward()
+    opt.step()
+"""
+
+CNN_BN = """
+torch.manual_seed(SEED)
+model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(),
+                      nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 5))
+opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+images = torch.rand(32, 3, 8, 8)
+labels = torch.randint(0, 5, (32,))
+batch_size = 32
+for i in range(1000):
+    for k in range(0, 32, batch_size):
+        opt.zero_grad()
+        loss = nn.functional.cross_entropy(model(images[k:k + batch_size]), labels[k:k + batch_size])
+        loss.backward()
+        opt.step()
+"""
+
+PIXELS = """
+torch.manual_seed(SEED)
+model = nn.Sequential(nn.Linear(64, H), nn.ReLU(), nn.Linear(H, 10))
+opt = torch.optim.SGD(model.parameters(), lr=0.05)
+images = torch.randint(0, 256, (BATCH, 64)).float()
+labels = torch.randint(0, 10, (BATCH,))
+x = images / 255.0
+for i in range(1000):
+    opt.zero_grad()
+    loss = nn.functional.cross_entropy(model(x), labels)  # <fix>
+    loss.backward()
+    opt.step()
+"""
+
+PRICES = """
+torch.manual_seed(SEED)
+model = nn.Sequential(nn.Linear(5, H), nn.ReLU(), nn.Linear(H, 1))
+opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+x = torch.randn(BATCH, 5)
+price = 3000 + 800 * x[:, :1] + 50 * torch.randn(BATCH, 1)
+y = (price - price.mean()) / price.std()
+for i in range(1000):
+    opt.zero_grad()
+    loss = nn.functional.mse_loss(model(x), y)  # <fix>
+    loss.backward()
+    opt.step()
+"""
+
+COUNTS = """
+torch.manual_seed(SEED)
+model = nn.Sequential(nn.Linear(4, H), nn.ReLU(), nn.Linear(H, 1))
+opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+x = torch.randn(BATCH, 4)
+counts = torch.poisson(torch.exp(x[:, :1]))
+y = torch.log1p(counts)  # <fix>
+for i in range(1000):
+    opt.zero_grad()
+    loss = nn.functional.mse_loss(model(x), y)
+    loss.backward()
+    opt.step()
+"""
+
+RESIDUAL = """
+class Block(nn.Module):
+    def __init__(self, width):
+        super().__init__()
+        self.bn = nn.BatchNorm1d(width)
+        self.fc = nn.Linear(width, width)
+
+    def forward(self, x):
+        return x + self.fc(torch.relu(self.bn(x)))  # <fix>
+
+torch.manual_seed(SEED)
+model = nn.Sequential(nn.Linear(16, H), *[Block(H) for _ in range(40)],
+                      nn.BatchNorm1d(H), nn.ReLU(), nn.Linear(H, 1))
+opt = torch.optim.SGD(model.parameters(), lr=0.01)
+x = torch.randn(BATCH, 16)
+y = torch.randn(BATCH, 1)
+for i in range(1000):
+    opt.zero_grad()
+    loss = nn.functional.mse_loss(model(x), y)
+    loss.backward()
+    opt.step()
+"""
+
+# -- more correct loops, for silence only -------------------------------------------------
+SIGMOID_SHALLOW = """
+torch.manual_seed(SEED)
+model = nn.Sequential(nn.Linear(4, H), nn.Sigmoid(), nn.Linear(H, 1))
+opt = torch.optim.SGD(model.parameters(), lr=0.5)
+x = torch.randn(BATCH, 4)
+y = (x[:, :1] * x[:, 1:2] > 0).float()
+for i in range(1000):
+    opt.zero_grad()
+    loss = nn.functional.binary_cross_entropy_with_logits(model(x), y)
+    loss.backward()
+    opt.step()
+"""
+
+SIGMOID_OUTPUT_BCE = """
+torch.manual_seed(SEED)
+model = nn.Sequential(nn.Linear(4, H), nn.ReLU(), nn.Linear(H, 1), nn.Sigmoid())
+opt = torch.optim.Adam(model.parameters(), lr=0.05)
+x = torch.randn(BATCH, 4)
+y = (x[:, :1] > 0).float()
+for i in range(300):  # pre-train until the outputs are confident (near 0 or 1)
+    opt.zero_grad(); nn.functional.binary_cross_entropy(model(x), y).backward(); opt.step()
+# --- cell ---
+for i in range(1000):
+    opt.zero_grad()
+    loss = nn.functional.binary_cross_entropy(model(x), y)
+    loss.backward()
+    opt.step()
+"""
+
+CONVERGED_LBFGS = """
+torch.manual_seed(SEED)
+model = nn.Sequential(nn.Linear(3, H), nn.Tanh(), nn.Linear(H, 1))
+x = torch.randn(BATCH, 3)
+y = torch.tanh(x @ torch.tensor([[0.5], [-1.0], [0.25]]))
+opt = torch.optim.LBFGS(model.parameters(), max_iter=100, tolerance_change=0, tolerance_grad=0)
+def closure():
+    opt.zero_grad(); l = nn.functional.mse_loss(model(x), y); l.backward(); return l
+opt.step(closure)
+# --- cell ---
+opt = torch.optim.SGD(model.parameters(), lr=0.01)
+for i in range(1000):
+    opt.zero_grad()
+    loss = nn.functional.mse_loss(model(x), y)
+    loss.backward()
+    opt.step()
+"""
+
+SOME_INACTIVE = """
+torch.manual_seed(SEED)
+model = nn.Sequential(nn.Linear(8, H), nn.ReLU(), nn.Linear(H, 1))
+with torch.no_grad():
+    model[0].bias[: H // 5] -= 8.0  # a fifth of the units start off: legitimately inactive
+opt = torch.optim.SGD(model.parameters(), lr=0.01)
+x = torch.randn(BATCH, 8)
+y = x.sum(dim=1, keepdim=True)
+for i in range(1000):
+    opt.zero_grad()
+    loss = nn.functional.mse_loss(model(x), y)
+    loss.backward()
+    opt.step()
+"""
+
+GAN_TANH = """
+torch.manual_seed(SEED)
+G = nn.Sequential(nn.Linear(2, H), nn.Tanh(), nn.Linear(H, 2))
+D = nn.Sequential(nn.Linear(2, H), nn.LeakyReLU(0.2), nn.Linear(H, 1))
+opt_g = torch.optim.Adam(G.parameters(), lr=1e-3)
+opt_d = torch.optim.Adam(D.parameters(), lr=1e-3)
+bce = nn.BCEWithLogitsLoss()
+for i in range(1000):
+    real = torch.randn(BATCH, 2) + 3; z = torch.randn(BATCH, 2)
+    opt_d.zero_grad()
+    d_loss = bce(D(real), torch.ones(BATCH, 1)) + bce(D(G(z).detach()), torch.zeros(BATCH, 1))
+    d_loss.backward(); opt_d.step()
+    opt_g.zero_grad()
+    g_loss = bce(D(G(z)), torch.ones(BATCH, 1))
+    g_loss.backward(); opt_g.step()
+"""
+
+TRANSFORMER = """
+torch.manual_seed(SEED)
+layer = nn.TransformerEncoderLayer(d_model=16, nhead=2, dim_feedforward=H, batch_first=True)
+model = nn.Sequential(nn.TransformerEncoder(layer, num_layers=2), nn.Linear(16, 1))
+opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+x = torch.randn(8, 12, 16)
+y = x.mean(dim=2, keepdim=True)
+for i in range(1000):
+    opt.zero_grad()
+    loss = nn.functional.mse_loss(model(x), y)
+    loss.backward()
+    opt.step()
+"""
+
+TEACHER = """
+torch.manual_seed(SEED)
+teacher = nn.Sequential(nn.Linear(6, H), nn.Dropout(0.5), nn.ReLU(), nn.Linear(H, 3))
+teacher.eval()
+student = nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Linear(16, 3))
+opt = torch.optim.Adam(student.parameters(), lr=1e-2)
+x = torch.randn(BATCH, 6)
+for i in range(1000):
+    with torch.no_grad():
+        soft = teacher(x).softmax(dim=1)
+    opt.zero_grad()
+    loss = nn.functional.cross_entropy(student(x), soft)
+    loss.backward()
+    opt.step()
+"""
+
+PIXELS_BATCHNORM_FIRST = """
+torch.manual_seed(SEED)
+model = nn.Sequential(nn.BatchNorm2d(3), nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(),
+                      nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 10))
+opt = torch.optim.SGD(model.parameters(), lr=0.05)
+images = torch.randint(0, 256, (16, 3, 8, 8)).float()  # raw pixels: the BatchNorm rescales them
+labels = torch.randint(0, 10, (16,))
+for i in range(1000):
+    opt.zero_grad()
+    loss = nn.functional.cross_entropy(model(images), labels)
+    loss.backward()
+    opt.step()
+"""
+
+SEGMENTATION_IGNORE = """
+torch.manual_seed(SEED)
+model = nn.Conv2d(3, 4, 3, padding=1)
+criterion = nn.CrossEntropyLoss(ignore_index=255)
+opt = torch.optim.SGD(model.parameters(), lr=0.1)
+images = torch.randn(4, 3, 8, 8)
+masks = torch.randint(0, 4, (4, 8, 8))
+masks[:, 0, :] = 255  # unlabelled border pixels
+for i in range(1000):
+    opt.zero_grad()
+    loss = criterion(model(images), masks)
+    loss.backward()
+    opt.step()
+"""
+
+VALIDATION_FIRST = """
+torch.manual_seed(SEED)
+model = nn.Sequential(nn.Linear(12, H), nn.BatchNorm1d(H), nn.ReLU(), nn.Dropout(0.2),
+                      nn.Linear(H, 3))
+opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+x, xv = torch.randn(BATCH, 12), torch.randn(16, 12)
+y, yv = x[:, :3].argmax(dim=1), xv[:, :3].argmax(dim=1)
+for i in range(1000):
+    model.eval()
+    val_loss = nn.functional.cross_entropy(model(xv), yv)  # no torch.no_grad(): wasteful, not wrong
+    model.train()
+    opt.zero_grad()
+    loss = nn.functional.cross_entropy(model(x), y)
+    loss.backward()
+    opt.step()
+"""
+
+FORWARD_CORRECT: dict[str, str] = {
+    "regression": REGRESSION, "classifier": CLASSIFIER, "binary": BINARY, "deep_relu": DEEP_RELU,
+    "tanh_net": TANH_NET, "dropout_bn": DROPOUT_BN, "cnn_bn": CNN_BN,
+    "pixels_scaled": PIXELS, "prices_scaled": PRICES, "counts": COUNTS, "residual": RESIDUAL,
+    "sigmoid_shallow": SIGMOID_SHALLOW,
+    "sigmoid_output_bce": SIGMOID_OUTPUT_BCE, "converged_lbfgs": CONVERGED_LBFGS,
+    "some_inactive": SOME_INACTIVE,
+    "gan_tanh_generator": GAN_TANH, "transformer": TRANSFORMER, "frozen_teacher_in_eval": TEACHER,
+    "validation_first": VALIDATION_FIRST, "pixels_batchnorm_first": PIXELS_BATCHNORM_FIRST,
+    "segmentation_ignore": SEGMENTATION_IGNORE,
+    "classifier_nll": CLASSIFIER.replace("nn.CrossEntropyLoss()", "nn.NLLLoss()").replace(
+        "logits = model(x)", "logits = model(x).log_softmax(dim=1)"),
+}
+
+
+FORWARD_BROKEN: dict[str, Broken] = {
+    "sigmoid_deep": Broken(
+        mutate(FORWARD_CORRECT["deep_relu"], "act = nn.ReLU", "act = nn.Sigmoid  # <fix>"),
+        "NBG501", "warning", line=FIX, layers_include=("0", "10")),
+    "no_residual": Broken(
+        mutate(FORWARD_CORRECT["residual"], "return x + self.fc(", "return self.fc("),
+        "NBG502", "warning", line=ANY, layers_include=("0", "43")),
+    "nan_in_data": Broken(
+        mutate(FORWARD_CORRECT["regression"], "x = torch.randn(BATCH, 8)\n",
+               "x = torch.randn(BATCH, 8)\nx[3, 1] = float('nan')\n"),
+        "NBG503", "error", line=ANY, layers_include=("model",)),
+    "log_of_zero": Broken(
+        mutate(FORWARD_CORRECT["counts"], "torch.log1p(counts)", "torch.log(counts)"),
+        "NBG503", "error", line=FIX),
+    # steps that overshoot until the gradients overflow: one diagnosis, the lr, with the NaN in it
+    "lr_diverges": Broken(
+        mutate(FORWARD_CORRECT["regression"], "lr=1e-2", "lr=1e3"),
+        "NBG703", "error", line="opt = torch.optim.Adam"),
+    "tanh_large_init": Broken(
+        mutate(FORWARD_CORRECT["tanh_net"], "opt = torch.optim.SGD",
+               "for m in model[::2]: nn.init.normal_(m.weight, std=1.0)  # <fix>\nopt = torch.optim.SGD"),
+        "NBG601", "warning", line=FIX, layers_include=("0", "2")),
+    "relu_dead_bias": Broken(
+        mutate(FORWARD_CORRECT["regression"], "opt = torch.optim.Adam",
+               "nn.init.constant_(model[2].bias, -20.0)  # <fix>\nopt = torch.optim.Adam"),
+        "NBG602", "error", line=FIX, layers_include=("2",)),
+    "reciprocal_mse": Broken(
+        mutate(FORWARD_CORRECT["regression"], "    loss = criterion(out, y)  # <fix>",
+               "    loss = 1 / criterion(out, y)  # <fix>"),
+        "NBG711", "error", line=FIX),
+    "negated_cross_entropy": Broken(
+        mutate(FORWARD_CORRECT["classifier"], "    loss = criterion(logits, y)  # <fix>",
+               "    loss = -criterion(logits, y)  # <fix>"),
+        "NBG711", "error", line=FIX),
+    "softmax_into_ce": Broken(
+        mutate(FORWARD_CORRECT["classifier"], "    logits = model(x)",
+               "    logits = model(x).softmax(dim=1)"),
+        "NBG801", "error", line=FIX, layers_include=("criterion",)),
+    "softmax_module_into_ce": Broken(
+        mutate(FORWARD_CORRECT["classifier"], "nn.Linear(H, 4))", "nn.Linear(H, 4), nn.Softmax(dim=1))"),
+        "NBG801", "error", line=FIX, layers_include=("criterion",)),
+    "sigmoid_into_bce_logits": Broken(
+        mutate(FORWARD_CORRECT["binary"], "    out = model(x)", "    out = torch.sigmoid(model(x))"),
+        "NBG801", "error", line=FIX, layers_include=("criterion",)),
+    "log_softmax_into_ce": Broken(
+        mutate(FORWARD_CORRECT["classifier"], "    logits = model(x)",
+               "    logits = model(x).log_softmax(dim=1)"),
+        "NBG802", "info", line=FIX, layers_include=("criterion",)),
+    "nll_on_raw_scores": Broken(
+        mutate(FORWARD_CORRECT["classifier"], "criterion = nn.CrossEntropyLoss()",
+               "criterion = nn.NLLLoss()"),
+        "NBG803", "error", line=FIX, layers_include=("criterion",)),
+    "nll_on_probabilities": Broken(
+        mutate(FORWARD_CORRECT["classifier_nll"], "model(x).log_softmax(dim=1)", "model(x).softmax(dim=1)"),
+        "NBG803", "error", line=FIX, layers_include=("criterion",)),
+    "broadcast_mse": Broken(
+        mutate(FORWARD_CORRECT["regression"], "y = x[:, :1] * 2 - x[:, 1:2] + 0.1 * torch.randn(BATCH, 1)",
+               "y = x[:, 0] * 2 - x[:, 1] + 0.1 * torch.randn(BATCH)"),
+        "NBG804", "error", line=FIX, layers_include=("criterion",)),
+    "broadcast_handwritten": Broken(
+        mutate(FORWARD_CORRECT["regression"], "    loss = criterion(out, y)  # <fix>",
+               "    loss = ((out - y.squeeze(1)) ** 2).mean()  # <fix>"),
+        "NBG804", "error", line=FIX),
+    "labels_one_based": Broken(
+        mutate(FORWARD_CORRECT["classifier"], "y = x[:, :4].argmax(dim=1)", "y = x[:, :4].argmax(dim=1) + 1"),
+        "NBG805", "error", line=FIX, layers_include=("criterion",), raises="IndexError"),
+    "bce_targets_not_binary": Broken(
+        mutate(FORWARD_CORRECT["binary"], "y = (x[:, :1] > 0).float()", "y = (x[:, :1] > 0).float() * 3"),
+        "NBG806", "error", line=FIX, layers_include=("criterion",)),
+    "eval_mode": Broken(
+        mutate(FORWARD_CORRECT["dropout_bn"], "model.train()  # <fix>", "model.eval()  # <fix>"),
+        "NBG651", "warning", line=FIX, layers_include=("1", "3")),
+    "batchnorm_batch_one": Broken(
+        mutate(FORWARD_CORRECT["cnn_bn"], "batch_size = 32", "batch_size = 1"),
+        "NBG652", "warning", line=ANY, layers_include=("1",)),
+    "batchnorm1d_batch_one": Broken(
+        mutate(FORWARD_CORRECT["dropout_bn"], "x = torch.randn(BATCH, 12)", "x = torch.randn(1, 12)"),
+        "NBG652", "error", line=ANY, raises="ValueError"),
+    "constant_init": Broken(
+        mutate(FORWARD_CORRECT["regression"], "opt = torch.optim.Adam",
+               "for p in model.parameters(): nn.init.constant_(p, 0.1)  # <fix>\nopt = torch.optim.Adam"),
+        "NBG551", "error", line=FIX, layers_include=("0", "2")),
+    "zero_init": Broken(
+        mutate(FORWARD_CORRECT["classifier"], "opt = torch.optim.SGD",
+               "for p in model.parameters(): p.data.zero_()  # <fix>\nopt = torch.optim.SGD"),
+        "NBG551", "error", line=FIX, layers_include=("0",)),
+    "raw_pixels": Broken(
+        mutate(FORWARD_CORRECT["pixels_scaled"], "x = images / 255.0", "x = images"),
+        "NBG851", "error", line=FIX, layers_include=("model",)),  # the raw pixels kill the ReLUs
+    "prices_unscaled": Broken(
+        mutate(FORWARD_CORRECT["prices_scaled"], "y = (price - price.mean()) / price.std()", "y = price"),
+        "NBG852", "warning", line=FIX),
+}
+
+
+# -- broken loops of the wiring rules: each a correct loop with one mistake ----------------------
 
 NET_LOOP_OPT = "opt = torch.optim.Adam(model.parameters(), lr=1e-2)"
 
-BROKEN: dict[str, Broken] = {
+WIRING_BROKEN: dict[str, Broken] = {
     # 1. the loss does not reach the parameters
     "loss_rewrapped": Broken(
         mutate(CLASSIC, "loss = F.mse_loss(model(x), y)",
@@ -404,10 +858,10 @@ BROKEN: dict[str, Broken] = {
                "model.fc3 = nn.Linear(H, 1)  # a fresh head\nfor epoch in range(100):"),
         "NBG201", "error", line="model.fc3 = nn.Linear(H, 1)", layers=("fc3",)),
     "backbone_not_frozen": Broken(
-        mutate(CORRECT["frozen_backbone"], "backbone.requires_grad_(False)\n", ""),
+        mutate(WIRING_CORRECT["frozen_backbone"], "backbone.requires_grad_(False)\n", ""),
         "NBG201", "warning", line=None, layers=("backbone.0", "backbone.2")),
     "generator_loss_detached": Broken(
-        mutate(CORRECT["gan"], "g_loss = bce(D(fake), ones)", "g_loss = bce(D(fake.detach()), ones)"),
+        mutate(WIRING_CORRECT["gan"], "g_loss = bce(D(fake), ones)", "g_loss = bce(D(fake.detach()), ones)"),
         "NBG202", "warning", line="g_loss = bce(D(fake.detach()), ones)", layers=("G.0", "G.2")),
     "everything_frozen": Broken(
         mutate(CLASSIC, "opt = torch.optim", "model.requires_grad_(False)\nopt = torch.optim"),
@@ -440,8 +894,9 @@ BROKEN: dict[str, Broken] = {
                       layers=("0", "2")),
     "lr_huge": Broken(mutate(CLASSIC, "lr=0.05", "lr=3.0"), "NBG403", "error", line="opt = "),
     # 7. loss over the steps
-    "targets_shuffled_apart": Broken(
-        mutate(SHUFFLED, "x, y = X[idx], Y[idx]", "x, y = X, Y[idx]"), "NBG701", "info", line=None),
+    "targets_shuffled_apart": Broken(  # flatness is judged over more steps, as its note advises
+        mutate(SHUFFLED, "x, y = X[idx], Y[idx]", "x, y = X, Y[idx]"), "NBG701", "info", line=None,
+        steps=20),
     "lr_overshoots": Broken(mutate(FULL_BATCH, "lr=0.1", "lr=5.0"), "NBG703", "warning",
                             line="opt = "),
     # 11. clipping, weight decay, GradScaler
@@ -491,3 +946,9 @@ BROKEN: dict[str, Broken] = {
         mutate(CLASSIC, "loss = F.mse_loss(model(x), y)", 'loss = F.mse_loss(model(x), y, reduction="none")'),
         "NBG910", "error", line="loss.backward()", raises="RuntimeError"),
 }
+
+
+CORRECT: dict[str, str] = {**WIRING_CORRECT, **FORWARD_CORRECT}
+BROKEN: dict[str, Broken] = {**WIRING_BROKEN, **FORWARD_BROKEN}
+assert len(CORRECT) == len(WIRING_CORRECT) + len(FORWARD_CORRECT)
+assert len(BROKEN) == len(WIRING_BROKEN) + len(FORWARD_BROKEN)

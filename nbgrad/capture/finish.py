@@ -130,7 +130,7 @@ def _layer_stats(step: StepRecord, layers: dict[str, LayerInfo],
         out[layer.name] = LayerStats(
             grad_norm=_combine([s.grad_norm for s in stats]),
             grad_zero_fraction=(sum(z * n for z, n in zero) / sum(n for _, n in zero))
-            if zero else None,
+            if sum(n for _, n in zero) else None,  # a layer of empty tensors has no fraction
             param_norm=param_norm,
             update_norm=update,
             update_to_param_ratio=_ratio(update, param_norm),

@@ -1,11 +1,12 @@
 """What one rank of a torchrun job measures for the cross-rank checks.
 
-At every optimizer step: a checksum (sum and sum of squares) of each parameter right after the
-step and of each gradient at it, reduced on the device and converted after the run, like the
-recorder's numbers. DDP all-reduces gradients into the same bytes on every rank, so with a wrapped
-model these are equal everywhere; a model that was not wrapped, gradients left unsynced
-(`no_sync()`) or weights that started apart show up as the first step where they differ. After the
-run: the DDP wrappers that ran, the script's DataLoaders (their samplers), BatchNorm calls.
+At every optimizer step: the sum and the sum of squares of each parameter right after the step,
+reduced on the device and converted after the run, like the recorder's numbers. The gradients the
+step used need no pass of their own: the recorder measured their norms already. DDP all-reduces
+gradients into the same bytes on every rank, so with a wrapped model all of these are equal
+everywhere; a model that was not wrapped, gradients left unsynced (`no_sync()`) or weights that
+started apart show up as the first step where they differ. After the run: the DDP wrappers that
+ran, the script's DataLoaders (their samplers), how the model is sharded.
 
 The probe hooks each optimizer itself when it first steps: an optimizer's own post-step hooks run
 before the global ones, so the recorder's stop after the last step cannot cut this one short.
@@ -20,12 +21,13 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch._utils import _flatten_dense_tensors
 from torch.optim.optimizer import register_optimizer_step_pre_hook
 from torch.utils.hooks import RemovableHandle
 
 from nbgrad.capture.naming import object_name
 from nbgrad.capture.recorder import Recorder
-from nbgrad.records import DDPModule, LoaderInfo, RankStep, Run
+from nbgrad.records import DDPModule, LoaderInfo, RankStep, Run, StepRecord
 
 SMALL = 1 << 16  # tensors below this many elements are reduced together from one flat copy
 FLAT_MIN_COUNT = 32  # below this many small tensors, one kernel per tensor costs less
@@ -34,10 +36,7 @@ FLAT_MIN_COUNT = 32  # below this many small tensors, one kernel per tensor cost
 @dataclass
 class _RawRankStep:
     optimizer: torch.optim.Optimizer
-    params: list[torch.Tensor]
-    with_grad: list[bool]
     param_sums: torch.Tensor  # (n, 2) on the device: sum, sum of squares
-    grad_sums: torch.Tensor  # (number with a grad, 2)
     grad_sync: bool | None
 
 
@@ -45,37 +44,38 @@ class _RawRankStep:
 def checksums(tensors: Sequence[torch.Tensor], lengths: dict[Any, torch.Tensor] | None = None,
               key: Any = None) -> torch.Tensor:
     """Sum and sum of squares of each tensor, as an (n, 2) float32 tensor on the first one's
-    device, in a few kernels: small tensors from one flat copy, large ones one by one."""
+    device, in a few kernels: many small tensors from one flat copy, the others one by one (their
+    squares in one foreach call)."""
     if not tensors:
         return torch.zeros(0, 2)
-    device = tensors[0].device
-    small = [i for i, t in enumerate(tensors)
-             if t.numel() < SMALL and t.device == device and t.layout == torch.strided]
+    first = tensors[0]
+    small = [i for i, t in enumerate(tensors) if t.numel() < SMALL and t.device == first.device
+             and t.dtype == first.dtype and t.layout == torch.strided]
     if len(small) < FLAT_MIN_COUNT:
         small = []
     chosen = set(small)
     large = [i for i in range(len(tensors)) if i not in chosen]
     parts: list[torch.Tensor] = []
     if small:
-        flat = torch.cat([tensors[i].detach().reshape(-1).to(torch.float32) for i in small])
+        flat = _flatten_dense_tensors([tensors[i].detach() for i in small]).to(torch.float32)
         sizes = None if lengths is None else lengths.get(key)
         if sizes is None:
-            sizes = torch.tensor([tensors[i].numel() for i in small], device=device)
+            sizes = torch.tensor([tensors[i].numel() for i in small], device=first.device)
             if lengths is not None:
                 lengths[key] = sizes
         parts.append(torch.stack([torch.segment_reduce(flat, "sum", lengths=sizes),
                                   torch.segment_reduce(flat * flat, "sum", lengths=sizes)], 1))
     if large:
         values = [tensors[i].detach() for i in large]
-        sums = torch.stack([v.sum(dtype=torch.float32).to(device) for v in values])
-        norms = torch.stack([n.to(device=device, dtype=torch.float32)
+        sums = torch.stack([v.sum(dtype=torch.float32).to(first.device) for v in values])
+        norms = torch.stack([n.to(device=first.device, dtype=torch.float32)
                              for n in torch._foreach_norm(values)])
         parts.append(torch.stack([sums, norms * norms], 1))
     out = parts[0] if len(parts) == 1 else torch.cat(parts)
     if small and large:
         order = torch.empty(len(tensors), dtype=torch.long)
         order[torch.tensor(small + large)] = torch.arange(len(tensors))
-        out = out.index_select(0, order.to(device))
+        out = out.index_select(0, order.to(first.device))
     return out
 
 
@@ -112,10 +112,7 @@ class RankProbe:
             self._hooked.add(id(optimizer))
             self._handles.append(optimizer.register_step_post_hook(self._on_post))
             if self.initial is None:
-                params = _params(optimizer)
-                self.initial = _RawRankStep(optimizer, params, [False] * len(params),
-                                            checksums(params, self._lengths, (id(optimizer), "p")),
-                                            torch.zeros(0, 2), None)
+                self.initial = _RawRankStep(optimizer, self._measure(optimizer), None)
         except Exception as error:
             self.failure = error
 
@@ -123,16 +120,12 @@ class RankProbe:
         if self.failure is not None:
             return
         try:
-            params = _params(optimizer)
-            with_grad = [p.grad is not None for p in params]
-            grads = [p.grad for p, held in zip(params, with_grad) if held]
-            self.steps.append(_RawRankStep(
-                optimizer, params, with_grad,
-                checksums(params, self._lengths, (id(optimizer), "p")),
-                checksums(grads, self._lengths, (id(optimizer), tuple(with_grad))),  # type: ignore[arg-type]
-                self._grad_sync()))
+            self.steps.append(_RawRankStep(optimizer, self._measure(optimizer), self._grad_sync()))
         except Exception as error:
             self.failure = error
+
+    def _measure(self, optimizer: torch.optim.Optimizer) -> torch.Tensor:
+        return checksums(_params(optimizer), self._lengths, id(optimizer))
 
     def _grad_sync(self) -> bool | None:
         """False when a DDP wrapper that ran had gradient syncing off (inside `no_sync()`)."""
@@ -145,10 +138,14 @@ class RankProbe:
 
     # -- after the run -------------------------------------------------------------------------
     def rank_steps(self, run: Run) -> tuple[RankStep | None, list[RankStep]]:
-        """The checksums as records, matched to the run's steps (same order of optimizer steps)."""
+        """The checksums as records, matched to the run's steps (same order of optimizer steps);
+        the gradients' sums of squares are the steps' own gradient norms, squared."""
         optimizers = {id(o): i for i, o in enumerate(self.recorder.optimizers)}
-        initial = None if self.initial is None else _record(self.initial, -1, optimizers)
-        steps = [_record(raw, i, optimizers) for i, raw in enumerate(self.steps[:len(run.steps)])]
+        initial = None
+        if self.initial is not None:
+            initial = _record(self.initial, -1, optimizers, None, run)
+        steps = [_record(raw, i, optimizers, step, run)
+                 for i, (raw, step) in enumerate(zip(self.steps, run.steps))]
         return initial, steps
 
     def ddp_modules(self, run: Run, namespace: Mapping[str, Any]) -> list[DDPModule]:
@@ -179,18 +176,19 @@ def _params(optimizer: torch.optim.Optimizer) -> list[torch.Tensor]:
     return [p for group in optimizer.param_groups for p in group["params"]]
 
 
-def _floats(values: torch.Tensor) -> list[list[float]]:
-    return values.detach().cpu().tolist()  # type: ignore[no-any-return]
-
-
-def _record(raw: _RawRankStep, index: int, optimizers: dict[int, int]) -> RankStep:
-    params = _floats(raw.param_sums)
-    found = iter(_floats(raw.grad_sums))
-    grads = [next(found) if held else None for held in raw.with_grad]
-    return RankStep(index=index, optimizer=optimizers.get(id(raw.optimizer), -1),
-                    param_sum=[v[0] for v in params], param_square_sum=[v[1] for v in params],
-                    grad_sum=[None if g is None else g[0] for g in grads],
-                    grad_square_sum=[None if g is None else g[1] for g in grads],
+def _record(raw: _RawRankStep, index: int, optimizers: dict[int, int], step: StepRecord | None,
+            run: Run) -> RankStep:
+    values: list[list[float]] = raw.param_sums.detach().cpu().tolist()
+    optimizer = optimizers.get(id(raw.optimizer), -1)
+    names = ([p for group in run.optimizers[optimizer].param_groups for p in group]
+             if 0 <= optimizer < len(run.optimizers) else [])
+    grads: list[float | None] = []
+    for name in names:
+        stats = None if step is None else step.params.get(name)
+        norm = None if stats is None else stats.grad_norm
+        grads.append(None if norm is None else norm * norm)
+    return RankStep(index=index, optimizer=optimizer, param_sum=[v[0] for v in values],
+                    param_square_sum=[v[1] for v in values], grad_square_sum=grads,
                     grad_sync=raw.grad_sync)
 
 

@@ -32,7 +32,7 @@ from torch.optim.optimizer import (
     register_optimizer_step_pre_hook,
 )
 
-from nbgrad.capture import amp
+from nbgrad.capture import amp, patching
 from nbgrad.capture.recorder import Recorder, StopRun
 from nbgrad.capture.stop_guard import StopGuard
 
@@ -123,9 +123,9 @@ class CaptureSession:
             self._undo.pop()()
 
     def _patch(self, owner: Any, name: str, wrap: Callable[[Any], Any]) -> None:
-        original = owner.__dict__[name]
-        setattr(owner, name, wrap(original))
-        self._undo.append(lambda: setattr(owner, name, original))
+        """Reversibly; names the cell binds to the patched function stop recording after the
+        run, and a replacement the user made during it is kept (see `patching`)."""
+        self._undo.append(patching.replace(owner, name, wrap))
 
     def _quiet_compile_warning(self) -> None:
         """torch warns in the user's cell that a compiled module fires global hooks twice; nbgrad's

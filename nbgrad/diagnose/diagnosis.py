@@ -59,6 +59,8 @@ def fold_consequences(diagnoses: list[Diagnosis]) -> list[Diagnosis]:
             if cause is None:
                 continue
             cause.evidence.append(Evidence(f"and so: {d.title[:1].lower()}{d.title[1:]}"))
+            if SEVERITY_ORDER[d.severity] < SEVERITY_ORDER[cause.severity]:
+                cause.severity = d.severity  # what follows from it is as serious as the cause
             cause.evidence.extend(d.evidence)
             cause.layers = sorted({*cause.layers, *d.layers})
             kept.remove(d)

@@ -26,9 +26,11 @@ CONNECT_TIMEOUT = timedelta(seconds=30)
 
 
 class Channel(Protocol):
-    def put(self, key: str, value: bytes) -> None: ...
+    """Text under keys: put it, see whether it is there, take it (None: not there yet)."""
+
+    def put(self, key: str, value: str) -> None: ...
     def has(self, key: str) -> bool: ...
-    def take(self, key: str) -> bytes | None: ...
+    def take(self, key: str) -> str | None: ...
 
 
 class StoreChannel:
@@ -38,14 +40,14 @@ class StoreChannel:
         self.store = store
         self.prefix = prefix
 
-    def put(self, key: str, value: bytes) -> None:
+    def put(self, key: str, value: str) -> None:
         self.store.set(self.prefix + key, value)
 
     def has(self, key: str) -> bool:
         return bool(self.store.check([self.prefix + key]))
 
-    def take(self, key: str) -> bytes | None:
-        return bytes(self.store.get(self.prefix + key)) if self.has(key) else None
+    def take(self, key: str) -> str | None:
+        return self.store.get(self.prefix + key).decode() if self.has(key) else None
 
 
 class DirChannel:
@@ -58,18 +60,18 @@ class DirChannel:
     def _path(self, key: str) -> Path:
         return self.folder / key.replace("/", "--")
 
-    def put(self, key: str, value: bytes) -> None:
+    def put(self, key: str, value: str) -> None:
         path = self._path(key)
         aside = path.with_name(f".{path.name}.{os.getpid()}")
-        aside.write_bytes(value)
+        aside.write_text(value, encoding="utf-8")
         os.replace(aside, path)
 
     def has(self, key: str) -> bool:
         return self._path(key).exists()
 
-    def take(self, key: str) -> bytes | None:
+    def take(self, key: str) -> str | None:
         try:
-            return self._path(key).read_bytes()
+            return self._path(key).read_text(encoding="utf-8")
         except FileNotFoundError:
             return None
 

@@ -51,7 +51,7 @@ class Collected:
     world_size: int
     reports: dict[int, Report] = field(default_factory=dict)
     stuck: dict[int, StuckNote] = field(default_factory=dict)
-    steps: dict[int, bytes | None] = field(default_factory=dict)
+    steps: dict[int, str | None] = field(default_factory=dict)
 
     def read(self, channel: StoreChannel) -> bool:
         """Take what is new; True when anything was."""
@@ -61,7 +61,7 @@ class Collected:
                 continue
             raw = channel.take(key(rank, "report"))
             if raw is not None:
-                self.reports[rank] = Report.from_json(raw.decode())
+                self.reports[rank] = Report.from_json(raw)
                 news = True
                 continue
             note = channel.take(key(rank, "stuck"))

@@ -42,8 +42,6 @@ def merge(reports: dict[int, Report], world_size: int, stuck: dict[int, StuckNot
     cause = root_cause(records)
     if cause is not None and cause.error is not None:
         run.error = cause.error
-    if run.stopped_by in ("steps", "finished") and cause is not None:
-        run.stopped_by = "rank"
     found = [] if base.analysis_error else diagnose(run)
     diagnoses = _with_other_ranks(found, reports, base_rank)
     failed = [f"rank {r}: {rep.analysis_error}" for r, rep in sorted(reports.items())

@@ -106,7 +106,7 @@ class RankRun:
                 done = len(self.check.recorder.steps)
                 if done != steps:
                     steps = done
-                    channel.put(key(self.world.rank, "steps"), str(done).encode())
+                    channel.put(key(self.world.rank, "steps"), str(done))
                 if self.peer_end is None:
                     self._look_at_peers(channel, seen)
                 now = time.monotonic()
@@ -120,7 +120,7 @@ class RankRun:
                 if (interrupted_at is not None and self.stuck is None
                         and now - interrupted_at > STUCK_GRACE_S):
                     self.stuck = self._stuck_note(now)
-                    channel.put(key(self.world.rank, "stuck"), json.dumps(_plain(self.stuck)).encode())
+                    channel.put(key(self.world.rank, "stuck"), json.dumps(_plain(self.stuck)))
             except Exception as failure:  # never let the watcher take the rank down
                 self.note = f"the watch on the other ranks failed: {type(failure).__name__}: {failure}"
                 return
@@ -130,7 +130,7 @@ class RankRun:
             if rank in seen or not channel.has(key(rank, "ended")):
                 continue
             seen.add(rank)
-            info = json.loads(channel.take(key(rank, "ended")) or b"{}")
+            info = json.loads(channel.take(key(rank, "ended")) or "{}")
             if info.get("stopped_by") in ABNORMAL:
                 self.peer_end = (rank, info)
                 self._ask_stop()
@@ -184,8 +184,8 @@ class RankRun:
                      "line": record.stop_line, "at": record.ended_at,
                      "error": None if record.error is None else
                      f"{record.error.type}: {record.error.message}"}
-            channel.put(key(self.world.rank, "ended"), json.dumps(ended).encode())
-            channel.put(key(self.world.rank, "report"), report.to_json().encode())
+            channel.put(key(self.world.rank, "ended"), json.dumps(ended))
+            channel.put(key(self.world.rank, "report"), report.to_json())
             if self.world.launched or self.world.rank != 0:
                 return report
             return self._gather(report, channel)
@@ -228,14 +228,14 @@ class RankRun:
         wait = self.check.timeout or DEFAULT_GATHER_WAIT_S
         reports = {self.world.rank: own}
         stuck: dict[int, StuckNote] = {}
-        progress: dict[int, bytes | None] = {}
+        progress: dict[int, str | None] = {}
         deadline = time.monotonic() + wait + STUCK_GRACE_S
         while True:
             missing = [r for r in self.world.others if r not in reports]
             for rank in missing:
                 raw = channel.take(key(rank, "report"))
                 if raw is not None:
-                    reports[rank] = Report.from_json(raw.decode())
+                    reports[rank] = Report.from_json(raw)
                     continue
                 note = channel.take(key(rank, "stuck"))
                 if note is not None and rank not in stuck:

@@ -37,6 +37,8 @@ def _int(name: str) -> int | None:
 def current() -> World | None:
     """This process's place in a job of several processes; None for a process on its own."""
     launched = STORE_VARIABLE in os.environ
+    rank: int | None
+    size: int | None
     if dist.is_available() and dist.is_initialized():
         rank, size = dist.get_rank(), dist.get_world_size()
     else:

@@ -55,6 +55,21 @@ def wanted(include: Collection[str] | None, exclude: Collection[str] | None,
     return types
 
 
+def _cell_ids() -> tuple[str | None, list[str]]:
+    """The notebook cell being run and the cells deleted since, as JupyterLab tells the kernel in
+    each execute request's metadata ("cellId", "deletedCells"); (None, []) elsewhere."""
+    try:
+        from IPython import get_ipython
+
+        kernel = getattr(get_ipython(), "kernel", None)
+        metadata = kernel.get_parent("shell").get("metadata", {}) if kernel is not None else {}
+    except Exception:  # an older kernel, no request: nothing to close
+        return None, []
+    cell = metadata.get("cellId")
+    deleted = metadata.get("deletedCells") or []
+    return (cell if isinstance(cell, str) else None), [d for d in deleted if isinstance(d, str)]
+
+
 def mimebundle(report: Report, include: Collection[str] | None = None,
                exclude: Collection[str] | None = None, widget: bool | None = None
                ) -> dict[str, Any]:
@@ -62,15 +77,17 @@ def mimebundle(report: Report, include: Collection[str] | None = None,
     from nbgrad.render.figures import FigureSet
 
     types = wanted(include, exclude, widget)
-    figures = FigureSet(report.run)
+    figures = FigureSet(report)
     data: dict[str, Any] = {"text/plain": report.to_text()} if "text/plain" in types else {}
     note = ""
     if WIDGET_MIME in types:
         try:
-            from nbgrad.render.widget import Dashboard
+            from nbgrad.render.widget import Dashboard, displayed
 
-            view = Dashboard(report, figures).widget._repr_mimebundle_()
+            dashboard = Dashboard(report, figures)
+            view = dashboard.widget._repr_mimebundle_()
             data[WIDGET_MIME] = view[WIDGET_MIME]
+            displayed(dashboard, *_cell_ids())
         except Exception as error:  # the static report below still shows everything
             note = (f"<p>nbgrad could not build its widget dashboard ({type(error).__name__}: "
                     f"{escape(str(error))}); this is the static report.</p>")

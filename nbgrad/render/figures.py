@@ -4,6 +4,10 @@ pyplot is never imported: it would keep global state (current figure, open-figur
 inline backend's auto-display) in the user's session. Figures get their colours explicitly, never
 by changing rcParams. Cells and bars that have no number (a layer without gradient) are drawn
 hatched with a legend entry, never as a zero.
+
+A figure is an extra: one that cannot be drawn is left out with the reason, never the report.
+Names are drawn as plain text (a layer named `$x$` is not mathtext) and without LaTeX, whatever
+`text.usetex` the user's session set.
 """
 
 from __future__ import annotations
@@ -13,16 +17,20 @@ import io
 import math
 from collections.abc import Callable
 from html import escape
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import matplotlib
 from matplotlib.collections import PatchCollection
 from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch, Rectangle
 from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator
 
-from nbgrad.records import Run
+from nbgrad.numbers import fmt
 from nbgrad.render import activations, views
+
+if TYPE_CHECKING:
+    from nbgrad.report import Report
 
 TEXT = "#222222"
 NO_GRAD_FACE, NO_GRAD_EDGE, NO_GRAD_HATCH = "#dddddd", "#888888", "///"
@@ -43,16 +51,16 @@ def _frame(height: float, labels: list[str] | None = None, *, colorbar: bool = F
     right = 1.05 if colorbar else 0.2
     top, bottom = 0.35, 0.5 + (0.3 if legend else 0.0)
     fig = Figure(figsize=(WIDTH, height), dpi=DPI, facecolor="white")
-    box = [left / WIDTH, bottom / height, (WIDTH - left - right) / WIDTH,
-           (height - top - bottom) / height]
+    box = (left / WIDTH, bottom / height, (WIDTH - left - right) / WIDTH,
+           (height - top - bottom) / height)
     ax = fig.add_axes(box)
-    cax = fig.add_axes([(WIDTH - right + 0.1) / WIDTH, box[1], 0.15 / WIDTH, box[3]]) \
+    cax = fig.add_axes(((WIDTH - right + 0.1) / WIDTH, box[1], 0.15 / WIDTH, box[3])) \
         if colorbar else None
     return fig, ax, cax
 
 
 def _style(ax: Any, title: str) -> None:
-    ax.set_title(title, color=TEXT, fontsize=10, loc="left")
+    ax.set_title(title, color=TEXT, fontsize=10, loc="left", parse_math=False)
     ax.tick_params(colors=TEXT, labelsize=8)
     for spine in ax.spines.values():
         spine.set_color("#999999")
@@ -60,7 +68,7 @@ def _style(ax: Any, title: str) -> None:
 
 def _tick_label(value: float, _: Any = None) -> str:
     if 1e-3 <= abs(value) < 1e4:
-        return views.fmt(value)
+        return fmt(value)
     mantissa, exponent = f"{value:.0e}".split("e")
     return f"{mantissa}e{int(exponent)}"
 
@@ -91,7 +99,7 @@ def _label_layers(ax: Any, names: list[str]) -> None:
     for i, label in enumerate(_layer_labels(names)):
         if i % every == 0:
             ax.text(-0.01, i, label, transform=where, ha="right", va="center", fontsize=8,
-                    color=TEXT)
+                    color=TEXT, parse_math=False)
 
 
 def _step_ticks(ax: Any, steps: list[int], positions: list[float] | None = None) -> None:
@@ -118,9 +126,9 @@ def _kind(value: float | None) -> str:
     return "zero" if value <= 0 else "ok"
 
 
-def grad_heatmap(run: Run) -> Figure | None:
-    """Layers x steps, gradient norm on a log colour scale; special cells hatched with a legend."""
-    grid = views.grad_grid(run)
+def grad_heatmap(report: Report) -> Figure | None:
+    """Layers x updates, gradient norm on a log colour scale; special cells hatched with a legend."""
+    grid = views.grad_grid(report)
     if not grid.layers or not grid.steps:
         return None
     special: dict[str, list[Rectangle]] = {"none": [], "zero": [], "bad": []}
@@ -128,8 +136,8 @@ def grad_heatmap(run: Run) -> Figure | None:
     for li, row in enumerate(grid.values):
         for si, value in enumerate(row):
             kind = _kind(value)
-            if kind == "ok":
-                data[li][si] = value  # type: ignore[assignment]
+            if value is not None and kind == "ok":
+                data[li][si] = value
             else:
                 special[kind].append(Rectangle((si - 0.5, li - 0.5), 1, 1))
     positives = [v for row in data for v in row if not math.isnan(v)]
@@ -162,17 +170,17 @@ def grad_heatmap(run: Run) -> Figure | None:
     return fig
 
 
-def grad_bars(run: Run, step: int = -1) -> Figure | None:
-    """Each layer's gradient norm at one step (log scale); layers without gradient say so."""
-    if not run.steps:
+def grad_bars(report: Report, update: int = -1) -> Figure | None:
+    """Each layer's gradient norm at one update (log scale); layers without gradient say so."""
+    if not report.outcome.updates:
         return None
-    rows = views.layer_rows(run, step)
+    rows = views.layer_rows(report, update)
     if not rows:
         return None
     kinds = [_kind(r.grad_norm) for r in rows]
-    finite = [r.grad_norm for r, k in zip(rows, kinds) if k == "ok"]
-    low = min(finite) / 3 if finite else 1e-3  # type: ignore[type-var]
-    high = max(finite) * 3 if finite else 1.0  # type: ignore[type-var]
+    finite = [g for r, k in zip(rows, kinds) if k == "ok" and (g := r.grad_norm) is not None]
+    low = min(finite) / 3 if finite else 1e-3
+    high = max(finite) * 3 if finite else 1.0
     used = [k for k in ("none", "zero", "bad") if k in kinds]
     fig, ax, _ = _frame(_layer_height(len(rows)), _layer_labels([r.name for r in rows]),
                         legend=bool(used))
@@ -190,58 +198,65 @@ def grad_bars(run: Run, step: int = -1) -> Figure | None:
         ax.barh(ys, [high] * len(ys), left=low, height=0.7, color=p.get_facecolor(),
                 edgecolor=p.get_edgecolor(), hatch=p.get_hatch(), linewidth=0.5)
         for y in ys:
-            word = {"none": "no gradient", "zero": "0", "bad": views.fmt(rows[y].grad_norm)}[kind]
+            word = {"none": "no gradient", "zero": "0", "bad": fmt(rows[y].grad_norm)}[kind]
             ax.text(low * 1.15, y, word, va="center", ha="left", fontsize=8, color=TEXT,
                     bbox={"facecolor": "white", "edgecolor": "none", "pad": 1})
     ax.set_ylim(len(rows) - 0.5, -0.5)
     _label_layers(ax, [r.name for r in rows])
     ax.set_xlabel("gradient norm (log scale)", color=TEXT, fontsize=8)
-    _style(ax, f"Gradient norm per layer at step {run.steps[step].index}")
+    _style(ax, f"Gradient norm per layer at {report.outcome.updates[update].label}")
     if used:
         fig.legend(handles=[_legend_patch(k) for k in used], loc="lower center", ncols=3,
                    fontsize=8, frameon=False, labelcolor=TEXT)
     return fig
 
 
-def loss_curve(run: Run) -> Figure | None:
-    """The loss of each step; every backward call's loss too when a step had several."""
-    points = views.loss_points(run)
-    if not points:
+def loss_curve(report: Report) -> Figure | None:
+    """Each optimizer's loss per update (a GAN's D and G as two lines); every backward call's
+    loss too when an update had several."""
+    series = report.outcome.losses
+    points = views.loss_points(report.outcome.updates)
+    if not series or not points:
         return None
-    finite = [(s, k, v) for s, k, v in points if v is not None and math.isfinite(v)]
     fig, ax, _ = _frame(3.0)
+    colours = [LINE, "#2ca02c", "#9467bd", "#8c564b"]
+    values: list[float] = []
+    for i, line in enumerate(series):
+        known = [(s, v) for s, v in zip(line.steps, line.values) if v is not None and math.isfinite(v)]
+        values += [v for _, v in known]
+        if known:
+            label = f"loss of '{line.owner}'" if line.owner else "loss of each step"
+            ax.plot([s for s, _ in known], [v for _, v in known], marker="o",
+                    color=colours[i % len(colours)], label=label)
     counts = {s: sum(1 for p in points if p[0] == s) for s, _, _ in points}
-    first = [(s, v) for s, k, v in finite if k == 0]
-    if first:
-        ax.plot([s for s, _ in first], [v for _, v in first], marker="o", color=LINE,
-                label="loss of each step (first backward)")
-    several = [(s + k / counts[s], v) for s, k, v in finite if counts[s] > 1]
+    several = [(s + k / counts[s], v) for s, k, v in points
+               if counts[s] > 1 and v is not None and math.isfinite(v)]
     if several:
         ax.scatter([x for x, _ in several], [v for _, v in several], s=14, color=ACCENT,
                    marker="s", label="every backward call", zorder=3)
-    values = [v for _, _, v in finite]
+        values += [v for _, v in several]
     if values and min(values) > 0 and max(values) / min(values) > 50:
         ax.set_yscale("log")
         _log_ticks(ax.yaxis, min(values), max(values))
     for s, _, v in points:
         if v is not None and not math.isfinite(v):
             ax.axvline(s, color=BAD_FACE, linestyle="--")
-            ax.text(s, 0.95, f" {views.fmt(v)}", color=BAD_EDGE, fontsize=8, va="top",
+            ax.text(s, 0.95, f" {fmt(v)}", color=BAD_EDGE, fontsize=8, va="top",
                     transform=ax.get_xaxis_transform())
     steps = sorted(counts)
     _step_ticks(ax, steps, [float(s) for s in steps])
     ax.set_xlim(min(steps) - 0.5, max(steps) + (1.0 if several else 0.5))
     ax.set_ylabel("loss", color=TEXT, fontsize=8)
     ax.grid(True, color="#dddddd", linewidth=0.5)
-    _style(ax, "Loss per step")
-    if first or several:
+    _style(ax, "Loss per step" + (" and optimizer" if len(series) > 1 else ""))
+    if values:
         ax.legend(fontsize=8, frameon=False, labelcolor=TEXT)
     return fig
 
 
-def activation_bars(run: Run) -> Figure | None:
+def activation_bars(report: Report) -> Figure | None:
     """Saturated and dead fractions per layer (0..1); absent when the run recorded none."""
-    rows = activations.activation_rows(run)
+    rows = activations.activation_rows(report.run)
     if not rows:
         return None
     fig, ax, _ = _frame(_layer_height(len(rows)), _layer_labels([r.layer for r in rows]),
@@ -255,11 +270,10 @@ def activation_bars(run: Run) -> Figure | None:
     if dead:
         ax.barh([y + 0.2 for y, _ in dead], [v for _, v in dead], height=0.4, color=LINE,
                 hatch="\\\\", edgecolor="white")
-    for y, r in enumerate(rows):  # not measured is not zero: say so
+    for y, r in enumerate(rows):  # each bar says its number as the table does; n/a is not 0
         for offset, value in ((-0.2, r.saturated_fraction), (0.2, r.dead_fraction)):
-            if value is None:
-                ax.text(0.005, y + offset, "not measured", va="center", fontsize=7,
-                        color="#777777")
+            ax.text((value or 0.0) + 0.005, y + offset, "n/a" if value is None else fmt(value),
+                    va="center", fontsize=7, color="#555555")
     ax.set_xlim(0, 1)
     ax.set_ylim(len(rows) - 0.5, -0.5)
     _label_layers(ax, [r.layer for r in rows])
@@ -276,25 +290,36 @@ _WARM: list[bool] = []
 
 def warm_up() -> None:
     """Draw a tiny figure once per process: fonts and lazy imports load before the run starts,
-    not between its last step and the dashboard (about a third of a second the first time)."""
+    not between its last step and the dashboard (about a third of a second the first time).
+    Only a speed-up: if drawing fails here, the figures of the report say why later."""
     if _WARM:
         return
-    fig, ax, _ = _frame(1.0, ["x"])
-    ax.set_yscale("log")
-    ax.text(0.5, 0.5, "0.1", color=TEXT, fontsize=8)
-    png(fig)
     _WARM.append(True)
+    try:
+        with _plain_text():
+            fig, ax, _ = _frame(1.0, ["x"])
+            ax.set_yscale("log")
+            ax.text(0.5, 0.5, "0.1", color=TEXT, fontsize=8)
+            png(fig)
+    except Exception:  # the report's figures are drawn (and fail visibly) later
+        return
+
+
+def _plain_text() -> Any:
+    """Draw text with matplotlib's own renderer even when the session asked for LaTeX."""
+    return matplotlib.rc_context({"text.usetex": False})
 
 
 def png(fig: Figure) -> bytes:
     buffer = io.BytesIO()
     # light compression: zlib's default level takes a third of the drawing time for ~30% less size
-    fig.savefig(buffer, format="png", dpi=DPI, facecolor=fig.get_facecolor(),
-                pil_kwargs={"compress_level": 1})
+    with _plain_text():
+        fig.savefig(buffer, format="png", dpi=DPI, facecolor=fig.get_facecolor(),
+                    pil_kwargs={"compress_level": 1})
     return buffer.getvalue()
 
 
-FIGURES: dict[str, tuple[str, Callable[[Run], Figure | None]]] = {
+FIGURES: dict[str, tuple[str, Callable[[Report], Figure | None]]] = {
     "heatmap": ("Gradient norm per layer and step", grad_heatmap),
     "loss": ("Loss per step", loss_curve),
     "activations": ("Activation saturation and dead units", activation_bars),
@@ -302,24 +327,33 @@ FIGURES: dict[str, tuple[str, Callable[[Run], Figure | None]]] = {
 
 
 class FigureSet:
-    """The PNGs of one run, each drawn once on first use and shared by the widget and the HTML."""
+    """The PNGs of one report, each drawn once on first use and shared by the widget and the HTML.
 
-    def __init__(self, run: Run) -> None:
-        self.run = run
+    A figure that fails to draw is None, with the reason in `failures`: the rest still shows.
+    """
+
+    def __init__(self, report: Report) -> None:
+        self.report = report
         self._png: dict[str, bytes | None] = {}
+        self.failures: dict[str, str] = {}
+
+    def _draw(self, key: str, draw: Callable[[], Figure | None]) -> bytes | None:
+        if key not in self._png:
+            try:
+                with _plain_text():
+                    fig = draw()
+                    self._png[key] = None if fig is None else png(fig)
+            except Exception as error:
+                self._png[key] = None
+                self.failures[key] = f"{type(error).__name__}: {error}"
+        return self._png[key]
 
     def get(self, name: str) -> bytes | None:
-        if name not in self._png:
-            fig = FIGURES[name][1](self.run)
-            self._png[name] = None if fig is None else png(fig)
-        return self._png[name]
+        return self._draw(name, lambda: FIGURES[name][1](self.report))
 
-    def bars(self, step: int) -> bytes | None:
-        key = f"bars:{step % max(len(self.run.steps), 1)}"
-        if key not in self._png:
-            fig = grad_bars(self.run, step)
-            self._png[key] = None if fig is None else png(fig)
-        return self._png[key]
+    def bars(self, update: int) -> bytes | None:
+        key = f"bars:{update % max(len(self.report.outcome.updates), 1)}"
+        return self._draw(key, lambda: grad_bars(self.report, update))
 
     def html(self) -> str:
         """`<img>` tags with the PNGs inline (base64), for the static report."""
@@ -328,10 +362,13 @@ class FigureSet:
             data = self.get(name)
             if data is not None:
                 parts.append(img_tag(data, alt))
-            if name == "heatmap" and self.run.steps:
+            if name == "heatmap" and self.report.outcome.updates:
                 bars = self.bars(-1)
                 if bars is not None:
-                    parts.append(img_tag(bars, "Gradient norm per layer at the last step"))
+                    parts.append(img_tag(bars, "Gradient norm per layer at the last update"))
+        parts += [f'<p class="nbgrad-note">The figure {escape(key)} could not be drawn '
+                  f"({escape(reason)}); the tables show its numbers.</p>"
+                  for key, reason in self.failures.items()]
         return "".join(parts)
 
 

@@ -7,16 +7,17 @@ the full name in a tooltip.
 
 from __future__ import annotations
 
-import re
 from html import escape
 from typing import TYPE_CHECKING
 
-from nbgrad.render import ranks, views
+from nbgrad.render import columns, ranks, views
 from nbgrad.render.activations import activation_rows
 from nbgrad.render.moves import param_moves
+from nbgrad.render.style import severity_css
 from nbgrad.render.views import Table
 
 if TYPE_CHECKING:
+    from nbgrad.diagnose.diagnosis import Diagnosis
     from nbgrad.report import Report
 
 SHOWN_ROWS = 25
@@ -31,10 +32,9 @@ STYLE = (
     ".nbgrad-report .nbgrad-verdict{font-size:15px;font-weight:600;margin:4px 0}"
     ".nbgrad-report .nbgrad-diag{border-left:4px solid rgba(128,128,128,.6);"
     "padding:2px 8px;margin:6px 0}"
-    ".nbgrad-report .nbgrad-error{border-left-color:var(--jp-error-color1,#d32f2f)}"
-    ".nbgrad-report .nbgrad-warning{border-left-color:var(--jp-warn-color1,#f9a825)}"
-    ".nbgrad-report .nbgrad-info{border-left-color:var(--jp-info-color1,#0288d1)}"
+    + severity_css(".nbgrad-report .nbgrad-{severity}") +
     ".nbgrad-report pre{margin:2px 0;padding:4px;background:rgba(128,128,128,.12)}"
+    ".nbgrad-report .nbgrad-note{color:rgba(128,128,128,.9);font-style:italic}"
     ".nbgrad-report img{display:block;margin:6px 0}</style>"
 )
 
@@ -45,9 +45,6 @@ def name_cell(name: str) -> str:
     if short == name:
         return escape(name)
     return f'<span title="{escape(name)}">{escape(short)}</span>'
-
-
-NUMBER = re.compile(r"-?(\d[\d.]*(e[+-]?\d+)?|nan|inf)|—|no grad|not stepped|\d+ of \d+")
 
 
 def _rows(rows: list[list[str]], numeric: list[bool]) -> str:
@@ -61,23 +58,21 @@ def _rows(rows: list[list[str]], numeric: list[bool]) -> str:
 def table(t: Table) -> str:
     if not t.rows:
         return ""
-    numeric = [i > 0 and all(NUMBER.fullmatch(r[i]) for r in t.rows) for i in range(len(t.header))]
+    numeric = t.numeric or [False] * len(t.header)
     head = "".join(f'<th class="num">{escape(h)}</th>' if n else f"<th>{escape(h)}</th>"
                    for h, n in zip(t.header, numeric))
     title = f"<h4>{escape(t.title)}</h4>" if t.title else ""
+    notes = "".join(f'<p class="nbgrad-note">{escape(n)}</p>' for n in t.notes)
     shown = (f"<table><thead><tr>{head}</tr></thead>"
              f"<tbody>{_rows(t.rows[:SHOWN_ROWS], numeric)}</tbody>")
     if len(t.rows) <= SHOWN_ROWS:
-        return f"{title}{shown}</table>"
+        return f"{title}{shown}</table>{notes}"
     rest = f"<tbody>{_rows(t.rows[SHOWN_ROWS:], numeric)}</tbody>"
     return (f"{title}{shown}</table><details><summary>{len(t.rows) - SHOWN_ROWS} more rows "
-            f"</summary><table><thead><tr>{head}</tr></thead>{rest}</table></details>")
+            f"</summary><table><thead><tr>{head}</tr></thead>{rest}</table></details>{notes}")
 
 
-def diagnosis(d: object, report: Report) -> str:
-    from nbgrad.diagnose.diagnosis import Diagnosis
-
-    assert isinstance(d, Diagnosis)
+def diagnosis(d: Diagnosis, report: Report) -> str:
     v = views.diagnosis_view(d, report.run)
     where = f" <span>({escape(v.where)})</span>" if v.where else ""
     items = "".join(f"<li>{escape(e)}</li>" for e in v.evidence)
@@ -89,39 +84,31 @@ def diagnosis(d: object, report: Report) -> str:
 
 
 def param_table(report: Report) -> Table:
-    moves = param_moves(report.run)
+    moves = param_moves(report)
     several = len({m.optimizer for m in moves}) > 1  # one optimizer: the column says nothing
-    rows = [[m.name, *([m.optimizer or "none"] if several else []),
-             f"{m.steps_moved} of {m.steps_seen}", views.fmt(m.path_length),
-             views.fmt(m.last_ratio), "; ".join(m.buffers) or "—"] for m in moves]
-    return Table(["parameter", *(["optimizer"] if several else []), "steps that moved it",
-                  "distance (sum of updates)", "last update/param",
-                  "state buffers before -> after"], rows,
-                 title="Parameters: movement and optimizer state")
+    shown = [c for c in columns.PARAM if c.key != "layer" and (c.key != "optimizer" or several)]
+    return Table.of(shown, moves, title="Parameters: movement and optimizer state")
 
 
 def activation_table(report: Report) -> Table:
-    rows = [[r.layer, r.kind or "—", views.fmt(r.saturated_fraction), views.fmt(r.dead_fraction),
-             views.fmt(r.mean_slope), views.fmt(r.step)] for r in activation_rows(report.run)]
-    return Table(["layer", "activation", "saturated fraction", "dead fraction", "mean slope",
-                  "step"], rows, title="Activations")
+    return Table.of(columns.ACTIVATION, activation_rows(report.run), title="Activations")
 
 
 def render(report: Report, figures: str = "") -> str:
     """The whole report as one HTML fragment; `figures` is extra HTML (embedded images)."""
-    run = report.run
+    run, outcome = report.run, report.outcome
     parts = [STYLE, '<div class="nbgrad-report">',
-             f'<div class="nbgrad-verdict">nbgrad: {escape(views.verdict(report))}</div>',
-             "<div>" + "<br>".join(escape(x) for x in [*views.summary_lines(report),
-                                                       *ranks.rank_lines(run)]) + "</div>"]
+             f'<div class="nbgrad-verdict">nbgrad: {escape(outcome.verdict)}</div>',
+             "<div>" + "<br>".join(escape(x) for x in [*outcome.summary, *ranks.rank_lines(run)])
+             + "</div>"]
     parts += [diagnosis(d, report) for d in report.diagnoses]
     parts.append(table(ranks.rank_table(run)))
     parts.append(figures)
     parts.append(table(views.skipped_table(run)))
-    if views.shown_steps(run):
-        parts.append(table(views.unmoved_params(run)))
-        parts.append(table(views.layer_grad_table(run)))
-        parts.append(table(views.layer_step_table(run)))
+    if outcome.updates:
+        parts.append(table(views.unmoved_table(report)))
+        parts.append(table(views.layer_grad_table(report)))
+        parts.append(table(views.layer_step_table(report)))
         for opt in run.optimizers:
             parts.append(table(views.hyperparameter_table(opt)))
             parts.append(table(views.state_table(opt)))

@@ -1,15 +1,19 @@
-"""Per parameter: how far the recorded steps moved it and what its optimizer state did.
+"""Per parameter: how far the recorded updates moved it and what its optimizer state did.
 
-The Optimizer tab and the static report read these rows; views.py holds the per-optimizer tables.
+The Optimizer tab and the static report read these rows; why a parameter did not move is the
+outcome's (decided once), not this module's.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from nbgrad.records import Run
-from nbgrad.render.views import fmt, unmoved_reasons
+from nbgrad.numbers import fmt
+
+if TYPE_CHECKING:
+    from nbgrad.report import Report
 
 
 @dataclass
@@ -18,10 +22,10 @@ class ParamMove:
     layer: str
     optimizer: str  # "" when no optimizer holds the parameter
     group: int | None
-    steps_moved: int  # recorded steps whose update changed it
-    steps_seen: int  # recorded steps it was measured in
+    steps_moved: int  # recorded updates that changed it
+    steps_seen: int  # recorded updates it was measured in
     path_length: float  # sum of the update norms: how far it travelled
-    last_ratio: float | None  # update/param at the last step that stepped it
+    last_ratio: float | None  # update/param at the last update that moved it
     buffers: list[str]  # "exp_avg: absent -> 0.012 (created)"
     why_unmoved: str  # "" when it moved
 
@@ -37,12 +41,12 @@ def buffer_changes(before: dict[str, float], after: dict[str, float]) -> list[st
     return out
 
 
-def param_moves(run: Run) -> list[ParamMove]:
+def param_moves(report: Report) -> list[ParamMove]:
     """Every parameter, the ones that did not move first (that is where a bug usually is)."""
-    why = unmoved_reasons(run)
+    run, outcome = report.run, report.outcome
     rows = []
     for name, info in run.params.items():
-        stats = [s.params[name] for s in run.steps if name in s.params]
+        stats = [u.record.params[name] for u in outcome.updates if name in u.record.params]
         updates = [s.update_norm for s in stats if s.update_norm is not None]
         ratios = [s.update_to_param_ratio for s in stats if s.update_norm is not None]
         opt = run.optimizers[info.optimizer] if info.optimizer is not None else None
@@ -53,6 +57,6 @@ def param_moves(run: Run) -> list[ParamMove]:
             group=info.param_group, steps_moved=sum(1 for u in updates if u > 0),
             steps_seen=len(stats), path_length=sum(u for u in updates if math.isfinite(u)),
             last_ratio=ratios[-1] if ratios else None, buffers=buffers,
-            why_unmoved=why.get(name, "")))
+            why_unmoved=outcome.unmoved.get(name, "")))
     rows.sort(key=lambda r: r.why_unmoved == "")  # stable: model order inside each part
     return rows

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from nbgrad.render import ranks, views
+from nbgrad.render import columns, ranks, views
+from nbgrad.render.activations import activation_rows
+from nbgrad.render.style import SEVERITY_LABEL
 from nbgrad.render.views import Table
 
 if TYPE_CHECKING:
     from nbgrad.report import Report
-
-SEVERITY_WORD = {"error": "ERROR", "warning": "WARNING", "info": "note"}
 
 
 def _table(table: Table, indent: str = "  ") -> list[str]:
@@ -18,10 +18,12 @@ def _table(table: Table, indent: str = "  ") -> list[str]:
         return []
     widths = [max(len(r[i]) for r in [table.header, *table.rows])
               for i in range(len(table.header))]
+
     def line(cells: list[str]) -> str:
         return (indent + "  ".join(c.ljust(w) for c, w in zip(cells, widths))).rstrip()
     out = [table.title + ":"] if table.title else []
     out += [line(table.header), *[line(r) for r in table.rows]]
+    out += [f"{indent}({note})" for note in table.notes]
     return out
 
 
@@ -29,7 +31,7 @@ def diagnosis_lines(report: Report) -> list[str]:
     out: list[str] = []
     for d in report.diagnoses:
         where = f" (line {d.line})" if d.line else ""
-        out.append(f"[{SEVERITY_WORD[d.severity]} {d.code} {d.slug}] {d.title}{where}")
+        out.append(f"[{SEVERITY_LABEL[d.severity]} {d.code} {d.slug}] {d.title}{where}")
         out += [f"    evidence: {e.text}" for e in d.evidence]
         out.append(f"    why: {d.why}")
         out.append(f"    fix: {d.fix}")
@@ -39,10 +41,8 @@ def diagnosis_lines(report: Report) -> list[str]:
 
 
 def render(report: Report) -> str:
-    run = report.run
-    out = [f"nbgrad: {views.verdict(report)}", ""]
-    out += views.summary_lines(report)
-    out += ranks.rank_lines(run)
+    run, outcome = report.run, report.outcome
+    out = [f"nbgrad: {outcome.verdict}", "", *outcome.summary, *ranks.rank_lines(run)]
     if report.diagnoses:
         out += ["", *diagnosis_lines(report)]
     differ = _table(ranks.rank_table(run))
@@ -51,13 +51,16 @@ def render(report: Report) -> str:
     skipped = _table(views.skipped_table(run))
     if skipped:
         out += ["", *skipped]
-    if views.shown_steps(run):
-        out += ["", *_table(views.layer_grad_table(run))]
-        out += ["", *_table(views.layer_step_table(run))]
+    if outcome.updates:
+        out += ["", *_table(views.layer_grad_table(report))]
+        out += ["", *_table(views.layer_step_table(report))]
         for opt in run.optimizers:
             out += ["", *_table(views.hyperparameter_table(opt))]
             out += _table(views.state_table(opt))
-        unmoved = _table(views.unmoved_params(run))
+        unmoved = _table(views.unmoved_table(report))
         if unmoved:
             out += ["", *unmoved]
+        acts = _table(Table.of(columns.ACTIVATION, activation_rows(run), title="Activations"))
+        if acts:
+            out += ["", *acts]
     return "\n".join(out).rstrip() + "\n"

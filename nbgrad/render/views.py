@@ -1,6 +1,8 @@
-"""What every rendering shows, computed once: tables of strings and numbers from a report.
+"""What every rendering shows, laid out once: tables of strings from the records and the outcome.
 
-Text, HTML and the widget dashboard all lay out these same views, so they never disagree.
+Text, HTML and the widget dashboard all show these same tables, with the columns of
+`render/columns.py`, so they never disagree. Nothing here decides what happened: that is the
+report's outcome (`nbgrad.diagnose.outcome`).
 """
 
 from __future__ import annotations
@@ -10,14 +12,17 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from nbgrad.numbers import fmt
-from nbgrad.records import OptimizerRecord, RestoreInfo, Run, StepRecord
+from nbgrad.records import OptimizerRecord, Run
+from nbgrad.render import columns as cols
+from nbgrad.render.columns import NO_GRAD, Column
+from nbgrad.render.style import SEVERITY_ICON, SEVERITY_WORD
 
 if TYPE_CHECKING:
     from nbgrad.diagnose.diagnosis import Diagnosis
+    from nbgrad.diagnose.outcome import Update
     from nbgrad.report import Report
 
-NO_GRAD = "no grad"
-MAX_STEP_COLUMNS = 8
+MAX_STEP_COLUMNS = 10  # the default --steps fits whole; longer runs show an even spread
 
 
 def short_name(name: str, width: int = 32) -> str:
@@ -28,65 +33,18 @@ def short_name(name: str, width: int = 32) -> str:
     return name[:head] + "…" + name[-(width - head - 1):]
 
 
-def plural(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+@dataclass
+class Table:
+    header: list[str]
+    rows: list[list[str]]
+    title: str = ""
+    notes: list[str] = field(default_factory=list)  # said under the table (what it leaves out)
+    numeric: list[bool] = field(default_factory=list)  # per column: numbers, right-aligned
 
-
-ANALYSIS_FAILED_HELP = (
-    "This is a bug in nbgrad, not in your cell; the 'state' line says what happened to your "
-    "objects. To go on, run the cell without %%gradcheck; to help, report the reason above, with "
-    "the cell, at the nbgrad issue tracker.")
-
-
-def summary_lines(report: Report) -> list[str]:
-    """The run summary, led by what to do when nbgrad itself failed."""
-    help_line = [ANALYSIS_FAILED_HELP] if report.analysis_error else []
-    return help_line + run_summary(report.run)
-
-
-def verdict(report: Report) -> str:
-    """The five-second line: how many problems, or that none were found."""
-    run = report.run
-    if report.analysis_error:
-        return f"nbgrad could not analyse this run: {report.analysis_error}"
-    problems = [d for d in report.diagnoses if d.severity in ("error", "warning")]
-    if problems:
-        head = "; ".join(
-            d.title + (f" (line {d.line})" if d.line else "") for d in problems[:3])
-        more = f"; and {len(problems) - 3} more" if len(problems) > 3 else ""
-        return f"{plural(len(problems), 'problem')} found: {head}{more}"
-    if not run.steps and run.manual_steps:
-        return (f"No optimizer was used: {plural(len(run.manual_steps), 'manual update')} seen "
-                "(parameters changed in place between backward() calls); no problems found")
-    if not run.steps:
-        return "No optimizer step was seen: " + no_step_reason(run)
-    skipped = f" ({len(run.skipped_steps)} more skipped by GradScaler)" if run.skipped_steps else ""
-    return f"No problems found in {plural(len(run.steps), 'step')}{skipped}"
-
-
-def shown_steps(run: Run) -> list[StepRecord]:
-    """The steps the tables show: the optimizer's, or the manual updates when there were none."""
-    return run.steps or run.manual_steps
-
-
-def headline(report: Report) -> str:
-    """The verdict in a few words, for the top of the dashboard; the rows below carry the titles."""
-    if report.analysis_error:
-        return "nbgrad could not analyse this run"
-    problems = [d for d in report.diagnoses if d.severity in ("error", "warning")]
-    if problems:
-        return f"{plural(len(problems), 'problem')} found"
-    if not report.run.steps:
-        return "No optimizer step was seen"
-    if report.run.error is not None:
-        return (f"The cell raised {report.run.error.type} after "
-                f"{plural(len(report.run.steps), 'step')}; no problems found in them")
-    return f"No problems found in {plural(len(report.run.steps), 'step')}"
-
-
-# symbols of plain text fonts (DejaVu has them), not emoji: they render without an emoji font
-SEVERITY_ICON = {"error": "✖", "warning": "⚠", "info": "ℹ"}
-SEVERITY_WORD = {"error": "error", "warning": "warning", "info": "note"}
+    @classmethod
+    def of(cls, columns: list[Column], rows: list[Any], title: str = "") -> Table:
+        return cls([c.title for c in columns], [[c.text(r) for c in columns] for r in rows],
+                   title=title, numeric=[c.numeric for c in columns])
 
 
 @dataclass
@@ -116,154 +74,39 @@ def diagnosis_view(d: Diagnosis, run: Run) -> DiagnosisView:
                          [e.text for e in d.evidence], d.why, d.fix, d.fix_code)
 
 
-def no_step_reason(run: Run) -> str:
-    """What was seen instead of an optimizer step."""
-    backwards = run.backward_calls
-    if run.error is not None:
-        return f"the cell raised {run.error.type} before the first step."
-    if not run.source.strip():
-        return "the cell is empty; put your training loop under %%gradcheck."
-    if not run.layers and only_definitions(run.source):
-        return ("the cell only defines functions or classes and calls none of them; "
-                "call your training function in the cell, e.g. train().")
-    if not run.layers:
-        return "no module ran a forward pass and backward() was never called."
-    if backwards == 0:
-        return (f"{plural(len(run.layers), 'layer')} ran forward, but backward() was never "
-                "called.")
-    return f"backward() was called {plural(backwards, 'time')}, but no optimizer.step()."
+def step_columns(count: int, limit: int = MAX_STEP_COLUMNS) -> list[int]:
+    """Which updates get a column: all when few, else evenly spread including first and last."""
+    if count <= limit:
+        return list(range(count))
+    return sorted({round(i * (count - 1) / (limit - 1)) for i in range(limit)})
 
 
-STOP_WORDS = {
-    "steps": "stopped after the requested steps",
-    "finished": "the cell finished",
-    "timeout": "stopped: no optimizer step within the timeout",
-    "error": "the cell raised an exception",
-    "interrupt": "interrupted (KeyboardInterrupt)",
-    "skipped": "stopped: the GradScaler kept skipping every optimizer step",
-    "rank": "stopped: another rank of the job ended first",
-}
-
-
-def only_definitions(source: str) -> bool:
-    """Whether a cell's top level only defines and imports (it ran, but trained nothing)."""
-    import ast
-
-    try:
-        body = ast.parse(source).body
-    except SyntaxError:
-        return False
-    kinds = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Import, ast.ImportFrom)
-    return bool(body) and all(isinstance(node, kinds) for node in body)
-
-
-def size(n: int) -> str:
-    """Bytes as a person reads them."""
-    if n >= 1e9:
-        return f"{n / 1e9:.3g} GB"
-    if n >= 1e6:
-        return f"{n / 1e6:.3g} MB"
-    return f"{n / 1e3:.3g} kB" if n >= 1e3 else f"{n} B"
-
-
-def restore_line(info: RestoreInfo | None) -> str:
-    """What became of the user's objects: restored (what, how big, how long) or kept (why)."""
-    if info is None:
-        return ""
-    if info.mode == "kept":
-        return f"state kept: {info.reason}"
-    what = ", ".join(info.objects[:6]) + (f" and {len(info.objects) - 6} more"
-                                          if len(info.objects) > 6 else "")
-    if info.objects:
-        objects = (f"restored {what} ({size(info.bytes)} copied in {info.snapshot_s * 1e3:.0f} ms,"
-                   f" put back in {info.restore_s * 1e3:.0f} ms)")
-    else:
-        objects = "no object restored" if info.failed else \
-            "no model or optimizer existed before the cell"
-    rng = f"; RNG restored ({', '.join(info.rng)})" if info.rng else ""
-    line = (f"state: {objects}{rng}; names the cell (re)binds and objects it creates keep "
-            "their new values")
-    if info.failed:
-        line += f". NOT restored: {'; '.join(info.failed)}"
-    return line
-
-
-def run_summary(run: Run) -> list[str]:
-    opts = ", ".join(f"{o.type} '{o.name}' ({plural(o.steps, 'step')}"
-                     + (f", {o.skipped_steps} skipped" if o.skipped_steps else "") + ")"
-                     for o in run.optimizers)
-    lines = [
-        f"{plural(len(run.steps), 'optimizer step')} recorded of {run.steps_requested} requested "
-        f"({STOP_WORDS[run.stopped_by]}), {run.elapsed_s:.2f} s",
-        f"{plural(len(run.layers), 'layer')}, {plural(len(run.params), 'parameter')}, "
-        f"{plural(run.backward_calls, 'backward call')}; optimizers: {opts or 'none'}",
-    ]
-    losses = loss_series(run)
-    if losses:
-        lines.append(f"loss: {fmt(losses[0])} at step 0 -> {fmt(losses[-1])} at step "
-                     f"{len(losses) - 1}")
-    if run.manual_steps and not run.steps:
-        lines.append(f"no optimizer was used: the parameters were changed in place between "
-                     f"backward() calls {plural(len(run.manual_steps), 'time')} (a manual update "
-                     "such as `p -= lr * p.grad`); nbgrad measured each change")
-    if run.skipped_steps:
-        skips = ", ".join(f"after step {s.after_step} (scale {fmt(s.grad_scale)})"
-                          for s in run.skipped_steps[:5])
-        more = ", ..." if len(run.skipped_steps) > 5 else ""
-        lines.append(f"GradScaler skipped {plural(len(run.skipped_steps), 'step')} whose gradients "
-                     f"had inf/NaN: {skips}{more}")
-    scales = [s.grad_scale for s in run.steps if s.grad_scale is not None]
-    if scales:
-        lines.append(f"GradScaler loss scale: {fmt(scales[0])} at the first step -> "
-                     f"{fmt(scales[-1])} at the last (losses are shown unscaled)")
-    if run.error is not None:
-        where = f" at line {run.error.line}" if run.error.line else ""
-        lines.append(f"error{where}: {run.error.type}: {run.error.message}")
-    restore = restore_line(run.restore)
-    if restore:
-        lines.append(restore)
-    return lines
-
-
-def loss_series(run: Run) -> list[float | None]:
-    """The first loss of each step (what the step was computed from)."""
-    return [s.losses[0] if s.losses else None for s in shown_steps(run)]
-
-
-def step_columns(run: Run, limit: int = MAX_STEP_COLUMNS) -> list[int]:
-    """Which steps get a column: all when few, else evenly spread including first and last."""
-    n = len(shown_steps(run))
-    if n <= limit:
-        return list(range(n))
-    return sorted({round(i * (n - 1) / (limit - 1)) for i in range(limit)})
-
-
-@dataclass
-class Table:
-    header: list[str]
-    rows: list[list[str]]
-    title: str = ""
-    notes: list[str] = field(default_factory=list)
-
-
-def layer_grad_table(run: Run) -> Table:
-    """Gradient norm of each layer at each (shown) step; 'no grad' where `.grad` was None."""
-    cols = step_columns(run)
-    steps = shown_steps(run)
+def layer_grad_table(report: Report) -> Table:
+    """Gradient norm of each layer at each update shown; 'no grad' where `.grad` was None."""
+    run, updates = report.run, report.outcome.updates
+    shown = step_columns(len(updates))
     rows = []
     for layer in run.layers.values():
         cells = []
-        for i in cols:
-            stats = steps[i].layers.get(layer.name)
+        for i in shown:
+            stats = updates[i].record.layers.get(layer.name)
             cells.append("" if stats is None else fmt(stats.grad_norm, NO_GRAD))
         rows.append([layer.name, layer.type, *cells])
-    return Table(["layer", "type", *[f"step {i}" for i in cols]], rows,
-                 title="Gradient norm per layer")
+    several = len({u.optimizer for u in updates}) > 1
+    header = [f"{updates[i].label}" + (f" ({updates[i].optimizer})" if several else "")
+              for i in shown]
+    notes = []
+    if len(shown) < len(updates):
+        notes.append(f"{len(shown)} of {len(updates)} {updates[0].kind}s shown: "
+                     f"{', '.join(str(updates[i].index) for i in shown)}; the others are in the "
+                     "dashboard's heat map and in the JSON report")
+    return Table(["layer", "type", *header], rows, title="Gradient norm per layer", notes=notes,
+                 numeric=[False, False, *[True] * len(shown)])
 
 
 @dataclass
 class LayerRow:
-    """One layer at one step, as numbers (None: no gradient / not stepped), for sorting and plots."""
+    """One layer at one update, as numbers (None: no gradient / not stepped), to sort and plot."""
 
     name: str
     type: str
@@ -274,19 +117,11 @@ class LayerRow:
     grad_zero_fraction: float | None
 
 
-LAYER_COLUMNS: list[tuple[str, str]] = [
-    ("name", "layer"), ("grad_norm", "grad norm"), ("param_norm", "param norm"),
-    ("update_norm", "update norm"), ("update_to_param_ratio", "update/param"),
-    ("grad_zero_fraction", "zero grad frac"),
-]
-MISSING_WORDS = {"grad_norm": NO_GRAD, "update_norm": "not stepped"}
-
-
-def layer_rows(run: Run, step: int = -1) -> list[LayerRow]:
-    """Every layer that has stats at `step` (negative counts from the end), in model order."""
-    rec = shown_steps(run)[step]
+def layer_rows(report: Report, update: int = -1) -> list[LayerRow]:
+    """Every layer that has stats at one update (negative counts from the end), in model order."""
+    rec = report.outcome.updates[update].record
     rows = []
-    for layer in run.layers.values():
+    for layer in report.run.layers.values():
         s = rec.layers.get(layer.name)
         if s is not None:
             rows.append(LayerRow(layer.name, layer.type, s.grad_norm, s.param_norm, s.update_norm,
@@ -294,44 +129,36 @@ def layer_rows(run: Run, step: int = -1) -> list[LayerRow]:
     return rows
 
 
-def layer_cells(row: LayerRow) -> list[str]:
-    """A layer row as the strings every renderer shows."""
-    return [row.name if key == "name" else fmt(getattr(row, key), MISSING_WORDS.get(key, "—"))
-            for key, _ in LAYER_COLUMNS]
-
-
-def layer_step_table(run: Run, step: int = -1) -> Table:
-    """Every measured quantity of each layer at one step."""
-    rec = shown_steps(run)[step]
-    word = "manual update" if rec.optimizer < 0 else "step"
-    rows = [layer_cells(r) for r in layer_rows(run, step)]
-    return Table([h for _, h in LAYER_COLUMNS], rows,
-                 title=f"Layers at {word} {rec.index}")
+def layer_step_table(report: Report, update: int = -1) -> Table:
+    """Every measured quantity of each layer at one update."""
+    chosen = report.outcome.updates[update]
+    return Table.of(cols.LAYER, layer_rows(report, update), title=f"Layers at {chosen.label}")
 
 
 @dataclass
 class GradGrid:
-    """Gradient norm of every layer at every step; None where the layer had no gradient."""
+    """Gradient norm of every layer at every update; None where the layer had no gradient."""
 
     layers: list[str]
     steps: list[int]
-    values: list[list[float | None]]  # values[layer][step]
+    values: list[list[float | None]]  # values[layer][update]
 
 
-def grad_grid(run: Run) -> GradGrid:
+def grad_grid(report: Report) -> GradGrid:
+    updates = report.outcome.updates
     values = []
-    for name in run.layers:
+    for name in report.run.layers:
         row: list[float | None] = []
-        for rec in shown_steps(run):
-            stats = rec.layers.get(name)
+        for u in updates:
+            stats = u.record.layers.get(name)
             row.append(None if stats is None else stats.grad_norm)
         values.append(row)
-    return GradGrid(list(run.layers), [s.index for s in shown_steps(run)], values)
+    return GradGrid(list(report.run.layers), [u.index for u in updates], values)
 
 
-def loss_points(run: Run) -> list[tuple[int, int, float | None]]:
-    """(step, backward call within the step, loss): every value `backward()` was called on."""
-    return [(rec.index, k, value) for rec in shown_steps(run) for k, value in enumerate(rec.losses)]
+def loss_points(updates: list[Update]) -> list[tuple[int, int, float | None]]:
+    """(update, backward call within it, loss): every value `backward()` was called on."""
+    return [(u.index, k, value) for u in updates for k, value in enumerate(u.record.losses)]
 
 
 def _hyper_value(value: Any) -> str:
@@ -350,7 +177,8 @@ def skipped_table(run: Run) -> Table:
         rows.append([str(s.after_step), run.optimizers[s.optimizer].name, fmt(s.grad_scale), loss,
                      bad or "—"])
     return Table(["after step", "optimizer", "loss scale", "loss", "inf/NaN gradient in"], rows,
-                 title="Steps skipped by the GradScaler")
+                 title="Steps skipped by the GradScaler",
+                 numeric=[True, False, True, True, False])
 
 
 def hyperparameter_table(opt: OptimizerRecord) -> Table:
@@ -361,61 +189,41 @@ def hyperparameter_table(opt: OptimizerRecord) -> Table:
             if a == b and (before.get(key) is None or before.get(key) is False):
                 continue  # implementation switches left at their defaults (foreach, fused, ...)
             rows.append([str(gi), key, b, a, "changed" if a != b else ""])
-    return Table(["group", "hyperparameter", "before", "after", ""], rows,
+    return Table(["group", "hyperparameter", "before", "after", "change"], rows,
                  title=f"{opt.type} '{opt.name}': hyperparameters")
 
 
+def _buffer_total(values: list[float]) -> str:
+    """A state buffer over the parameters that hold it: a counter (Adam's `step`: the same whole
+    number on every parameter) reads as its value; a tensor buffer as the norm over all."""
+    if not values:
+        return "absent"
+    count = f"{len(values)} param{'s' if len(values) != 1 else ''}"
+    if all(math.isfinite(v) and float(v).is_integer() for v in values) and len(set(values)) == 1:
+        return f"{fmt(values[0])} on {count}"
+    return f"{count}, norm {fmt(math.sqrt(sum(v * v for v in values)))}"
+
+
 def state_table(opt: OptimizerRecord) -> Table:
-    """Per state buffer: on how many parameters it exists, and its total norm, before -> after."""
-    def totals(buffers: dict[str, dict[str, float]]) -> dict[str, tuple[int, float]]:
-        out: dict[str, tuple[int, float]] = {}
+    """Per state buffer: on how many parameters it exists, and its value or norm, before -> after."""
+    def per_buffer(buffers: dict[str, dict[str, float]]) -> dict[str, list[float]]:
+        out: dict[str, list[float]] = {}
         for per_param in buffers.values():
             for name, value in per_param.items():
-                count, sq = out.get(name, (0, 0.0))
-                out[name] = (count + 1, sq + value * value)
+                out.setdefault(name, []).append(value)
         return out
 
-    before, after = totals(opt.before.buffers), totals(opt.after.buffers)
-    rows = []
-    for name in sorted(set(before) | set(after)):
-        bc, bs = before.get(name, (0, 0.0))
-        ac, as_ = after.get(name, (0, 0.0))
-        rows.append([name, f"{bc} params, norm {fmt(math.sqrt(bs))}" if bc else "absent",
-                     f"{ac} params, norm {fmt(math.sqrt(as_))}" if ac else "absent",
-                     "created" if not bc and ac else ""])
-    return Table(["state buffer", "before", "after", ""], rows,
+    before, after = per_buffer(opt.before.buffers), per_buffer(opt.after.buffers)
+    rows = [[name, _buffer_total(before.get(name, [])), _buffer_total(after.get(name, [])),
+             "created" if name not in before and name in after else ""]
+            for name in sorted(set(before) | set(after))]
+    return Table(["state buffer", "before", "after", "change"], rows,
                  title=f"{opt.type} '{opt.name}': state")
 
 
-def unmoved_reasons(run: Run) -> dict[str, str]:
-    """Parameter -> why no recorded step moved it (only the parameters that did not move)."""
-    out = {}
-    steps = shown_steps(run)
-    for name, info in run.params.items():
-        moved = any((s.params.get(name) and (s.params[name].update_norm or 0) > 0) for s in steps)
-        if moved or not steps:
-            continue
-        grads = [s.params[name].grad_norm for s in steps if name in s.params]
-        if not info.requires_grad:
-            why = "frozen (requires_grad=False)"
-        elif not run.steps:
-            why = "not changed by the manual updates"
-        elif info.optimizer is None:
-            why = "not in any optimizer"
-        elif all(g is None for g in grads):
-            why = "never got a gradient"
-        elif all((g or 0) == 0 for g in grads):
-            why = "its gradient was always zero"
-        else:
-            opt = run.optimizers[info.optimizer]
-            lr = opt.after.groups[info.param_group or 0].get("lr")
-            why = "learning rate is 0" if lr == 0 else "the step left it unchanged"
-        out[name] = why
-    return out
+def unmoved_table(report: Report) -> Table:
+    """Parameters that no recorded update moved, and why: the first thing to look at."""
+    from nbgrad.render.moves import param_moves
 
-
-def unmoved_params(run: Run) -> Table:
-    """Parameters that no recorded step moved, and why: the first thing to look at."""
-    rows = [[name, run.params[name].layer, why] for name, why in unmoved_reasons(run).items()]
-    return Table(["parameter", "layer", "why it did not move"], rows,
-                 title="Parameters that did not move")
+    rows = [m for m in param_moves(report) if m.why_unmoved]
+    return Table.of(cols.UNMOVED, rows, title="Parameters that did not move")

@@ -1,8 +1,13 @@
 """The ipywidgets dashboard: the verdict first, a row per diagnosis, then tabs with the evidence.
 
-Built from the same views as the text and HTML reports and from one FigureSet, so the widget, the
-static HTML beside it in the mime bundle and the terminal text never disagree. Colours come from
-JupyterLab's CSS variables (light and dark themes); severity is always a word and an icon too.
+Built from the report's outcome, the same views as the text and HTML reports and one FigureSet, so
+the widget, the static HTML beside it in the mime bundle and the terminal text never disagree.
+Colours come from JupyterLab's CSS variables (light and dark themes); severity is always a word and
+an icon too.
+
+A dashboard holds about 140 widgets in the kernel. When a cell is run again, JupyterLab replaces
+its output, so the dashboard displayed by the cell's previous run is closed then (`displayed`): the
+kernel keeps one dashboard per cell, not one per run.
 """
 
 from __future__ import annotations
@@ -12,8 +17,11 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as W
 
-from nbgrad.render import fix, views
+from nbgrad.diagnose.fixes import corrected_cell
+from nbgrad.diagnose.outcome import plural
+from nbgrad.render import views
 from nbgrad.render.figures import FigureSet
+from nbgrad.render.style import SEVERITY_COLOR, STATUS_ICON
 from nbgrad.render.widget_tabs import tabs
 
 if TYPE_CHECKING:
@@ -28,13 +36,8 @@ CSS = """<style>
 .nbgrad-summary{color:var(--jp-ui-font-color2);margin:0 0 6px;line-height:1.5}
 .nbgrad-row{border-left:4px solid var(--jp-border-color1);padding:2px 8px;margin:3px 0;
   background:var(--jp-layout-color1)}
-.nbgrad-row-error{border-left-color:var(--jp-error-color1)}
-.nbgrad-row-warning{border-left-color:var(--jp-warn-color1)}
-.nbgrad-row-info{border-left-color:var(--jp-info-color1)}
+SEVERITY_ROWS
 .nbgrad-sev{font-weight:700;display:inline-block;min-width:92px}
-.nbgrad-row-error .nbgrad-sev{color:var(--jp-error-color1)}
-.nbgrad-row-warning .nbgrad-sev{color:var(--jp-warn-color1)}
-.nbgrad-row-info .nbgrad-sev{color:var(--jp-info-color1)}
 .nbgrad-where{color:var(--jp-ui-font-color2);font-family:var(--jp-code-font-family);font-size:12px}
 .nbgrad-dashboard pre{background:var(--jp-layout-color2);color:var(--jp-content-font-color1);
   padding:4px 8px;margin:4px 0;font-family:var(--jp-code-font-family);white-space:pre-wrap}
@@ -52,29 +55,21 @@ CSS = """<style>
 .nbgrad-scroll{max-height:320px;overflow:auto}
 .nbgrad-dashboard img.nbgrad-figure,.nbgrad-figure{background:#fff;border-radius:4px;
   max-width:100%;height:auto;margin:4px 0}
-</style>"""
-
-VERDICT_ICON = {"error": "✖", "warning": "⚠", "clean": "✔", "nothing": "⚠", "failed": "✖"}
+</style>""".replace("SEVERITY_ROWS", "".join(
+    f".nbgrad-row-{s}{{border-left-color:{c}}}.nbgrad-row-{s} .nbgrad-sev{{color:{c}}}"
+    for s, c in SEVERITY_COLOR.items()))
 
 
 def verdict_html(report: Report) -> str:
-    """The headline with an icon, then the run summary in one grey block."""
-    worst = "clean"
-    if report.analysis_error:
-        worst = "failed"
-    elif report.problems:
-        worst = report.problems[0].severity
-    elif not report.run.steps or report.run.error is not None:
-        worst = "nothing"
-    lines = views.summary_lines(report)
-    if report.analysis_error:
-        lines.insert(0, report.analysis_error)
-    elif not report.run.steps:
-        lines.insert(0, views.no_step_reason(report.run))
-    notes = [d for d in report.diagnoses if d.severity == "info"]
-    extra = f" ({views.plural(len(notes), 'note')})" if notes and not report.problems else ""
-    return (f'<div class="nbgrad-verdict">{VERDICT_ICON[worst]} {escape(views.headline(report))}'
-            f'{escape(extra)}</div><div class="nbgrad-summary">'
+    """The headline with an icon, then what it is about and the run summary in one grey block."""
+    outcome = report.outcome
+    lines = list(outcome.summary)
+    about = outcome.verdict[len(outcome.headline):].lstrip(":; ")
+    if about and not outcome.problems:  # a problem's title is on its own row below
+        lines.insert(0, about)
+    extra = f" ({plural(outcome.notes, 'note')})" if outcome.notes and not outcome.problems else ""
+    return (f'<div class="nbgrad-verdict">{STATUS_ICON[outcome.status]} '
+            f'{escape(outcome.headline)}{escape(extra)}</div><div class="nbgrad-summary">'
             + "<br>".join(escape(x) for x in lines) + "</div>")
 
 
@@ -95,10 +90,11 @@ class DiagnosisRow:
         body: list[W.Widget] = [W.HTML(
             f"<b>Evidence</b><ul>{evidence}</ul><b>Why it matters</b><p>{escape(v.why)}</p>"
             f"<b>Fix</b><p>{escape(v.fix)}</p>{code}")]
-        self.corrected = fix.corrected_cell(report.run, d)
+        self.corrected = corrected_cell(report.run, d)
         self.fix_button: W.Button | None = None
-        self.status = W.HTML()
+        self.status: W.HTML | None = None  # what the button did; only a row with a button has it
         if self.corrected is not None:
+            self.status = W.HTML()
             self.fix_button = W.Button(description="Put a corrected copy below", icon="plus",
                                        tooltip="Adds a new cell with the fix applied; your cell "
                                                "stays as it is.",
@@ -119,7 +115,7 @@ class DiagnosisRow:
         from IPython import get_ipython
 
         shell = get_ipython()
-        assert self.corrected is not None
+        assert self.corrected is not None and self.status is not None
         preview = (f"<details><summary>the corrected cell</summary><pre>{escape(self.corrected)}"
                    "</pre></details>")
         if shell is None:
@@ -136,10 +132,10 @@ class Dashboard:
 
     def __init__(self, report: Report, figures: FigureSet | None = None) -> None:
         self.report = report
-        self.figures = figures or FigureSet(report.run)
+        self.figures = figures or FigureSet(report)
         self.verdict = W.HTML(verdict_html(report))
         self.rows = [DiagnosisRow(d, report) for d in report.diagnoses]
-        self.tabs, self.parts = tabs(report.run, self.figures)
+        self.tabs, self.parts = tabs(report, self.figures)
         self.widget = W.VBox([W.HTML(CSS), self.verdict, W.VBox([r.widget for r in self.rows]),
                               self.tabs])
         self.widget.add_class("nbgrad-dashboard")
@@ -147,3 +143,40 @@ class Dashboard:
     def tab(self, title: str) -> Any:
         """The part behind the tab with this title (KeyError when the tab is absent)."""
         return self.parts[title]
+
+    def close(self) -> None:
+        """Close every widget of the tree: the kernel forgets them, the frontend drops them."""
+        close_tree(self.widget)
+
+
+def close_tree(widget: W.Widget) -> None:
+    """Close a widget with its children and the layout and style models they own: closing only
+    the widget leaves those in the kernel for good."""
+    for part in _descendants(widget):
+        part.close()
+
+
+def _descendants(widget: W.Widget) -> list[W.Widget]:
+    """The widget, its children's trees, and the layout and style models each one owns."""
+    out = [widget]
+    for part in ("layout", "style"):
+        owned = getattr(widget, part, None)
+        if isinstance(owned, W.Widget):
+            out.append(owned)
+    for child in getattr(widget, "children", ()):
+        out += _descendants(child)
+    return out
+
+
+_BY_CELL: dict[str, Dashboard] = {}  # the dashboard each notebook cell displays now
+
+
+def displayed(dashboard: Dashboard, cell: str | None, deleted: list[str] | None = None) -> None:
+    """Note that `dashboard` is now the output of notebook cell `cell`: the one the cell showed
+    before is closed (its output was replaced), and so are those of `deleted` cells."""
+    for gone in [*(deleted or []), *([cell] if cell else [])]:
+        previous = _BY_CELL.pop(gone, None)
+        if previous is not None and previous is not dashboard:
+            previous.close()
+    if cell:
+        _BY_CELL[cell] = dashboard

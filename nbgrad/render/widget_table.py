@@ -1,34 +1,25 @@
 """A sortable, paged table widget: hundreds of layers or parameters without a wall of text.
 
-The rows are plain objects (views' dataclasses); the table keeps them as numbers so sorting is by
-value, and formats only the visible page as one HTML widget (one model per table, not per cell).
+The rows are plain objects (views' dataclasses) and the columns those every view shows
+(render/columns.py); the table keeps the rows as numbers so sorting is by value, and formats only
+the visible page as one HTML widget (one model per table, not per cell).
 Missing values (no gradient, not stepped) sort first in both directions: they are what to look at.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from html import escape
 from typing import Any
 
 import ipywidgets as W
 
 from nbgrad.render import views
+from nbgrad.render.columns import Column
 
 PAGE_SIZE = 20
 NAME_WIDTH = 36
-
-
-@dataclass
-class Column:
-    key: str  # attribute of the row objects
-    title: str
-    missing: str = "—"  # what None is shown as
-    show: Callable[[Any], str] | None = None  # formats the whole row's cell (default: by value)
-    name: bool = False  # a long name: cut, with the full name on hover
-    numeric: bool = False  # right-aligned
 
 
 def _missing(value: Any) -> bool:
@@ -101,15 +92,15 @@ class SortableTable:
 
     # -- drawing -------------------------------------------------------------------------
     def _cell(self, column: Column, row: Any) -> str:
-        if column.show is not None:
-            return column.show(row)
-        value = getattr(row, column.key)
+        text = column.text(row)
         if column.name:
-            short = views.short_name(str(value), NAME_WIDTH)
-            return f'<span title="{escape(str(value))}">{escape(short)}</span>'
-        if value is None:
-            return f'<span class="nbgrad-missing">{escape(column.missing)}</span>'
-        return escape(views.fmt(value) if isinstance(value, (int, float)) else str(value))
+            short = views.short_name(text, NAME_WIDTH)
+            return f'<span title="{escape(text)}">{escape(short)}</span>'
+        if column.show is None and getattr(row, column.key) is None:
+            return f'<span class="nbgrad-missing">{escape(text)}</span>'
+        if column.strong is not None and column.strong(row):
+            return f"<b>{escape(text)}</b>"
+        return escape(text)
 
     def _render(self) -> None:
         arrow = " ▲" if self.order.value == "asc" else " ▼"

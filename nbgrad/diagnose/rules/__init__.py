@@ -1,14 +1,8 @@
 """The registry of rules, in the order they run.
 
-Codes are stable and grouped by what they are about (issue 3's items in brackets):
-  NBG1xx the loss does not reach the parameters (1)   NBG2xx optimizer membership, frozen (2)
-  NBG3xx clearing gradients, calling step() (3)       NBG4xx step size: lr, clipping, weight decay,
-  NBG50x gradients across depth, NaN/Inf (5)                 GradScaler (4, 11)
-  NBG55x identical units: constant init (10)          NBG60x saturated / dead activations (6)
-  NBG65x eval mode, BatchNorm on one example (9)      NBG70x the loss over the steps (7)
-  NBG71x a loss that rewards moving away (7)          NBG80x loss-function misuse (8)
-  NBG85x inputs or targets on the wrong scale (12)    NBG90x the exceptions students hit (13)
-  NBG95x across the ranks of a torchrun job
+Every rule is a function `run -> [Diagnosis]` in one of these modules; they all stand on one floor:
+each imports the facts layer (`nbgrad.diagnose.facts`) and the catalogue, never another rule. Codes,
+slugs and severities are declared in `nbgrad.diagnose.catalogue`.
 """
 
 from __future__ import annotations
@@ -17,36 +11,32 @@ from collections.abc import Callable
 
 from nbgrad.diagnose.diagnosis import Diagnosis
 from nbgrad.diagnose.rules import (
+    activations,
     clearing,
+    data_scale,
+    depth,
     exceptions,
     graph,
     learning_rate,
+    loss_direction,
+    loss_misuse,
     loss_trend,
     membership,
+    nonfinite,
+    ranks,
     step_size,
+    symmetry,
+    train_mode,
 )
 from nbgrad.records import Run
 
 Rule = Callable[[Run], list[Diagnosis]]
 
-# imported after Rule: the rule modules import this package's siblings only
-from nbgrad.diagnose.rules import (  # noqa: E402
-    activations,
-    data_scale,
-    depth,
-    loss_direction,
-    loss_misuse,
-    nonfinite,
-    ranks,
-    symmetry,
-    train_mode,
-)
-
 RULES: list[Rule] = [
-    # what the recorded steps show (issue 3, items 1-4, 7, 11, 13)
+    # what the recorded steps show: wiring, clearing, step size, the loss, the cell's exception
     *graph.RULES, *membership.RULES, *clearing.RULES, *learning_rate.RULES, *loss_trend.RULES,
     *step_size.RULES, *exceptions.RULES,
-    # what the forward pass shows (issue 3, items 5-10, 12)
+    # what the forward pass shows: depth, NaN/Inf, activations, the loss function, modes, data
     nonfinite.nonfinite_values,
     depth.gradients_across_depth,
     activations.saturated_activations,

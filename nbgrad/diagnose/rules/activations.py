@@ -5,15 +5,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from nbgrad.diagnose import facts
+from nbgrad.diagnose.catalogue import make
 from nbgrad.diagnose.diagnosis import Diagnosis, Evidence
-from nbgrad.diagnose.rules.forward_facts import (
-    describe,
-    init_gain,
-    module_line,
-    percent,
-    source_line,
-    weight_layers,
-)
+from nbgrad.diagnose.facts import describe, percent
 from nbgrad.records import ActivationRecord, Run
 from nbgrad.thresholds import (
     BIAS_SCALE_HIGH,
@@ -46,15 +41,16 @@ class Causes:
     evidence: list[Evidence] = field(default_factory=list)
     reasons: list[str] = field(default_factory=list)
     init_line: int | None = None  # the line that initialised the feeding layer, when it is a cause
+    inputs: bool = False  # the model's inputs are far from unit scale (the input-scale finding)
 
 
 def _causes(run: Run, act: ActivationRecord) -> Causes:
     found = Causes()
-    layers = weight_layers(run)
+    layers = facts.weight_layers(run)
     feeding = next((w for w in layers if w.layer == act.after), None)
     if feeding is None:
         return found
-    gain = init_gain(run, feeding)
+    gain = facts.init_gain(run, feeding)
     bias = run.params.get(f"{feeding.layer}.bias")
     fan_in = run.params[feeding.param].numel // max(feeding.rows, 1)
     stats = next((s.params[bias.name] for s in run.steps if bias and bias.name in s.params), None)
@@ -68,11 +64,11 @@ def _causes(run: Run, act: ActivationRecord) -> Causes:
     if gain is not None and gain > INIT_GAIN_HIGH:
         found.reasons.append(f"the weights of '{feeding.layer}' are {gain:.1f}x larger than "
                              "LeCun's initialisation")
-        found.init_line = source_line(run, INIT_CALLS)
+        found.init_line = facts.only_line_matching(run, INIT_CALLS)
     if bias_rms is not None and bias_rms * math.sqrt(3 * fan_in) > BIAS_SCALE_HIGH:
         found.reasons.append(f"the bias of '{feeding.layer}' is {bias_rms * math.sqrt(3 * fan_in):.0f}x "
                              "larger than PyTorch's default initialisation")
-        found.init_line = source_line(run, INIT_CALLS)
+        found.init_line = facts.only_line_matching(run, INIT_CALLS)
     if layers and feeding is layers[0]:
         for inp in run.forward.inputs[:1]:
             s = inp.summary
@@ -81,15 +77,12 @@ def _causes(run: Run, act: ActivationRecord) -> Causes:
                 found.evidence.append(Evidence(f"the model's input has mean {s.mean:.3g} and std "
                                                f"{s.std:.3g} (not normalised)", scale, inp.layer))
                 found.reasons.append("the model's inputs are not normalised")
+                found.inputs = True
     return found
 
 
 def _because(causes: Causes) -> str:
     return f" The cause here: {' and '.join(causes.reasons)}." if causes.reasons else ""
-
-
-def _capital(text: str) -> str:
-    return text[:1].upper() + text[1:]
 
 
 def _init_fix(causes: Causes) -> str:
@@ -105,62 +98,62 @@ def _more(count: int) -> str:
 
 def saturated_activations(run: Run) -> list[Diagnosis]:
     output_ok = any(c.function == "binary_cross_entropy" for c in run.forward.losses)
-    bad: list[ActivationRecord] = []
+    bad: list[tuple[ActivationRecord, float]] = []
     evidence: list[Evidence] = []
     for acts in _groups(run, ("sigmoid", "tanh")).values():
         if output_ok and any(a.feeds_loss for a in acts):
             continue  # sigmoid -> BCELoss: the log in the loss undoes the flat slope
-        hit = [a for a in acts if a.saturated_fraction is not None
-               and a.saturated_fraction >= SATURATED_SHARE]
+        hit = [(a, share) for a in acts
+               if (share := a.saturated_fraction) is not None and share >= SATURATED_SHARE]
         if not hit:
             continue
         bad.append(hit[0])
         evidence += [Evidence(
-            f"{describe(a)} at step {a.step}: {percent(a.saturated_fraction)} of its "  # type: ignore[arg-type]
-            f"{a.numel} values are saturated (slope under 2.7% of its largest), mean slope "
-            f"{a.mean_slope:.3g}", a.saturated_fraction, a.after or a.layer, a.step) for a in hit]
+            f"{describe(a)} at step {a.step}: {percent(share)} of its {a.numel} values are "
+            f"saturated (slope under 2.7% of its largest), mean slope {facts.fmt(a.mean_slope)}",
+            share, a.after or a.layer, a.step) for a, share in hit]
     if not bad:
         return []
-    act = bad[0]
+    act, share = bad[0]
     causes = _causes(run, act)
     evidence += causes.evidence
     where = f"'{act.after or act.layer}'"
-    return [Diagnosis(
-        code="NBG601", slug="saturated-activations", severity="warning",
-        title=f"The {act.kind} after {where} is saturated: {percent(act.saturated_fraction)} of its "  # type: ignore[arg-type]
+    return [make(
+        "NBG601", severity="warning",
+        title=f"The {act.kind} after {where} is saturated: {percent(share)} of its "
               f"outputs sit on its flat ends{_more(len(bad) - 1)}",
         evidence=evidence,
         why=f"A saturated {act.kind} has almost no slope, so almost no gradient passes back through "
             f"it: the layers before it stop learning.{_because(causes)}",
-        fix=_capital(_init_fix(causes) + "keep its inputs near 0: normalise the data, initialise with "
+        fix=facts.capital(_init_fix(causes) + "keep its inputs near 0: normalise the data, initialise with "
             "PyTorch's default or nn.init.xavier_uniform_, add nn.LayerNorm / nn.BatchNorm1d "
             "before it; or use ReLU in hidden layers."),
-        line=causes.init_line or module_line(run, act), confidence=0.9,
-        layers=list(dict.fromkeys(a.after or a.layer for a in bad)))]
+        line=causes.init_line or facts.module_line(run, act), confidence=0.9,
+        layers=list(dict.fromkeys(a.after or a.layer for a, _ in bad)),
+        consequence_of=["NBG851"] if causes.inputs else [])]  # raw inputs saturate it
 
 
 def dead_relus(run: Run) -> list[Diagnosis]:
-    bad: list[ActivationRecord] = []
+    bad: list[tuple[ActivationRecord, float]] = []
     evidence: list[Evidence] = []
     died_late = False
     zeroed = {s.layer for s in run.forward.symmetry if s.weight_scale == 0}  # identical-units' case
     for acts in _groups(run, ("relu",)).values():
         if acts[0].after in zeroed:
             continue
-        judged = [a for a in acts if a.dead_units is not None and a.units
+        judged = [(a, dead) for a in acts if (dead := a.dead_fraction) is not None
                   and a.samples_per_unit >= DEAD_MIN_SAMPLES]
-        hit = [a for a in judged if a.dead_units / a.units >= DEAD_SHARE]  # type: ignore[operator]
+        hit = [(a, dead) for a, dead in judged if dead >= DEAD_SHARE]
         if not hit:
             continue
-        bad.append(max(hit, key=lambda a: a.dead_units / a.units))  # type: ignore[operator]
+        bad.append(max(hit, key=lambda pair: pair[1]))
         evidence += [Evidence(
             f"{describe(a)} at step {a.step}: {a.dead_units} of {a.units} units are 0 for all "
-            f"{a.samples_per_unit} samples", a.dead_units / a.units, a.after or a.layer, a.step)  # type: ignore[operator]
-            for a in judged]
+            f"{a.samples_per_unit} samples", dead, a.after or a.layer, a.step) for a, dead in judged]
         died_late = died_late or judged[0] not in hit
     if not bad:
         return []
-    act = max(bad, key=lambda a: a.dead_units / a.units)  # type: ignore[operator]
+    act, _ = max(bad, key=lambda pair: pair[1])
     causes = _causes(run, act)
     evidence += causes.evidence
     every = act.dead_units == act.units
@@ -173,13 +166,14 @@ def dead_relus(run: Run) -> list[Diagnosis]:
                 "a learning rate that is too large.")
     why += _because(causes)
     where = f"'{act.after or act.layer}'"
-    return [Diagnosis(
-        code="NBG602", slug="dead-relu", severity="error" if every else "warning",
+    return [make(
+        "NBG602", severity="error" if every else "warning",
         title=f"{act.dead_units} of {act.units} ReLU units after {where} are dead (always 0)"
               f"{_more(len(bad) - 1)}",
         evidence=evidence, why=why,
-        fix=_capital(_init_fix(causes) + "lower the learning rate, normalise the inputs, use "
+        fix=facts.capital(_init_fix(causes) + "lower the learning rate, normalise the inputs, use "
             "nn.LeakyReLU(0.01) or GELU, or initialise with nn.init.kaiming_normal_(w, "
             "nonlinearity='relu')."),
-        line=causes.init_line or module_line(run, act), confidence=0.9,
-        layers=list(dict.fromkeys(a.after or a.layer for a in bad)))]
+        line=causes.init_line or facts.module_line(run, act), confidence=0.9,
+        layers=list(dict.fromkeys(a.after or a.layer for a, _ in bad)),
+        consequence_of=["NBG851"] if causes.inputs else [])]  # raw inputs kill the units

@@ -1,4 +1,4 @@
-"""Item 3 of issue 3: when gradients are cleared relative to backward() and step().
+"""When gradients are cleared relative to backward() and step().
 
 In a loop the three calls form a cycle, so only two orders exist: zero_grad -> backward -> step
 (correct, however it is rotated: `step(); zero_grad()` at the end of the loop is the same cycle) and
@@ -9,9 +9,8 @@ the step. The text only says which line to move.
 
 from __future__ import annotations
 
-import re
-
 from nbgrad.diagnose import facts
+from nbgrad.diagnose.catalogue import make
 from nbgrad.diagnose.diagnosis import Diagnosis, Evidence
 from nbgrad.diagnose.facts import fmt
 from nbgrad.records import Run
@@ -49,8 +48,8 @@ def grads_accumulate(run: Run) -> list[Diagnosis]:
                      f"zero_grad() at line {zero_grads[0].line} did not clear '{opt.name}''s "
                      "parameters at these steps"),
         ]
-        found.append(Diagnosis(
-            code="NBG301", slug="grads-accumulate", severity="error",
+        found.append(make(
+            "NBG301", severity="error",
             title="Gradients accumulate across steps: zero_grad() is missing",
             evidence=evidence,
             why=("backward() adds to .grad instead of replacing it. Without zero_grad() every step "
@@ -67,7 +66,7 @@ def grads_accumulate(run: Run) -> list[Diagnosis]:
 
 def _gradient_made(run: Run, optimizer: int) -> bool:
     """backward() did give the optimizer's parameters gradients, at one step at least."""
-    return any((s.backward_grad_norm or 0.0) > 0 for s in facts.steps_of(run, optimizer))
+    return any(facts.nonzero(s.backward_grad_norm) for s in facts.steps_of(run, optimizer))
 
 
 def step_sees_no_grad(run: Run) -> list[Diagnosis]:
@@ -104,8 +103,8 @@ def step_sees_no_grad(run: Run) -> list[Diagnosis]:
         if all(texts.values()) and all(";" not in t for t in texts.values()):
             code = "\n".join(texts[k] for k in ("zero_grad", "backward", "step"))
         if step_first:
-            found.append(Diagnosis(
-                code="NBG303", slug="step-before-backward", severity="error",
+            found.append(make(
+                "NBG303", severity="error",
                 title="step() runs before backward(): every step sees cleared gradients",
                 evidence=evidence,
                 why=("step() uses the gradients present when it is called. Here zero_grad() has just "
@@ -116,8 +115,8 @@ def step_sees_no_grad(run: Run) -> list[Diagnosis]:
                 fix_code=code, line=s, confidence=0.95,
             ))
         else:
-            found.append(Diagnosis(
-                code="NBG302", slug="zero-grad-before-step", severity="error",
+            found.append(make(
+                "NBG302", severity="error",
                 title="zero_grad() runs between backward() and step(): every step sees no gradient",
                 evidence=evidence,
                 why=("zero_grad() erases the gradients backward() just computed, so step() has "
@@ -140,10 +139,10 @@ def zero_grad_after_step(run: Run) -> list[Diagnosis]:
             continue
         lines = _lines(run, steps[-1].index)
         z, b, s = lines["zero_grad"], lines["backward"], lines["step"]
-        if None in (z, b, s) or not (b < s < z):  # type: ignore[operator]
+        if z is None or b is None or s is None or not b < s < z:
             continue
-        found.append(Diagnosis(
-            code="NBG304", slug="zero-grad-after-step", severity="info",
+        found.append(make(
+            "NBG304", severity="info",
             title="zero_grad() after step() is correct: each step sees only its own gradient",
             evidence=[Evidence(f"zero_grad() (line {z}) runs after step() (line {s}), so the "
                                f"gradients are cleared before the next backward() (line {b}): no "
@@ -165,10 +164,9 @@ def step_never_called(run: Run) -> list[Diagnosis]:
     if run.manual_steps:
         return []  # parameters are updated by hand (`p -= lr * p.grad`): that is a step too
     backward = facts.first_line(run, "backward")
-    made = facts.line_matching(run, r"^\s*(\w+)\s*=\s*(torch\.)?optim\.\w+\(")
-    name = re.match(r"^\s*(\w+)", run.cell_line(made)).group(1) if made else None  # type: ignore[union-attr]
-    return [Diagnosis(
-        code="NBG305", slug="step-never-called", severity="error",
+    name = facts.optimizer_name(run)
+    return [make(
+        "NBG305", severity="error",
         title="optimizer.step() is never called: the weights never change",
         evidence=[Evidence(f"backward() was called {run.backward_calls} times (line {backward}), "
                            "but no optimizer.step() ran", value=float(run.backward_calls))],

@@ -3,8 +3,10 @@ training shows that this is what holds it back."""
 
 from __future__ import annotations
 
+from nbgrad.diagnose import facts
+from nbgrad.diagnose.catalogue import make
 from nbgrad.diagnose.diagnosis import Diagnosis, Evidence
-from nbgrad.diagnose.rules.forward_facts import loss_nonfinite, loss_trend, percent, weight_layers
+from nbgrad.diagnose.facts import percent
 from nbgrad.records import Run, TensorSummary
 from nbgrad.thresholds import (
     DEAD_MIN_SAMPLES,
@@ -24,12 +26,12 @@ def _scale(s: TensorSummary) -> float:
 def _stalled(run: Run) -> list[Evidence]:
     """The symptoms that say training is held back: no progress, NaN, or a blocked first layer."""
     found = []
-    trend = loss_trend(run)
-    if loss_nonfinite(run):
+    if facts.loss_nonfinite(run):
         found.append(Evidence("the loss became NaN/Inf", None))
-    elif trend is not None and not trend.falling:
-        found.append(Evidence(f"{trend.text()} ({percent(max(trend.drop, 0))} lower)", trend.drop))
-    layers = weight_layers(run)
+    else:
+        found += [Evidence(f"{t.text()} ({percent(max(t.drop, 0))} lower)", t.drop)
+                  for t in facts.loss_trends(run) if not t.falling]
+    layers = facts.weight_layers(run)
     first = layers[0].layer if layers else None
     for act in run.forward.activations:
         if act.after != first or act.after is None:
@@ -38,10 +40,10 @@ def _stalled(run: Run) -> list[Evidence]:
             found.append(Evidence(f"{percent(act.saturated_fraction)} of the {act.kind} after '{first}' "
                                   f"is saturated at step {act.step}", act.saturated_fraction, first,
                                   act.step))
-        if (act.dead_units is not None and act.units and act.samples_per_unit >= DEAD_MIN_SAMPLES
-                and act.dead_units / act.units >= DEAD_SHARE):
+        dead = act.dead_fraction
+        if dead is not None and act.samples_per_unit >= DEAD_MIN_SAMPLES and dead >= DEAD_SHARE:
             found.append(Evidence(f"{act.dead_units} of {act.units} ReLU units after '{first}' are dead "
-                                  f"at step {act.step}", act.dead_units / act.units, first, act.step))
+                                  f"at step {act.step}", dead, first, act.step))
     return found
 
 
@@ -76,8 +78,8 @@ def input_scale(run: Run) -> list[Diagnosis]:
               "on the training set, per feature)."
     evidence = [Evidence(f"input of {inp.layer} at step {inp.step}: mean {s.mean:.4g}, std {s.std:.4g}, "
                          f"range [{s.min:.4g}, {s.max:.4g}]", _scale(s), inp.layer, inp.step)]
-    return [Diagnosis(
-        code="NBG851", slug="input-scale", severity="warning", title=title,
+    return [make(
+        "NBG851", severity="warning", title=title,
         evidence=evidence + symptoms,
         why="Initialisation assumes inputs of order 1; inputs this large make the first layer's "
             "outputs and gradients just as large, which saturates activations, kills ReLUs or "
@@ -104,8 +106,8 @@ def target_scale(run: Run) -> list[Diagnosis]:
     if p is not None and p.mean is not None:
         evidence.append(Evidence(f"the model's outputs: mean {p.mean:.3g}, std {p.std:.3g}",
                                  _scale(p), None, call.step))
-    return [Diagnosis(
-        code="NBG852", slug="target-scale", severity="warning",
+    return [make(
+        "NBG852", severity="warning",
         title=f"The targets are around {t.mean:.4g} (std {t.std:.3g}), far from the model's "
               "outputs of order 1",
         evidence=evidence + symptoms,

@@ -5,18 +5,11 @@ from __future__ import annotations
 
 import math
 
-from nbgrad.diagnose.diagnosis import Diagnosis, Evidence
-from nbgrad.diagnose.rules.forward_facts import (
-    activations_between,
-    describe,
-    grad_rms,
-    init_gain,
-    loss_trend,
-    module_line,
-    rms_ratios,
-    weight_layers,
-)
-from nbgrad.records import LayerInfo, Run
+from nbgrad.diagnose import facts
+from nbgrad.diagnose.catalogue import make
+from nbgrad.diagnose.diagnosis import Diagnosis, Evidence, Severity
+from nbgrad.diagnose.facts import WeightLayer, fmt
+from nbgrad.records import ActivationRecord, LayerInfo, Run
 from nbgrad.thresholds import (
     ACTIVATION_SHRINK,
     EXPLODE_RATIO,
@@ -28,11 +21,11 @@ from nbgrad.thresholds import (
 
 
 def gradients_across_depth(run: Run) -> list[Diagnosis]:
-    layers = weight_layers(run)
+    layers = facts.weight_layers(run)
     if len(layers) < 2 or not run.forward.windows:
         return []
     first, last = layers[0], layers[-1]
-    ratios = rms_ratios(run, first, last)
+    ratios = facts.rms_ratios(run, first, last)
     if not ratios or ratios[0][1] == 0:
         return []  # no gradient at all is the wiring rules' finding, not a depth effect
     ratio = ratios[0][1]  # at the first step: how the initialised network passes gradients back
@@ -41,33 +34,32 @@ def gradients_across_depth(run: Run) -> list[Diagnosis]:
     if ratio >= SHRINK_NOTE_RATIO:
         return []
     step = run.forward.windows[0]
-    squashing = [a for a in activations_between(run, first.layer, last.layer, step)
-                 if a.kind in ("sigmoid", "tanh") and a.mean_slope is not None]
-    product = math.prod(a.mean_slope for a in squashing)  # type: ignore[misc]
-    small = [(w, g) for w in layers if (g := init_gain(run, w)) is not None and g < INIT_GAIN_LOW]
+    squashing: list[tuple[ActivationRecord, float]] = [
+        (a, a.mean_slope) for a in facts.activations_between(run, first.layer, last.layer, step)
+        if a.kind in ("sigmoid", "tanh") and a.mean_slope is not None]
+    product = math.prod(slope for _, slope in squashing)
+    small = [(w, g) for w in layers if (g := facts.init_gain(run, w)) is not None and g < INIT_GAIN_LOW]
     by_activations = bool(squashing) and product <= ACTIVATION_SHRINK
     if ratio > VANISH_RATIO and not (by_activations or small):
         return []
-    trend = loss_trend(run)
+    trends = facts.loss_trends(run)
+    falling = bool(trends) and all(t.falling for t in trends)
     step0 = ratios[0][0]
+    shrink = 1 / ratio
     evidence = [Evidence(
-        f"per-entry gradient size (RMS) of '{first.layer}' is {ratio:.3g} x that of '{last.layer}' at "
-        f"step {step0}: {1 / ratio:.0f}x smaller", ratio, first.layer, step0)]
-    for w in layers:
-        rms = grad_rms(run, w).get(step0)
-        if rms is not None:
-            evidence.append(Evidence(f"'{w.layer}': gradient RMS {rms:.3g} at step {step0}", rms,
-                                     w.layer, step0))
+        f"at step {step0}, per weight (gradient norm / sqrt(number of weights)) '{first.layer}' "
+        f"gets {shrink:.0f}x smaller gradients than '{last.layer}'", ratio, first.layer, step0)]
+    evidence += _per_layer(run, layers, step0)
     if len(ratios) > 1:
-        evidence.append(Evidence(f"at step {ratios[-1][0]} the ratio is {ratios[-1][1]:.3g}",
-                                 ratios[-1][1], first.layer, ratios[-1][0]))
+        evidence.append(Evidence(f"at step {ratios[-1][0]}: {1 / ratios[-1][1]:.0f}x smaller per "
+                                 "weight", ratios[-1][1], first.layer, ratios[-1][0]))
     causes = []
     if by_activations:
-        slopes = ", ".join(f"{describe(a)}: mean slope {a.mean_slope:.3g}" for a in squashing)
+        slopes = ", ".join(f"{facts.describe(a)}: mean slope {slope:.3g}" for a, slope in squashing)
         evidence.append(Evidence(
             f"the gradient passes {len(squashing)} squashing activation(s) between them, which "
             f"multiply it by their slope ({slopes}; product {product:.3g})", product))
-        kinds = sorted({a.kind for a in squashing})
+        kinds = sorted({a.kind for a, _ in squashing})
         causes.append(f"the {' and '.join(kinds)} activations: a sigmoid's slope is at most 0.25, "
                       "so each one passes at most a quarter of the gradient back")
     for w, gain in small:
@@ -75,30 +67,30 @@ def gradients_across_depth(run: Run) -> list[Diagnosis]:
             f"'{w.layer}': weight std x sqrt(fan_in) = {gain:.3g} (LeCun init: 1; PyTorch's default: "
             f"0.58)", gain, w.layer))
         causes.append(f"the small initial weights of '{w.layer}'")
-    if trend is not None:
-        evidence.append(Evidence(trend.text(), trend.last))
+    evidence += [Evidence(t.text(), t.last) for t in trends]
+    severity: Severity
     if ratio <= VANISH_RATIO:
         severity = "warning"
-        title = (f"Vanishing gradients: '{first.layer}' gets {1 / ratio:.0f}x smaller gradients "
-                 f"than '{last.layer}'")
+        title = (f"Vanishing gradients: '{first.layer}' gets {shrink:.0f}x smaller gradients per "
+                 f"weight than '{last.layer}'")
     else:
         severity = "info"
-        title = (f"Gradients shrink {1 / ratio:.0f}x from '{last.layer}' back to '{first.layer}'"
-                 + (", but the loss still falls" if trend is not None and trend.falling else ""))
+        title = (f"Gradients per weight shrink {shrink:.0f}x from '{last.layer}' back to "
+                 f"'{first.layer}'" + (", but the loss still falls" if falling else ""))
     why = (f"Each layer's gradient is the next layer's multiplied by the slopes on the way back: "
            f"{'; '.join(causes) if causes else 'the gradient shrinks at every layer'}. "
-           f"'{first.layer}' therefore learns about {1 / ratio:.0f}x slower than '{last.layer}'")
-    if trend is not None and trend.falling and severity == "info":
-        why += (f". At this depth training still works ({trend.text()}); with more such layers "
-                "the first ones would stop learning.")
+           f"'{first.layer}' therefore learns about {shrink:.0f}x slower than '{last.layer}'")
+    if falling and severity == "info":
+        why += (f". At this depth training still works ({'; '.join(t.text() for t in trends)}); "
+                "with more such layers the first ones would stop learning.")
     else:
         why += "; stacked deeper, the first layers stop learning altogether."
     line = None
     fix = []
     if by_activations:
-        line = module_line(run, squashing[0])
+        line = facts.module_line(run, squashing[0][0])
         fix.append("use ReLU (F.relu / nn.ReLU) or GELU between the hidden layers instead of "
-                   f"{' / '.join(sorted({a.kind for a in squashing}))}; keep a sigmoid only at the "
+                   f"{' / '.join(sorted({a.kind for a, _ in squashing}))}; keep a sigmoid only at the "
                    "output if you need probabilities (better: BCEWithLogitsLoss on the raw output)")
     if small:
         fix.append("drop the custom initialisation (PyTorch's default is fine) or use "
@@ -107,24 +99,38 @@ def gradients_across_depth(run: Run) -> list[Diagnosis]:
         fix.append("add normalisation (nn.LayerNorm / nn.BatchNorm1d) between layers, or residual "
                    "connections, and use He init: nn.init.kaiming_normal_(w, nonlinearity='relu')")
     fix_code = None
-    if line is not None and squashing and squashing[0].source == "function":
+    if line is not None and squashing and squashing[0][0].source == "function":
         text = run.cell_line(line)
-        replaced = text.replace(f"F.{squashing[0].kind}(", "F.relu(").replace(
-            f"torch.{squashing[0].kind}(", "torch.relu(")
+        kind = squashing[0][0].kind
+        replaced = text.replace(f"F.{kind}(", "F.relu(").replace(f"torch.{kind}(", "torch.relu(")
         fix_code = replaced if replaced != text else None
-    return [Diagnosis(
-        code="NBG501", slug="vanishing-gradients", severity=severity, title=title,  # type: ignore[arg-type]
-        evidence=evidence, why=why, fix=_sentence("; ".join(fix)), fix_code=fix_code,
+    return [make(
+        "NBG501", severity=severity, title=title,
+        evidence=evidence, why=why, fix=facts.sentence("; ".join(fix)), fix_code=fix_code,
         line=line, confidence=0.9 if causes else 0.6, layers=[first.layer, last.layer])]
 
 
-def _exploding(run: Run, layers: list, ratios: list[tuple[int, float]]) -> Diagnosis:
+def _per_layer(run: Run, layers: list[WeightLayer], step: int) -> list[Evidence]:
+    """Each weighted layer's gradient norm as the tables show it, its size, and the two per weight."""
+    out = []
+    for w in layers:
+        norm = facts.layer_grad_norm(run, w.layer, step)
+        rms = facts.grad_rms(run, w).get(step)
+        if norm is not None and rms is not None:
+            out.append(Evidence(f"'{w.layer}': gradient norm {fmt(norm)} at step {step}, over "
+                                f"{w.numel} weights: {fmt(rms)} per weight", norm, w.layer, step))
+    return out
+
+
+def _exploding(run: Run, layers: list[WeightLayer], ratios: list[tuple[int, float]]) -> Diagnosis:
     first, last = layers[0], layers[-1]
     step, ratio = ratios[0]
-    large = [(w, g) for w in layers if (g := init_gain(run, w)) is not None and g > INIT_GAIN_HIGH]
+    large = [(w, g) for w in layers
+             if (g := facts.init_gain(run, w)) is not None and g > INIT_GAIN_HIGH]
     evidence = [Evidence(
-        f"per-entry gradient size (RMS) of '{first.layer}' is {ratio:.3g}x that of '{last.layer}' "
-        f"at step {step}", ratio, first.layer, step)]
+        f"at step {step}, per weight (gradient norm / sqrt(number of weights)) '{first.layer}' "
+        f"gets {ratio:.0f}x larger gradients than '{last.layer}'", ratio, first.layer, step)]
+    evidence += _per_layer(run, [first, last], step)
     for w, gain in large:
         evidence.append(Evidence(
             f"'{w.layer}': weight std x sqrt(fan_in) = {gain:.3g}, {gain:.1f}x LeCun's init", gain,
@@ -143,19 +149,15 @@ def _exploding(run: Run, layers: list, ratios: list[tuple[int, float]]) -> Diagn
         causes.append(f"a deep stack of {len(norms)} BatchNorm layers without skip connections "
                       "amplifies the gradient at each layer (Yang et al., ICLR 2019)")
     cause = "; ".join(causes) or "the gradient grows at every layer going back"
-    return Diagnosis(
-        code="NBG502", slug="exploding-gradients", severity="warning",
-        title=f"Exploding gradients: '{first.layer}' gets {ratio:.0f}x larger gradients than "
-              f"'{last.layer}'",
+    return make(
+        "NBG502", severity="warning",
+        title=f"Exploding gradients: '{first.layer}' gets {ratio:.0f}x larger gradients per weight "
+              f"than '{last.layer}'",
         evidence=evidence,
-        why=f"{_sentence(cause)[:-1]}; the early layers take steps far too large for their weights "
+        why=f"{facts.capital(cause)}; the early layers take steps far too large for their weights "
             "while the last ones barely move, and the loss becomes unstable.",
         fix=("Add skip connections (return x + block(x)) or use fewer layers; " if norms else
              "Use PyTorch's default initialisation or nn.init.kaiming_normal_ instead of large "
              "weights; ") + "clip gradients with torch.nn.utils.clip_grad_norm_(model.parameters(), "
             "1.0) before optimizer.step().",
         confidence=0.8 if causes else 0.6, layers=[first.layer, last.layer])
-
-
-def _sentence(text: str) -> str:
-    return text[:1].upper() + text[1:] + "."

@@ -1,4 +1,4 @@
-"""Item 13 of issue 3: the exceptions students hit most, said in plain words with the fix.
+"""The exceptions students hit most, said in plain words with the fix.
 
 The user's traceback is shown unchanged; this adds a diagnosis beside it. Each explanation is chosen
 by matching the exception's type and message (run.error), and made concrete from the message's own
@@ -12,8 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from nbgrad.diagnose import facts
+from nbgrad.diagnose.catalogue import CATALOGUE, make
 from nbgrad.diagnose.diagnosis import Diagnosis, Evidence
-from nbgrad.diagnose.rules.graph import graph_breaks, reconnected
 from nbgrad.records import Run
 
 Detail = tuple[list[Evidence], "str | None", "int | None", "str | None"]
@@ -21,10 +21,11 @@ Detail = tuple[list[Evidence], "str | None", "int | None", "str | None"]
 
 @dataclass
 class Known:
+    """An exception nbgrad explains: its code (the catalogue holds its slug and title), the
+    message it is recognised by, and how to make the explanation concrete."""
+
     code: str
-    slug: str
     pattern: str  # searched in "Type: message"
-    title: str
     why: str
     fix: str
     # (run, match) -> (extra evidence, fix_code, fix line, fix text or None to keep `fix`)
@@ -32,7 +33,7 @@ class Known:
 
 
 def _not_connected(run: Run, match: re.Match[str]) -> Detail:
-    breaks = graph_breaks(run)
+    breaks = facts.graph_breaks(run)
     evidence = [Evidence(f"line {n} `{text}` uses {', '.join(found)}: the result has no autograd "
                          "history") for n, text, found in breaks[:3]]
     line = next((n for n, _, found in breaks if "torch.no_grad()" not in found), None)
@@ -40,7 +41,7 @@ def _not_connected(run: Run, match: re.Match[str]) -> Detail:
     assigned = facts.assignment_line(run, variable, run.error.line if run.error else None) \
         if variable else None
     target = line or assigned
-    return evidence, reconnected(run.cell_line(target)) if target else None, target, None
+    return evidence, facts.reconnected(run.cell_line(target)) if target else None, target, None
 
 
 def _carried_state(run: Run, match: re.Match[str]) -> Detail:
@@ -54,7 +55,7 @@ def _carried_state(run: Run, match: re.Match[str]) -> Detail:
         carried = [t for t in targets if t in args]
         if carried:
             name = carried[-1]
-            indent = re.match(r"^\s*", text).group(0)  # type: ignore[union-attr]
+            indent = text[:len(text) - len(text.lstrip())]
             return ([Evidence(f"line {number} `{text.strip()}` feeds `{name}` from the previous "
                               "iteration back into the model")],
                     f"{indent}{name} = {name}.detach()".strip(), number,
@@ -164,18 +165,16 @@ def _multi_target(run: Run, match: re.Match[str]) -> Detail:
 
 
 KNOWN = [
-    Known("NBG901", "backward-without-graph",
+    Known("NBG901",
           r"element 0 of tensors does not require grad",
-          "backward() was called on a tensor that is not connected to the model",
           "The tensor was computed without autograd history: under torch.no_grad(), after "
           ".detach(), from .item()/.numpy() values, or from parameters with requires_grad=False. "
           "There is nothing to differentiate.",
           "Compute the loss from the model's output with torch operations outside torch.no_grad(), "
           "and call backward() on it; take .item() only to print.",
           _not_connected),
-    Known("NBG902", "backward-twice",
+    Known("NBG902",
           r"Trying to backward through the graph a second time",
-          "backward() went through a graph that an earlier backward() already freed",
           "After backward() autograd frees the graph it used. Something computed in an earlier "
           "iteration (typically an RNN's hidden state, or an output computed once before the "
           "loop) is still part of this iteration's loss, so backward() reaches into the old, freed "
@@ -184,21 +183,19 @@ KNOWN = [
           "iteration to the next (hidden = hidden.detach()). Do not use retain_graph=True to "
           "silence this: it makes each step backpropagate through all earlier ones.",
           _carried_state),
-    Known("NBG903", "inplace-modified",
+    Known("NBG903",
           r"modified by an inplace operation: (?P<what>\[[^\]]*\][^,]*)",
-          "A tensor that backward() needs was changed in place",
           "Autograd keeps some tensors from the forward pass to compute gradients. An in-place "
           "operation (x += ..., x[i] = ..., relu_(), inplace=True, or optimizer.step() between a "
           "forward pass and its backward()) changed one of them, so its gradient would be wrong.",
           "Use the out-of-place form (x = x + ..., torch.relu(x), inplace=False); in a GAN, call "
           "backward() before the other network's step().",
           _inplace),
-    Known("NBG904", "dtype-mismatch",
+    Known("NBG904",
           r"must have the same dtype|expected m1 and m2 to have the same dtype|"
           r"expected scalar type \w+ but found \w+|Found dtype \w+ but expected \w+|"
           r"expected target dtype to be Long|Expected floating point type for target|"
           r"Input type \(\w+\) and (weight|bias) type \(\w+\) should be the same",
-          "Two tensors of different number types (float32, float64, int64) meet in one operation",
           "Layers hold float32 weights; inputs made from NumPy are float64 (Double) and class "
           "labels are int64 (Long). Classification losses want Long class indices, regression "
           "losses and BCE want float targets.",
@@ -206,49 +203,43 @@ KNOWN = [
           "CrossEntropyLoss / NLLLoss targets with y.long(); MSELoss / BCELoss targets with "
           "y.float().",
           _dtypes),
-    Known("NBG905", "device-mismatch",
+    Known("NBG905",
           r"Expected all tensors to be on the same device|is not on the expected device|"
           r"Input type \([\w.]*cuda[\w.]*\) and weight type|and weight type \([\w.]*cuda",
-          "The model and the data are on different devices",
           "An operation needs all its tensors on one device (CPU or one GPU). model.to(device) moves "
           "the weights, but each batch must be moved too, and tensors made inside the loop start on "
           "the CPU.",
           "Move the model once and every batch as it arrives: model.to(device); "
           "x, y = x.to(device), y.to(device); create new tensors with device=x.device."),
-    Known("NBG906", "linear-shape-mismatch",
+    Known("NBG906",
           r"mat1 and mat2 shapes cannot be multiplied \((?P<rows>\d+)x(?P<given>\d+) and "
           r"(?P<expected>\d+)x(?P<out>\d+)\)",
-          "The input's feature count does not match the Linear layer",
           "nn.Linear(in_features, out_features) multiplies each row of its input by its weight; "
           "the row length must equal in_features.",
           "Make the layer's in_features equal the input's feature count.",
           _shapes),
-    Known("NBG907", "non-leaf-optimize",
+    Known("NBG907",
           r"can't optimize a non-leaf Tensor",
-          "The optimizer was given a computed tensor instead of a parameter",
           "torch.randn(..., requires_grad=True) * 0.01 (or .to(device) after requires_grad=True) "
           "is the result of an operation, not a leaf tensor; the optimizer can only update leaf "
           "tensors that own their values.",
           "Create the tensor first and then ask for gradients: "
           "w = (torch.randn(3, 1) * 0.01).requires_grad_(), or use nn.Parameter.",
           _non_leaf),
-    Known("NBG908", "cross-entropy-target-shape",
+    Known("NBG908",
           r"multi-target not supported|0D or 1D target tensor expected",
-          "CrossEntropyLoss got targets of shape (N, 1); it wants one class index per sample, (N,)",
           "For class indices CrossEntropyLoss expects a 1-D tensor of N integers; a column (N, 1) "
           "looks like several targets per sample.",
           "Squeeze the extra dimension: y.squeeze(1) (or y.view(-1)).",
           _multi_target),
-    Known("NBG909", "item-before-backward",
+    Known("NBG909",
           r"'float' object has no attribute 'backward'",
-          "backward() was called on a Python number, not on a tensor",
           ".item() (or float()) turns the loss into a plain Python number, which has no gradient "
           "history and no backward().",
           "Call backward() on the loss tensor, and take .item() only to print or log it.",
           _not_connected),
-    Known("NBG910", "backward-non-scalar",
+    Known("NBG910",
           r"grad can be implicitly created only for scalar outputs",
-          "backward() was called on a tensor with several values instead of one loss number",
           "backward() without arguments needs a single number. The loss was not reduced (e.g. "
           "reduction='none', or the model's output itself was used).",
           "Reduce the loss to one number before backward(): loss.mean().backward(), or a loss "
@@ -287,9 +278,8 @@ def explain_error(run: Run) -> list[Diagnosis]:
             evidence += extra
             line = fix_line or line
             fix = better or fix
-        return [Diagnosis(code=known.code, slug=known.slug, severity="error", title=known.title,
-                          evidence=evidence, why=known.why, fix=fix, fix_code=fix_code, line=line,
-                          confidence=0.9)]
+        return [make(known.code, title=CATALOGUE[known.code].about, evidence=evidence,
+                     why=known.why, fix=fix, fix_code=fix_code, line=line, confidence=0.9)]
     return []
 
 

@@ -1,4 +1,4 @@
-"""Item 1 of issue 3: the loss does not reach the parameters.
+"""The loss does not reach the parameters.
 
 A gradient that is `None` after `backward()` means autograd found no path from the loss to that
 parameter. Which parameters lack one tells the cause apart: none at all (the loss itself was cut from
@@ -8,108 +8,26 @@ that are new at every step (made inside `forward`).
 
 from __future__ import annotations
 
-import re
-
 from nbgrad.diagnose import facts
+from nbgrad.diagnose.catalogue import make
 from nbgrad.diagnose.diagnosis import Diagnosis, Evidence, Severity
 from nbgrad.diagnose.facts import fmt
-from nbgrad.records import LayerInfo, Run
-from nbgrad.thresholds import NEW_LAYER_REPEATS
-
-# constructs that make a tensor without autograd history
-GRAPH_BREAKS = {
-    r"torch\.tensor\(": "torch.tensor(...)",
-    r"\.item\(\)": ".item()",
-    r"\.detach\(\)": ".detach()",
-    r"\.data\b": ".data",
-    r"\.numpy\(\)": ".numpy()",
-    r"from_numpy\(": "torch.from_numpy(...)",
-    r"\bno_grad\(\)": "torch.no_grad()",
-    r"\.tolist\(\)": ".tolist()",
-}
-
-
-def graph_breaks(run: Run) -> list[tuple[int, str, list[str]]]:
-    """Cell lines that contain a construct which cuts autograd history: (line, text, constructs)."""
-    out = []
-    for number, text in facts.cell_lines(run):
-        code = text.split("#", 1)[0]
-        found = [label for pattern, label in GRAPH_BREAKS.items() if re.search(pattern, code)]
-        if found:
-            out.append((number, text.strip(), found))
-    return out
-
-
-def _matching_paren(text: str, start: int) -> int:
-    """Index of the ')' that closes the '(' at `start`, -1 when unbalanced."""
-    depth = 0
-    for i in range(start, len(text)):
-        depth += {"(": 1, ")": -1}.get(text[i], 0)
-        if depth == 0:
-            return i
-    return -1
-
-
-def _first_argument(inner: str) -> str:
-    depth = 0
-    for i, ch in enumerate(inner):
-        depth += {"(": 1, "[": 1, "{": 1, ")": -1, "]": -1, "}": -1}.get(ch, 0)
-        if ch == "," and depth == 0:
-            return inner[:i]
-    return inner
-
-
-def reconnected(text: str) -> str | None:
-    """The line with its graph-cutting wrappers removed, when that leaves valid Python.
-
-    `loss = torch.tensor(criterion(out, y).item(), requires_grad=True)` -> `loss = criterion(out, y)`.
-    """
-    out = text.strip()
-    for wrapper in ("torch.tensor(", "torch.as_tensor(", "torch.from_numpy(", "np.array("):
-        while (at := out.find(wrapper)) >= 0:
-            close = _matching_paren(out, at + len(wrapper) - 1)
-            if close < 0:
-                return None
-            out = out[:at] + _first_argument(out[at + len(wrapper):close]).strip() + out[close + 1:]
-    out = re.sub(r"\.(item|detach|numpy|cpu|requires_grad_)\(\)|\.data", "", out)
-    if out == text.strip() or "(" not in out.partition("=")[2]:
-        return None  # unchanged, or nothing left that computes the loss from the model
-    try:
-        compile(out, "<fix>", "exec")
-    except SyntaxError:
-        return None
-    return out
+from nbgrad.records import Run
 
 
 def _break_evidence(run: Run, limit: int = 3) -> list[Evidence]:
     return [Evidence(f"line {n} `{text}` uses {', '.join(found)}: the result has no autograd "
-                     "history") for n, text, found in graph_breaks(run)[:limit]]
-
-
-def created_in_forward(run: Run) -> list[list[LayerInfo]]:
-    """Groups of layers of one type and shape that appeared anew at several later steps."""
-    groups: dict[tuple[str, tuple[tuple[int, ...], ...]], list[LayerInfo]] = {}
-    for layer in run.layers.values():
-        if layer.first_step is None or layer.type == "Tensor":
-            continue
-        shapes = tuple(tuple(run.params[p].shape) for p in layer.params)
-        groups.setdefault((layer.type, shapes), []).append(layer)
-    found = []
-    for layers in groups.values():
-        later = {layer.first_step for layer in layers if layer.first_step}
-        if len(later) >= NEW_LAYER_REPEATS:
-            found.append(sorted(layers, key=lambda layer: layer.first_step or 0))
-    return found
+                     "history") for n, text, found in facts.graph_breaks(run)[:limit]]
 
 
 def loss_detached(run: Run) -> list[Diagnosis]:
     """NBG101: backward() ran, yet no parameter anywhere got a gradient."""
     if not run.steps or run.error is not None or run.backward_calls == 0:
         return []
-    trainable = [p for p in run.params.values() if p.requires_grad]
+    trainable = [p for p in run.params.values() if facts.learnable(run, p.name)]
     if not trainable:
         return []  # all frozen: NBG203
-    if any((s.backward_grad_norm or 0.0) > 0 for s in run.steps):
+    if any(facts.nonzero(s.backward_grad_norm) for s in run.steps):
         return []
     if any(facts.got_grad(run, p.name) for p in trainable):
         return []
@@ -126,8 +44,8 @@ def loss_detached(run: Run) -> list[Diagnosis]:
                                  f"{facts.names(unmoved)}", value=float(len(unmoved))))
     evidence += _break_evidence(run)
     name = variable or "loss"
-    return [Diagnosis(
-        code="NBG101", slug="loss-detached", severity="error",
+    return [make(
+        "NBG101", severity="error",
         title=f"The loss does not reach the model: `{name}` carries no gradient back to any weight",
         evidence=evidence,
         why=(f"`{name}` was made without the model's autograd history (under torch.no_grad(), or "
@@ -135,7 +53,7 @@ def loss_detached(run: Run) -> list[Diagnosis]:
              "to the parameters: every .grad stays empty and the optimizer has nothing to apply."),
         fix=(f"Compute `{name}` from the model's output with torch operations only, and call "
              "backward() on that tensor; take .item() only to print it."),
-        fix_code=reconnected(run.cell_line(loss_line)) if loss_line else None,
+        fix_code=facts.reconnected(run.cell_line(loss_line)) if loss_line else None,
         line=loss_line or backward_line,
         confidence=1.0,
     )]
@@ -148,7 +66,7 @@ def layer_cut_from_loss(run: Run) -> list[Diagnosis]:
     with_grad = {p for p in run.params if facts.got_grad(run, p)}
     if not with_grad:
         return []  # nothing got a gradient: NBG101
-    made_in_forward = {layer.name for group in created_in_forward(run) for layer in group}
+    made_in_forward = {layer.name for group in facts.created_in_forward(run) for layer in group}
     idle = {oi for oi in range(len(run.optimizers))  # whole optimizers unused: NBG201 / NBG202
             if not any(p in with_grad for p in facts.optimizer_params(run, oi))}
     cut, reached = [], []
@@ -159,7 +77,7 @@ def layer_cut_from_loss(run: Run) -> list[Diagnosis]:
         if any(p.name in with_grad for p in params):
             reached.append(layer)
             continue
-        trained = [p for p in params if p.requires_grad and p.optimizer is not None
+        trained = [p for p in params if facts.learnable(run, p.name) and p.optimizer is not None
                    and p.optimizer not in idle]
         never = all(s.params[p.name].grad_norm is None for s in run.steps for p in trained
                     if p.name in s.params)
@@ -183,15 +101,15 @@ def layer_cut_from_loss(run: Run) -> list[Diagnosis]:
         evidence.append(Evidence(f"{facts.names(after)}, which ran after {them}, did get gradients "
                                  f"(norm up to {fmt(grad)}): the graph is cut in between",
                                  value=grad))
-    breaks = graph_breaks(run)
+    breaks = facts.graph_breaks(run)
     evidence += _break_evidence(run)
     # a cut by .detach()/.data/... upstream of layers that learn is a mistake; a cut by
     # torch.no_grad() alone is how a backbone is frozen on purpose (its weights just stay put)
     explicit = [b for b in breaks if set(b[2]) - {"torch.no_grad()"}]
     severity: Severity = "error" if inside and explicit else "info" if breaks and not explicit \
         else "warning"
-    return [Diagnosis(
-        code="NBG102", slug="layer-cut-from-loss", severity=severity,
+    return [make(
+        "NBG102", severity=severity,
         title=f"{facts.layer_names(names)} never get{'s' if len(names) == 1 else ''} a gradient: "
               "the loss does not reach "
               + ("it" if len(names) == 1 else "them"),
@@ -212,7 +130,7 @@ def layer_cut_from_loss(run: Run) -> list[Diagnosis]:
 def layer_created_in_forward(run: Run) -> list[Diagnosis]:
     """NBG103: a layer type whose parameters are new objects at step after step."""
     found = []
-    for group in created_in_forward(run):
+    for group in facts.created_in_forward(run):
         first = group[0]
         shapes = ", ".join(str(tuple(run.params[p].shape)) for p in first.params)
         steps = sorted({layer.first_step or 0 for layer in group})
@@ -225,8 +143,8 @@ def layer_created_in_forward(run: Run) -> list[Diagnosis]:
             Evidence("none of them is in an optimizer" if not in_opt else
                      f"only {len(in_opt)} of their parameters are in an optimizer"),
         ]
-        found.append(Diagnosis(
-            code="NBG103", slug="layer-created-in-forward", severity="error",
+        found.append(make(
+            "NBG103", severity="error",
             title=f"A new {first.type} layer is made at every step: it is created inside forward()",
             evidence=evidence,
             why=("A layer built inside forward() gets fresh random weights at every call: what one "
@@ -252,18 +170,19 @@ def layer_never_ran(run: Run) -> list[Diagnosis]:
             continue  # the whole optimizer is unused: NBG201 / NBG202
         idle = [layer for layer in run.layers.values()
                 if layer.forward_order is None and layer.type != "Tensor"
+                and any(facts.learnable(run, p) for p in layer.params)
                 and all(p in held and run.params[p].requires_grad
                         and not facts.got_grad(run, p) for p in layer.params)]
         if not idle:
             continue
         names = [layer.name for layer in idle]
-        found.append(Diagnosis(
-            code="NBG104", slug="layer-never-ran", severity="info",
+        found.append(make(
+            "NBG104", severity="info",
             title=f"{facts.layer_names(names)} never ran: '{run.optimizers[oi].name}' holds "
                   + ("it, but it does" if len(names) == 1 else "them, but they do") + " not learn",
             evidence=[Evidence(f"{layer.name} ({layer.type}, {facts.names(layer.params)}) did not "
                                f"run in {len(run.steps)} steps and never got a gradient",
-                               layer=layer.name) for layer in idle],
+                               value=float(len(run.steps)), layer=layer.name) for layer in idle],
             why=("A layer that forward() does not call takes no part in the loss; its weights stay "
                  "as initialised. That is fine for a head kept for another task."),
             fix="If the layer should be part of the model, call it in forward(); otherwise ignore "

@@ -1,4 +1,4 @@
-"""Item 4 of issue 3: a learning rate of zero, or so small that the updates are negligible.
+"""A learning rate of zero, or so small that the updates are negligible.
 
 "Small" is judged by what the lr does, the update/param ratio of each layer, and only blamed on the
 lr when the same gradients at an ordinary lr would give a healthy update: a converged model with tiny
@@ -8,9 +8,8 @@ Too large a learning rate shows in the loss and is decided in loss_trend.py.
 
 from __future__ import annotations
 
-import re
-
 from nbgrad.diagnose import facts
+from nbgrad.diagnose.catalogue import make
 from nbgrad.diagnose.diagnosis import Diagnosis, Evidence
 from nbgrad.diagnose.facts import fmt
 from nbgrad.records import Run
@@ -19,12 +18,6 @@ from nbgrad.thresholds import (
     UPDATE_RATIO_HEALTHY_MIN,
     UPDATE_RATIO_NEGLIGIBLE,
 )
-
-
-def creation_line(run: Run, optimizer: int) -> int | None:
-    """The cell line that builds the optimizer (`opt = torch.optim.SGD(...)`)."""
-    name = re.escape(run.optimizers[optimizer].name)
-    return facts.line_matching(run, rf"^\s*{name}\s*=[^=]")
 
 
 def _group_layers(run: Run, optimizer: int, group: int) -> list[str]:
@@ -42,10 +35,10 @@ def lr_zero(run: Run) -> list[Diagnosis]:
                 continue
             if not any(facts.got_grad(run, p) for p in group):
                 continue
-            line = creation_line(run, oi)
+            line = facts.optimizer_line(run, oi)
             which = f"group {gi} of '{opt.name}'" if len(opt.param_groups) > 1 else f"'{opt.name}'"
-            found.append(Diagnosis(
-                code="NBG401", slug="lr-zero", severity="error",
+            found.append(make(
+                "NBG401", severity="error",
                 title=f"The learning rate of {which} is 0: its parameters never change",
                 evidence=[Evidence(f"lr = 0 at all {len(lrs)} steps of {opt.type} '{opt.name}' "
                                    f"(param group {gi}, {facts.names(group)}), although they got "
@@ -92,9 +85,9 @@ def lr_too_small(run: Run) -> list[Diagnosis]:
             if len(losses) >= 2:
                 evidence.append(Evidence(f"the loss went from {fmt(losses[0])} to {fmt(losses[-1])}",
                                          value=losses[-1]))
-            line = creation_line(run, oi)
-            found.append(Diagnosis(
-                code="NBG402", slug="lr-too-small", severity="warning",
+            line = facts.optimizer_line(run, oi)
+            found.append(make(
+                "NBG402", severity="warning",
                 title=f"The learning rate ({fmt(lr)}) is too small: the weights barely move",
                 evidence=evidence,
                 why=(f"At {fmt(largest)} of their size per step, the weights need about "

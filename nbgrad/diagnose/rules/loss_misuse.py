@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+from nbgrad.diagnose.catalogue import make
 from nbgrad.diagnose.diagnosis import Diagnosis, Evidence
 from nbgrad.records import LossCall, Run
 from nbgrad.thresholds import PROBABILITY_SUM_TOLERANCE
@@ -35,11 +36,10 @@ def _where(call: LossCall) -> str:
     return f" (line {call.input_from_line})" if call.input_from_line else ""
 
 
-def _diag(call: LossCall, code: str, slug: str, severity: str, title: str, evidence: list[Evidence],
-          why: str, fix: str) -> Diagnosis:
-    return Diagnosis(code=code, slug=slug, severity=severity, title=title, evidence=evidence,  # type: ignore[arg-type]
-                     why=why, fix=fix, line=call.line, confidence=1.0,
-                     layers=[call.layer] if call.layer else [])
+def _diag(call: LossCall, code: str, title: str, evidence: list[Evidence], why: str,
+          fix: str) -> Diagnosis:
+    return make(code, title=title, evidence=evidence, why=why, fix=fix, line=call.line,
+                confidence=1.0, layers=[call.layer] if call.layer else [])
 
 
 def loss_input_misuse(run: Run) -> list[Diagnosis]:
@@ -54,7 +54,7 @@ def loss_input_misuse(run: Run) -> list[Diagnosis]:
                 made in ("softmax", "sigmoid") or (made != "log_softmax" and _probabilities(call))):
             floor = -math.log(math.e / (math.e + call.classes - 1))
             found.append(_diag(
-                call, "NBG801", "probabilities-into-cross-entropy", "error",
+                call, "NBG801",
                 f"{(made or 'softmax').capitalize()} is applied before CrossEntropyLoss, which applies "
                 "log_softmax itself",
                 [e for e in (seen,) if e] + [Evidence(
@@ -67,7 +67,7 @@ def loss_input_misuse(run: Run) -> list[Diagnosis]:
                 "the model; apply softmax only where you need probabilities (predictions, metrics)."))
         elif call.function == "binary_cross_entropy_with_logits" and made in ("sigmoid", "softmax"):
             found.append(_diag(
-                call, "NBG801", "probabilities-into-cross-entropy", "error",
+                call, "NBG801",
                 f"{made.capitalize()} is applied before BCEWithLogitsLoss, which applies sigmoid itself",
                 [e for e in (seen,) if e] + [Evidence(
                     "a second sigmoid maps [0, 1] to [0.5, 0.73]: for a target of 0 the loss can "
@@ -78,7 +78,7 @@ def loss_input_misuse(run: Run) -> list[Diagnosis]:
                 "it and use nn.BCELoss (less stable numerically)."))
         elif call.function == "cross_entropy" and made == "log_softmax":
             found.append(_diag(
-                call, "NBG802", "log-softmax-before-cross-entropy", "info",
+                call, "NBG802",
                 "log_softmax before CrossEntropyLoss is redundant (harmless)",
                 [e for e in (seen,) if e],
                 "CrossEntropyLoss applies log_softmax itself; applying it twice gives the same "
@@ -90,7 +90,7 @@ def loss_input_misuse(run: Run) -> list[Diagnosis]:
             probs = made in ("softmax", "sigmoid") or _probabilities(call)
             what = "probabilities" if probs else "raw scores"
             found.append(_diag(
-                call, "NBG803", "nll-loss-without-log-softmax", "error",
+                call, "NBG803",
                 f"NLLLoss is given {what}, not log-probabilities",
                 [e for e in (seen,) if e] + [Evidence(
                     "log-probabilities are all <= 0; the largest value here is "
@@ -115,7 +115,7 @@ def loss_target_misuse(run: Run) -> list[Diagnosis]:
             squeeze = "output.squeeze(1)" if inp[-1:] == (1,) and len(inp) == len(tgt) + 1 else None
             unsqueeze = "target.unsqueeze(1)" if tgt[-1:] != (1,) and len(tgt) + 1 == len(inp) else None
             found.append(_diag(
-                call, "NBG804", "broadcast-loss-shapes", "error",
+                call, "NBG804",
                 f"{name} compares shapes {inp} and {tgt}, which broadcast to "
                 f"{tuple(call.broadcast_shape)}",
                 [Evidence(f"prediction {inp}, target {tgt}: broadcasting makes "
@@ -132,7 +132,7 @@ def loss_target_misuse(run: Run) -> list[Diagnosis]:
                 and (high >= call.classes or low < 0)):
             one_based = low >= 1 and high == call.classes
             found.append(_diag(
-                call, "NBG805", "class-label-out-of-range", "error",
+                call, "NBG805",
                 f"Class labels run from {low:.0f} to {high:.0f}, but the model "
                 f"outputs {call.classes} classes (0 to {call.classes - 1})",
                 [Evidence(f"{name} target: min {low:.0f}, max {high:.0f} (ignore_index "
@@ -147,7 +147,7 @@ def loss_target_misuse(run: Run) -> list[Diagnosis]:
                 and target.min is not None and target.max is not None
                 and (target.min < 0 or target.max > 1)):
             found.append(_diag(
-                call, "NBG806", "bce-target-out-of-range", "error",
+                call, "NBG806",
                 f"{name} targets run from {target.min:.3g} to {target.max:.3g}, outside [0, 1]",
                 [Evidence(f"target min {target.min:.3g}, max {target.max:.3g}", target.max,
                           call.layer or None, call.step)],

@@ -1,4 +1,4 @@
-"""Item 7 of issue 3: the loss over the recorded steps: diverging, oscillating, not decreasing.
+"""The loss over the recorded steps: diverging, oscillating, not decreasing.
 
 A trend compares the mean loss of the first and last thirds of an optimizer's steps, so one noisy
 mini-batch cannot decide it. The loss alone rarely proves a cause, so the severity follows what else
@@ -14,9 +14,9 @@ import math
 import statistics
 
 from nbgrad.diagnose import facts
+from nbgrad.diagnose.catalogue import make
 from nbgrad.diagnose.diagnosis import Diagnosis, Evidence
 from nbgrad.diagnose.facts import fmt
-from nbgrad.diagnose.rules.learning_rate import creation_line
 from nbgrad.records import Run
 from nbgrad.thresholds import (
     LOSS_DIVERGE_FACTOR,
@@ -28,12 +28,6 @@ from nbgrad.thresholds import (
     UPDATE_RATIO_HEALTHY_MIN,
     UPDATE_RATIO_LARGE,
 )
-
-
-def adversarial(run: Run) -> bool:
-    """Two or more optimizers that each step on a loss of their own."""
-    own = {s.optimizer for s in run.steps if s.backward_calls > 0 and s.losses}
-    return len(own) >= 2
 
 
 def _thirds(values: list[float]) -> tuple[float, float]:
@@ -53,7 +47,7 @@ def loss_trend(run: Run) -> list[Diagnosis]:
     mini-batches it is mostly the batches', so only a rise by an order of magnitude (or to inf/NaN)
     counts there, and oscillation and flatness are not judged at all.
     """
-    if run.error is not None or adversarial(run):
+    if run.error is not None or facts.adversarial(run):
         return []
     found = []
     for oi in range(len(run.optimizers)):
@@ -105,10 +99,10 @@ def _lr_too_large(run: Run, oi: int, values: list[float], typical: float,
     opt = run.optimizers[oi]
     lrs = facts.lr_series(run, oi)
     lr = lrs[0] if lrs else None
-    line = creation_line(run, oi)
+    line = facts.optimizer_line(run, oi)
     suggestion = facts.power_of_ten(lr / 10) if lr else None
-    return Diagnosis(
-        code="NBG403", slug="lr-too-large", severity="error",
+    return make(
+        "NBG403", severity="error",
         title=f"The learning rate ({fmt(lr)}) is too large: the loss diverges",
         evidence=[
             Evidence(f"loss per step: {_losses(values)}; {growth}", value=values[-1] if values
@@ -128,8 +122,8 @@ def _lr_too_large(run: Run, oi: int, values: list[float], typical: float,
 
 def _diverging(run: Run, oi: int, values: list[float], growth: str, typical: float) -> Diagnosis:
     opt = run.optimizers[oi]
-    return Diagnosis(
-        code="NBG702", slug="loss-diverging", severity="warning",
+    return make(
+        "NBG702", severity="warning",
         title="The loss grows step after step",
         evidence=[Evidence(f"loss per step of '{opt.name}': {_losses(values)}; {growth}",
                            value=values[-1]),
@@ -147,10 +141,10 @@ def _diverging(run: Run, oi: int, values: list[float], growth: str, typical: flo
 def _oscillating(run: Run, oi: int, values: list[float], rises: int, typical: float) -> Diagnosis:
     opt = run.optimizers[oi]
     lrs = facts.lr_series(run, oi)
-    line = creation_line(run, oi)
+    line = facts.optimizer_line(run, oi)
     suggestion = facts.power_of_ten(lrs[0] / 10) if lrs and lrs[0] > 0 else None
-    return Diagnosis(
-        code="NBG703", slug="loss-oscillating", severity="warning",
+    return make(
+        "NBG703", severity="warning",
         title=f"The loss goes up at {rises} of {len(values) - 1} steps on the same batch: the "
               "steps overshoot",
         evidence=[Evidence(f"loss per step of '{opt.name}' (the same batch at every step): "
@@ -174,8 +168,8 @@ def _flat(run: Run, oi: int, values: list[float], first: float, last: float,
           typical: float) -> Diagnosis:
     opt = run.optimizers[oi]
     change = (last - first) / abs(first) if first else 0.0
-    return Diagnosis(
-        code="NBG701", slug="loss-not-decreasing", severity="info",
+    return make(
+        "NBG701", severity="info",
         title=f"The loss fell by less than {LOSS_MIN_DECREASE:.0%} in {len(values)} steps",
         evidence=[Evidence(f"loss per step of '{opt.name}': {_losses(values)} (mean of the first "
                            f"third {fmt(first)}, of the last third {fmt(last)}: {change:+.1%}; "

@@ -1,4 +1,4 @@
-"""Item 2 of issue 3: parameters that get gradients but that no optimizer steps, and the reverse.
+"""Parameters that get gradients but that no optimizer steps, and the reverse.
 
 A parameter with a gradient that no optimizer holds and that never changes is almost always a
 mistake: the optimizer was built on another object than the one that computes the loss. A frozen
@@ -11,22 +11,10 @@ from __future__ import annotations
 import re
 
 from nbgrad.diagnose import facts
+from nbgrad.diagnose.catalogue import make
 from nbgrad.diagnose.diagnosis import Diagnosis, Evidence
 from nbgrad.diagnose.facts import fmt
-from nbgrad.diagnose.rules.graph import created_in_forward, graph_breaks
-from nbgrad.records import OptimizerRecord, Run
-
-
-def _creation_line(run: Run, opt: OptimizerRecord) -> int | None:
-    return facts.line_matching(run, rf"^\s*{re.escape(opt.name)}\s*=[^=]")
-
-
-def _assigned_after(run: Run, name: str, line: int | None) -> int | None:
-    """The first line after `line` that assigns `name` again (`model = Net()`)."""
-    if line is None:
-        return None
-    pattern = re.compile(rf"^\s*{re.escape(name)}\s*=[^=]")
-    return next((n for n, text in facts.cell_lines(run) if n > line and pattern.match(text)), None)
+from nbgrad.records import Run
 
 
 def _loss_line(run: Run, optimizer: int) -> int | None:
@@ -54,10 +42,10 @@ def grads_not_in_optimizer(run: Run) -> list[Diagnosis]:
     """NBG201: parameters that get gradients, belong to no optimizer and never change."""
     if not run.steps or run.error is not None:
         return []
-    made_in_forward = {p for group in created_in_forward(run) for layer in group
+    made_in_forward = {p for group in facts.created_in_forward(run) for layer in group
                        for p in layer.params}
     orphans = [p.name for p in run.params.values()
-               if p.requires_grad and p.optimizer is None and p.name not in made_in_forward
+               if facts.learnable(run, p.name) and p.optimizer is None and p.name not in made_in_forward
                and facts.got_grad(run, p.name) and not facts.moved(run, p.name)]
     if not orphans:
         return []
@@ -77,8 +65,8 @@ def grads_not_in_optimizer(run: Run) -> list[Diagnosis]:
     # with a cause found, or nothing learning at all, it is a mistake; a part of the model left out
     # of the optimizer without a known cause may be a freeze that forgot requires_grad_(False)
     certain = bool(cause) or everything
-    return [Diagnosis(
-        code="NBG201", slug="grads-not-in-optimizer", severity="error" if certain else "warning",
+    return [make(
+        "NBG201", severity="error" if certain else "warning",
         title=title + cause,
         evidence=evidence,
         why=("optimizer.step() only changes the tensors in its param_groups. These parameters "
@@ -100,9 +88,9 @@ def _cause(run: Run, orphans: list[str], layers: list[str], unused: list[int],
             f"{opt.type} '{opt.name}' holds {len(held)} other parameters"
             + (" of exactly the same shapes" if same else "")
             + f" that never took part in the loss (no gradient in {opt.steps} steps)"))
-        line = _creation_line(run, opt)
+        line = facts.optimizer_line(run, oi)
         source = facts.receiver(run, line, "parameters")
-        rebuilt = _assigned_after(run, source, line) if source else None
+        rebuilt = facts.assigned_after(run, source, line) if source else None
         if rebuilt is not None:
             evidence.append(Evidence(f"line {rebuilt} `{run.cell_line(rebuilt)}` makes a new "
                                      f"`{source}` after line {line} built '{opt.name}' on the "
@@ -113,8 +101,8 @@ def _cause(run: Run, orphans: list[str], layers: list[str], unused: list[int],
         return (f": '{opt.name}' was built on another model",
                 f"Build '{opt.name}' from the parameters of the model that computes the loss.",
                 line, None)
-    contained = {run.layers[name].container for name in layers
-                 if name in run.layers and run.layers[name].container}
+    contained = {box for name in layers if name in run.layers
+                 and (box := run.layers[name].container) is not None}
     if contained:
         box = sorted(contained)[0]
         attr = box.rsplit(".", 1)[-1]
@@ -129,8 +117,8 @@ def _cause(run: Run, orphans: list[str], layers: list[str], unused: list[int],
         return (f": they sit in a plain list `{box}`",
                 f"Keep the layers in nn.ModuleList (or nn.ModuleDict) instead of `{box}`'s plain "
                 "list, so that .parameters() and the optimizer see them.", line, code)
-    for opt in run.optimizers:
-        line = _creation_line(run, opt)
+    for oi, opt in enumerate(run.optimizers):
+        line = facts.optimizer_line(run, oi)
         source = facts.receiver(run, line, "parameters")
         if line is None or source is None:
             continue
@@ -174,9 +162,9 @@ def optimizer_params_unused(run: Run) -> list[Diagnosis]:
                              f"{len(held)} parameters ({facts.names(held)}) ever got a gradient"
                              + (f"; {len(frozen)} of them are frozen" if frozen else ""),
                              value=float(opt.steps))]
-        line = _creation_line(run, opt)
+        line = facts.optimizer_line(run, oi)
         if ran:
-            breaks = graph_breaks(run)
+            breaks = facts.graph_breaks(run)
             own = _loss_line(run, oi)
             mine = [b for b in breaks if b[0] == own] or breaks[:3]  # the cut on its own loss line
             evidence.append(Evidence(f"{facts.names(ran)} ran in the forward pass, so the graph is "
@@ -184,8 +172,8 @@ def optimizer_params_unused(run: Run) -> list[Diagnosis]:
             evidence += [Evidence(f"line {n} `{text}` uses {', '.join(cut)}: the result has no "
                                   "autograd history") for n, text, cut in mine]
             line = mine[0][0] if mine else line
-        found.append(Diagnosis(
-            code="NBG202", slug="optimizer-params-unused", severity="warning",
+        found.append(make(
+            "NBG202", severity="warning",
             title=f"'{opt.name}' steps parameters that never take part in the loss",
             evidence=evidence,
             why=(f"'{opt.name}'.step() changes nothing: no loss that backward() is called on "
@@ -212,8 +200,8 @@ def all_frozen(run: Run) -> list[Diagnosis]:
                                  f"{run.error.line}: {run.error.message.splitlines()[0]}"))
     if line is not None:
         evidence.append(Evidence(f"line {line} `{run.cell_line(line)}` freezes them"))
-    return [Diagnosis(
-        code="NBG203", slug="all-frozen", severity="error",
+    return [make(
+        "NBG203", severity="error",
         title="Every parameter is frozen (requires_grad=False): nothing can learn",
         evidence=evidence,
         why=("Autograd computes gradients only for tensors with requires_grad=True; with every "

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import math
 
+from nbgrad.diagnose import facts
+from nbgrad.diagnose.catalogue import make
 from nbgrad.diagnose.diagnosis import Diagnosis, Evidence
-from nbgrad.diagnose.rules.forward_facts import finite
 from nbgrad.records import Run
 
 # what to change when an operation of the forward pass makes the first NaN/Inf
@@ -32,10 +33,6 @@ def _first_bad(values: dict[int, list[tuple[str, float | None]]]) -> tuple[int, 
         if bad:
             return step, bad
     return None
-
-
-def _sentence(text: str) -> str:
-    return text[:1].upper() + text[1:] + "."
 
 
 def nonfinite_values(run: Run) -> list[Diagnosis]:
@@ -77,7 +74,7 @@ def nonfinite_values(run: Run) -> list[Diagnosis]:
     elif op is not None:
         kind = OP_ALIASES.get(op.op, op.op)
         where = f"in {op.op}()" + (f" inside {op.layer}" if op.layer else "")
-        fix = _sentence(OP_FIXES.get(kind, "Find why this operation's output overflows; check the "
+        fix = facts.sentence(OP_FIXES.get(kind, "Find why this operation's output overflows; check the "
                                            "range of its inputs"))
         line = op.line
         evidence.append(Evidence(f"the first operation whose output holds NaN/Inf is {op.op}() at "
@@ -106,16 +103,19 @@ def nonfinite_values(run: Run) -> list[Diagnosis]:
         evidence.append(Evidence(f"first non-finite weights at step {weights[0]} (after the update "
                                  f"of step {weights[0] - 1}), in {len(weights[1])} parameters: "
                                  f"{', '.join(weights[1][:5])}", len(weights[1]), None, weights[0]))
-    before = [s.losses[0] for s in run.steps[:first] if s.losses and finite(s.losses[0])]
-    if len(before) >= 2 and before[-1] > before[0]:
-        evidence.append(Evidence(f"before that, the loss grew from {before[0]:.4g} to "
-                                 f"{before[-1]:.4g}", before[-1]))
-    return [Diagnosis(
-        code="NBG503", slug="nan-or-inf", severity="error",
+    for oi, opt in enumerate(run.optimizers):  # each optimizer's own loss, never mixed
+        before = facts.finite(facts.step_loss(s, opt.closure) for s in facts.steps_of(run, oi)
+                              if s.index < first)
+        if len(before) >= 2 and before[-1] > before[0]:
+            whose = f"the loss of '{opt.name}'" if len(run.optimizers) > 1 else "the loss"
+            evidence.append(Evidence(f"before that, {whose} grew from {facts.fmt(before[0])} to "
+                                     f"{facts.fmt(before[-1])}", before[-1]))
+    return [make(
+        "NBG503", severity="error",
         title=f"NaN/Inf values appear at step {first}, first {where}",
         evidence=evidence,
         why="Once a NaN or Inf enters the loss, every gradient and then every weight it touches "
             "becomes NaN: training cannot recover.",
         fix=fix, line=line, confidence=1.0, layers=sorted({e.layer for e in evidence if e.layer}),
         # values that grew until they overflowed: a learning rate found too large explains them
-        consequence_of=["NBG403", "NBG702"] if fix == DIVERGED_FIX else [])]
+        consequence_of=["NBG403", "NBG702", "NBG703"] if fix == DIVERGED_FIX else [])]

@@ -21,23 +21,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from nbgrad.diagnose import facts
-from nbgrad.diagnose.diagnosis import Diagnosis, Evidence, Severity
+from nbgrad.diagnose.catalogue import make
+from nbgrad.diagnose.diagnosis import Diagnosis, Evidence
 from nbgrad.records import DDPModule, RankRecord, RankStep, Run
 from nbgrad.thresholds import BATCHNORM_RANK_BATCH, RANK_CHECKSUM_TOLERANCE
 
-SLUGS = {
-    "NBG951": "ranks-parameters-differ",
-    "NBG952": "ranks-same-batches",
-    "NBG953": "ranks-uneven-steps",
-    "NBG954": "ddp-unused-parameters",
-    "NBG955": "batchnorm-small-rank-batch",
-}
 DDP_UNUSED_ERROR = "Expected to have finished reduction in the prior iteration"
 DDP_CALL = r"DistributedDataParallel\(|\bDDP\("
-
-
-def _diagnosis(code: str, severity: Severity, **fields: Any) -> Diagnosis:
-    return Diagnosis(code=code, slug=SLUGS[code], severity=severity, **fields)
 
 
 def _reported(run: Run) -> list[RankRecord]:
@@ -56,16 +46,21 @@ class Difference:
     relative: float
 
 
-def _relative(a: tuple[float, float], b: tuple[float, float], numel: int) -> float:
+def _relative(a: tuple[float | None, float], b: tuple[float | None, float], numel: int) -> float:
     """How far two (sum, sum of squares) checksums are apart, relative to the tensor's scale:
-    the sum against its largest possible size sqrt(numel * sum of squares), the sum of squares
-    against itself."""
+    the sum (when there is one) against its largest possible size sqrt(numel * sum of squares),
+    the sum of squares against itself."""
     square = max(abs(a[1]), abs(b[1]))
-    if not all(map(math.isfinite, (*a, *b))):
-        return 0.0 if (a == b or (math.isnan(a[1]) and math.isnan(b[1]))) else math.inf
+    values = [v for v in (*a, *b) if v is not None]
+    if not all(map(math.isfinite, values)):
+        same = a == b or (math.isnan(a[1]) and math.isnan(b[1]))
+        return 0.0 if same else math.inf
     if square == 0:
         return 0.0 if a == b else math.inf
-    return max(abs(a[0] - b[0]) / math.sqrt(numel * square), abs(a[1] - b[1]) / square)
+    apart = abs(a[1] - b[1]) / square
+    if a[0] is not None and b[0] is not None:
+        apart = max(apart, abs(a[0] - b[0]) / math.sqrt(numel * square))
+    return apart
 
 
 def _param_names(run: Run, optimizer: int) -> list[str]:
@@ -84,12 +79,12 @@ def _compare(run: Run, steps: dict[int, RankStep], grads: bool) -> list[Differen
     found = []
     for i, name in enumerate(names):
         numel = run.params[name].numel if name in run.params else 1
-        pairs = {}
+        pairs: dict[int, tuple[float | None, float]] = {}
         for rank, step in steps.items():
-            pair = ((step.grad_sum[i], step.grad_square_sum[i]) if grads
-                    else (step.param_sum[i], step.param_square_sum[i]))
-            if pair[0] is not None and pair[1] is not None:
-                pairs[rank] = pair
+            if not grads:
+                pairs[rank] = (step.param_sum[i], step.param_square_sum[i])
+            elif (square := step.grad_square_sum[i]) is not None:
+                pairs[rank] = (None, square)
         if len(pairs) < 2:
             continue
         base = pairs[min(pairs)]
@@ -125,7 +120,7 @@ def parameters_differ(run: Run) -> list[Diagnosis]:
     if len(ranks) < 2 or any(r.sharded for r in ranks):  # shards differ by design
         return []
     start = {r.rank: r.initial for r in ranks if r.initial is not None}
-    initial = _compare(run, start, grads=False) if len(start) > 1 else []  # type: ignore[arg-type]
+    initial = _compare(run, start, grads=False) if len(start) > 1 else []
     count = min(len(r.checksums) for r in ranks)
     for index in range(count):
         steps = _at(ranks, index)
@@ -196,8 +191,7 @@ def _drift(run: Run, ranks: list[RankRecord], index: int, initial: list[Differen
                "outside no_sync(), and do not change gradients, learning rates or weights "
                "depending on the rank.")
         fix_code, line = None, facts.line_matching(run, r"no_sync\(")
-    return _diagnosis(
-        "NBG951", "error",
+    return make("NBG951", severity="error",
         title=f"The model's weights differ across ranks after step {index}: the ranks train "
               "separate models",
         evidence=evidence, why=why, fix=fix, fix_code=fix_code, line=line, confidence=0.95,
@@ -256,8 +250,7 @@ def same_batches(run: Run) -> list[Diagnosis]:
                "sampler=DistributedSampler(dataset)) (no shuffle=True beside it: the sampler "
                "shuffles), and call sampler.set_epoch(epoch) at the start of every epoch.")
         fix_code = "loader = DataLoader(dataset, batch_size=batch_size, sampler=DistributedSampler(dataset))"
-    return [_diagnosis(
-        "NBG952", "warning",
+    return [make("NBG952", severity="warning",
         title=f"Every rank trains on the same batches: {len(ranks)} processes do the work of one",
         evidence=evidence,
         why=(why_sampler + " " if why_sampler else "") +
@@ -332,8 +325,7 @@ def uneven_steps(run: Run) -> list[Diagnosis]:
     stuck = [r for r in ranks if r.stuck is not None]
     if len(stuck) == len(ranks):
         places = ", ".join(f"rank {r.rank}{_where(run, r.stuck.line)}" for r in stuck)  # type: ignore[union-attr]
-        return [_diagnosis(
-            "NBG953", "error",
+        return [make("NBG953", severity="error",
             title=f"Every rank is stuck waiting for the others ({places}): a deadlock",
             evidence=evidence,
             why=("Each rank waits inside a collective (an all-reduce, a barrier) that the other "
@@ -378,7 +370,7 @@ def uneven_steps(run: Run) -> list[Diagnosis]:
                "on the rank (`if rank == 0:` around training code). For inputs uneven on "
                "purpose, run the loop inside `with model.join():` (DDP's Join context manager).")
         line = None if fewer is None else (fewer.stop_line or _last_step_line(fewer))
-    return [_diagnosis("NBG953", "error", title=title, evidence=evidence, why=why, fix=fix,
+    return [make("NBG953", severity="error", title=title, evidence=evidence, why=why, fix=fix,
                        line=line, confidence=0.95)]
 
 
@@ -424,8 +416,7 @@ def ddp_unused_parameters(run: Run) -> list[Diagnosis]:
             else:
                 evidence.append(Evidence("DDP raises 'Expected to have finished reduction in the "
                                          "prior iteration' at the next forward pass", 0.0))
-            return [_diagnosis(
-                "NBG954", "error",
+            return [make("NBG954", severity="error",
                 title=f"Parameters of '{module.name}' get no gradient, and DistributedDataParallel "
                       "waits for one",
                 evidence=evidence,
@@ -452,8 +443,7 @@ def ddp_unused_parameters(run: Run) -> list[Diagnosis]:
                 title = "find_unused_parameters=True is not needed: every parameter gets a gradient"
                 fix = ("Drop find_unused_parameters=True: DDP then skips a traversal of the "
                        "autograd graph at every step.")
-            return [_diagnosis(
-                "NBG954", "info", title=title, evidence=[Evidence(text, float(len(every)))],
+            return [make("NBG954", severity="info", title=title, evidence=[Evidence(text, float(len(every)))],
                 why=("With find_unused_parameters=True DDP walks the autograd graph after every "
                      "forward pass to find parameters that will get no gradient: a cost paid at "
                      "every step."),
@@ -468,22 +458,22 @@ def batchnorm_small_rank_batch(run: Run) -> list[Diagnosis]:
     ranks = _reported(run)
     if len(ranks) < 2:
         return []
-    calls = [(r.rank, c) for r in ranks for c in r.batchnorm
+    calls = [(r.rank, c, c.batch_size) for r in ranks for c in r.batchnorm
              if "Sync" not in c.type and c.batch_size is not None
              and c.batch_size < BATCHNORM_RANK_BATCH]
     if not calls:
         return []
-    layers = sorted({c.layer for _, c in calls})
-    rank, call = calls[0]
-    return [_diagnosis(
-        "NBG955", "info",
-        title=f"BatchNorm normalises over {call.batch_size} examples per rank "
+    layers = sorted({c.layer for _, c, _ in calls})
+    rank, call, size = calls[0]
+    assert size is not None
+    return [make("NBG955", severity="info",
+        title=f"BatchNorm normalises over {size} examples per rank "
               f"({facts.layer_names(layers)}): SyncBatchNorm would use all {len(run.ranks)} "
               "ranks' batches",
-        evidence=[Evidence(f"'{call.layer}' ({call.type}) trained on a batch of {call.batch_size} "
-                           f"on rank {rank} at step {call.step}; {len(run.ranks)} ranks x "
-                           f"{call.batch_size} = {len(run.ranks) * call.batch_size} examples per "
-                           "step in all", float(call.batch_size), call.layer, call.step)],
+        evidence=[Evidence(f"'{call.layer}' ({call.type}) trained on a batch of {size} on rank "
+                           f"{rank} at step {call.step}; {len(run.ranks)} ranks x {size} = "
+                           f"{len(run.ranks) * size} examples per step in all", float(size),
+                           call.layer, call.step)],
         why=("Under DDP each rank's BatchNorm computes its mean and variance from that rank's "
              f"batch only; below about {int(BATCHNORM_RANK_BATCH)} examples these statistics are "
              "noisy and the running averages used in eval mode no longer match training."),

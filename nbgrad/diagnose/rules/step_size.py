@@ -1,4 +1,4 @@
-"""Item 11 of issue 3: what shrinks or cancels the step between backward() and the update.
+"""What shrinks or cancels the step between backward() and the update.
 
 Gradient clipping, weight decay and a GradScaler each sit between the gradient and the update. Each is
 right in moderation; these rules report the cases where the records show it decided the step: every
@@ -13,9 +13,9 @@ import re
 import statistics
 
 from nbgrad.diagnose import facts
+from nbgrad.diagnose.catalogue import make
 from nbgrad.diagnose.diagnosis import Diagnosis, Evidence
 from nbgrad.diagnose.facts import fmt
-from nbgrad.diagnose.rules.learning_rate import creation_line
 from nbgrad.records import Event, Run
 from nbgrad.thresholds import (
     CLIP_CUT_FACTOR,
@@ -38,26 +38,26 @@ def clip_too_tight(run: Run) -> list[Diagnosis]:
     found = []
     for oi in range(len(run.optimizers)):
         steps = facts.steps_of(run, oi)
-        clips = [next((e for e in reversed(run.events) if e.kind == "clip" and e.step == s.index),
-                      None) for s in steps]
-        if not steps or any(c is None or c.value is None for c in clips):
+        found_clips = [next((e for e in reversed(run.events) if e.kind == "clip" and e.step == s.index),
+                            None) for s in steps]
+        clips = [c for c in found_clips if c is not None and c.value is not None]
+        if not steps or len(clips) < len(steps):
             continue
         cuts = []
         for clip in clips:
-            limit = _max_norm(clip.detail)  # type: ignore[union-attr]
-            cuts.append((clip.value or 0.0) / limit if limit else 0.0)  # type: ignore[union-attr]
+            limit = _max_norm(clip.detail)
+            cuts.append((clip.value or 0.0) / limit if limit else 0.0)
         ratios = facts.layer_update_ratios(run, oi)
         moved = max(ratios.values()) if ratios else None
         if min(cuts) < CLIP_CUT_FACTOR or moved is None or moved >= UPDATE_RATIO_HEALTHY_MIN:
             continue
         clip = clips[0]
-        assert clip is not None
         limit = _max_norm(clip.detail)
-        before = statistics.median(c.value for c in clips if c and c.value is not None)
+        before = statistics.median(c.value or 0.0 for c in clips)
         suggestion = f"{before:.1g}"
         text = run.cell_line(clip.line)
-        found.append(Diagnosis(
-            code="NBG404", slug="clip-too-tight", severity="warning",
+        found.append(make(
+            "NBG404", severity="warning",
             title=f"Gradient clipping at max_norm={fmt(limit)} is so tight that the weights barely "
                   "move",
             evidence=[
@@ -97,15 +97,15 @@ def weight_decay_dominates(run: Run) -> list[Diagnosis]:
             for layer in layers:
                 own = [p for p in run.layers[layer].params if p in held] if layer in run.layers \
                     else []
-                values = [wd * s.layers[layer].param_norm / s.layers[layer].grad_norm
-                          for s in steps if layer in s.layers and s.layers[layer].grad_norm]
+                values = [wd * s.layers[layer].param_norm / grad for s in steps
+                          if layer in s.layers and (grad := s.layers[layer].grad_norm)]
                 if own and values:
                     pull[layer] = statistics.median(values)
             if not pull or min(pull.values()) < DECAY_DOMINANCE:
                 continue
             pull = {k: pull[k] for k in run.layers if k in pull}
             weakest = min(pull.values())
-            line = creation_line(run, oi)
+            line = facts.optimizer_line(run, oi)
             evidence = [Evidence(
                 f"weight_decay={fmt(wd)} pulls {facts.layer_names(pull)} toward zero "
                 f"{fmt(weakest)}x or more as hard as the loss gradient does (wd * |weights| vs "
@@ -117,8 +117,8 @@ def weight_decay_dominates(run: Run) -> list[Diagnosis]:
                 evidence.append(Evidence(f"weight norm of layer {layer}: {fmt(norms[0])} at step "
                                          f"{steps[0].index} -> {fmt(norms[-1])} at step "
                                          f"{steps[-1].index}", value=norms[-1], layer=layer))
-            found.append(Diagnosis(
-                code="NBG405", slug="weight-decay-dominates", severity="warning",
+            found.append(make(
+                "NBG405", severity="warning",
                 title=f"Weight decay ({fmt(wd)}) outweighs the loss: it, not the data, decides "
                       "the steps",
                 evidence=evidence,
@@ -157,8 +157,8 @@ def grad_scaler_skips(run: Run) -> list[Diagnosis]:
         evidence.append(Evidence(f"the scale stayed at {pairs[0][0].value:g} from one skipped "
                                  f"step to the next: {name}.update() is not called, so it never "
                                  "lowers the scale", value=pairs[0][0].value))
-        return [Diagnosis(
-            code="NBG406", slug="grad-scaler-skips", severity="error" if not real else "warning",
+        return [make(
+            "NBG406", severity="error" if not real else "warning",
             title=f"The GradScaler skips every step: {name}.update() is never called",
             evidence=evidence,
             why=("A GradScaler skips a step whose scaled gradients overflowed and relies on "
@@ -170,8 +170,8 @@ def grad_scaler_skips(run: Run) -> list[Diagnosis]:
     evidence.append(Evidence(f"it kept skipping at scale {fmt(low[0].value)}, below "
                              f"{fmt(SCALER_STUCK_SCALE)}: the scaling is not what overflows, the "
                              "gradients themselves are not finite", value=low[0].value))
-    return [Diagnosis(
-        code="NBG406", slug="grad-scaler-skips", severity="error" if not real else "warning",
+    return [make(
+        "NBG406", severity="error" if not real else "warning",
         title="The GradScaler skips every step: the gradients are inf or NaN even unscaled",
         evidence=evidence,
         why=("With automatic mixed precision a non-finite gradient does not crash: the scaler "

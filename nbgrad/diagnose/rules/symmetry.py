@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from nbgrad.diagnose import facts
+from nbgrad.diagnose.catalogue import make
 from nbgrad.diagnose.diagnosis import Diagnosis, Evidence
-from nbgrad.diagnose.rules.forward_facts import source_line
 from nbgrad.records import Run
 from nbgrad.thresholds import IDENTICAL_ROWS
 
@@ -36,8 +37,8 @@ def identical_units(run: Run) -> list[Diagnosis]:
                                      later[-1].weight_row_spread, r.layer, later[-1].step))
     layers = [r.layer for r in bad]
     units = bad[0].rows
-    return [Diagnosis(
-        code="NBG551", slug="identical-units", severity="error",
+    return [make(
+        "NBG551", severity="error",
         title=f"All {units} units of '{layers[0]}' start identical and get identical gradients"
               + (f" (and {len(layers) - 1} more layer(s))" if len(layers) > 1 else ""),
         evidence=evidence,
@@ -47,4 +48,4 @@ def identical_units(run: Run) -> list[Diagnosis]:
         fix="Remove the zero/constant initialisation of the weights (PyTorch's default "
             "initialisation is random), or use nn.init.kaiming_uniform_ / xavier_uniform_; zeros "
             "are fine for biases only.",
-        line=source_line(run, INIT_CALLS), confidence=1.0, layers=layers)]
+        line=facts.only_line_matching(run, INIT_CALLS), confidence=1.0, layers=layers)]

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from nbgrad.diagnose import facts
+from nbgrad.diagnose.catalogue import make
 from nbgrad.diagnose.diagnosis import Diagnosis, Evidence
-from nbgrad.diagnose.rules.forward_facts import source_line
 from nbgrad.records import Run
 
 MODE_DEPENDENT = ("Dropout", "BatchNorm")  # type names whose forward differs in train and eval
@@ -38,9 +39,9 @@ def eval_mode_training(run: Run) -> list[Diagnosis]:
             evidence.append(Evidence(f"it was still in train mode at step {first_train.step}: "
                                      "something switched it to eval() during the loop", 1.0, root,
                                      first_train.step))
-        line = source_line(run, r"\.eval\(\)")
-        return [Diagnosis(
-            code="NBG651", slug="eval-mode-while-training", severity="warning",
+        line = facts.only_line_matching(run, r"\.eval\(\)")
+        return [make(
+            "NBG651", severity="warning",
             title=f"'{root}' is in eval mode while it trains: dropout is off and BatchNorm does not "
                   "learn batch statistics",
             evidence=evidence,
@@ -55,8 +56,8 @@ def eval_mode_training(run: Run) -> list[Diagnosis]:
 
 def batchnorm_batch_of_one(run: Run) -> list[Diagnosis]:
     if run.error is not None and BATCH_ONE_ERROR in run.error.message:
-        return [Diagnosis(
-            code="NBG652", slug="batchnorm-batch-of-one", severity="error",
+        return [make(
+            "NBG652", severity="error",
             title="BatchNorm got a batch of one example while training",
             evidence=[Evidence(f"{run.error.type}: {run.error.message}", 1.0)],
             why="BatchNorm normalises each feature with the batch's mean and variance; with one "
@@ -70,8 +71,8 @@ def batchnorm_batch_of_one(run: Run) -> list[Diagnosis]:
     if not ones:
         return []
     names = sorted({c.layer for c in ones})
-    return [Diagnosis(
-        code="NBG652", slug="batchnorm-batch-of-one", severity="warning",
+    return [make(
+        "NBG652", severity="warning",
         title=f"BatchNorm layer {', '.join(repr(n) for n in names)} trains on batches of one example",
         evidence=[Evidence(f"'{c.layer}' ({c.type}) received a batch of 1 at step {c.step}", 1.0, c.layer,
                            c.step) for c in ones[:4]],

@@ -1,7 +1,8 @@
-"""The corrected copy of a cell that a diagnosis's fix button puts in a new cell below.
+"""The corrected copy of a cell, made from a diagnosis's `fix_code` and `line`.
 
-Pure string work, no IPython: the widget calls `corrected_cell` and hands the text to
-`set_next_input`, so the user's own cell is never overwritten.
+Fixes are made here, beside the rules that write them, and nowhere else: the dashboard's fix button
+only hands `corrected_cell`'s text to `set_next_input`, so the user's own cell is never
+overwritten. Pure string work, no IPython.
 
 Where `Diagnosis.fix_code` goes, given `Diagnosis.line` (a line of the cell as the user sees it):
 it REPLACES the statement starting on that line when it restates it (the same assignment target,
@@ -16,15 +17,9 @@ import ast
 import textwrap
 from typing import TYPE_CHECKING, Literal
 
-from nbgrad.options import DEFAULTS
-
 if TYPE_CHECKING:
     from nbgrad.diagnose.diagnosis import Diagnosis
     from nbgrad.records import Run
-
-DEFAULT_STEPS = DEFAULTS["steps"]
-DEFAULT_TIMEOUT_S = DEFAULTS["timeout"]
-
 
 def _statement(line: str) -> ast.stmt | None:
     text = textwrap.dedent(line).strip()
@@ -93,11 +88,10 @@ def apply_fix(source: str, line: int, fix_code: str, note: str = "") -> str:
 
 
 def magic_line(run: Run) -> str:
-    """The %%gradcheck line that gives the same run (its options are not kept verbatim)."""
-    options = ""
-    if run.steps_requested != DEFAULT_STEPS:
-        options += f" --steps {run.steps_requested}"
-    if run.timeout_s and run.timeout_s != DEFAULT_TIMEOUT_S:
+    """The %%gradcheck line that gives the same run, every option that shaped it written out (the
+    run records their values, not the line the user typed)."""
+    options = f" --steps {run.steps_requested}"
+    if run.timeout_s:
         options += f" --timeout {run.timeout_s:g}"
     if run.forward.every_step:
         options += " --activations"

@@ -1,59 +1,23 @@
-"""Facts about a run that several forward-pass rules read: the loss trend, the weighted layers in
-the order they ran, initialisation scale, the activations between two layers, lines of the cell."""
+"""Facts about the model: weighted layers in the order they ran, how gradients compare across
+them, initialisation scale, the activations between two layers, layers made anew at each step."""
 
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 
-from nbgrad.records import ActivationRecord, Run
-from nbgrad.thresholds import STALL_MIN_DROP
+from nbgrad.records import ActivationRecord, LayerInfo, Run
+from nbgrad.thresholds import NEW_LAYER_REPEATS
 
 NOT_WEIGHTS = {"Embedding", "EmbeddingBag", "Tensor"}  # rows are lookups, not units
-
-
-def finite(value: float | None) -> bool:
-    return value is not None and math.isfinite(value)
-
-
-@dataclass
-class LossTrend:
-    first: float
-    last: float
-    steps: int
-
-    @property
-    def drop(self) -> float:
-        """Relative fall of the loss from the first to the last recorded step (negative: rose)."""
-        return (self.first - self.last) / abs(self.first) if self.first else 0.0
-
-    @property
-    def falling(self) -> bool:
-        return self.drop >= STALL_MIN_DROP
-
-    def text(self) -> str:
-        return f"the loss went from {self.first:.4g} to {self.last:.4g} over {self.steps} steps"
-
-
-def loss_trend(run: Run) -> LossTrend | None:
-    """The first loss of each step, from the first step to the last; None with under 2 steps."""
-    values = [s.losses[0] for s in run.steps if s.losses and s.losses[0] is not None]
-    if len(values) < 2 or not all(math.isfinite(v) for v in values):
-        return None
-    return LossTrend(values[0], values[-1], len(values))
-
-
-def loss_nonfinite(run: Run) -> bool:
-    return any(v is not None and not math.isfinite(v) for s in run.steps for v in s.losses)
 
 
 @dataclass
 class WeightLayer:
     layer: str
-    param: str
+    param: str  # its weight matrix
     rows: int
-    numel: int
+    numel: int  # entries of all the layer's parameters (weight and bias)
 
 
 def weight_layers(run: Run) -> list[WeightLayer]:
@@ -65,17 +29,27 @@ def weight_layers(run: Run) -> list[WeightLayer]:
         if (len(info.shape) < 2 or layer is None or layer.type in NOT_WEIGHTS
                 or info.layer not in order or not name.endswith("weight")):
             continue
-        found.append(WeightLayer(info.layer, name, info.shape[0], info.numel))
+        numel = sum(run.params[p].numel for p in layer.params if p in run.params)
+        found.append(WeightLayer(info.layer, name, info.shape[0], numel))
     return sorted(found, key=lambda w: order[w.layer])
 
 
+def layer_grad_norm(run: Run, layer: str, step: int) -> float | None:
+    """The layer's gradient norm at a step: the number the gradient tables show."""
+    record = next((s for s in run.steps if s.index == step), None)
+    stats = record.layers.get(layer) if record is not None else None
+    return None if stats is None else stats.grad_norm
+
+
 def grad_rms(run: Run, weight: WeightLayer) -> dict[int, float]:
-    """Step -> the root mean square of the weight's gradient entries (size-free across layers)."""
+    """Step -> root mean square of the layer's gradient entries: its gradient norm (as the
+    tables show it) over the square root of its size, so that layers of any size compare."""
     out = {}
     for step in run.steps:
-        stats = step.params.get(weight.param)
-        if stats is not None and finite(stats.grad_norm):
-            out[step.index] = stats.grad_norm / math.sqrt(max(weight.numel, 1))  # type: ignore[operator]
+        stats = step.layers.get(weight.layer)
+        norm = stats.grad_norm if stats is not None else None
+        if norm is not None and math.isfinite(norm):
+            out[step.index] = norm / math.sqrt(max(weight.numel, 1))
     return out
 
 
@@ -124,20 +98,17 @@ def describe(act: ActivationRecord) -> str:
     return text
 
 
-def source_line(run: Run, pattern: str) -> int | None:
-    """The cell line matching the regular expression `pattern`, when exactly one line does."""
-    hits = [i for i, text in enumerate(run.source.splitlines())
-            if re.search(pattern, text) and not text.lstrip().startswith("#")]
-    return run.first_line + hits[0] if len(hits) == 1 else None
-
-
-def module_line(run: Run, act: ActivationRecord) -> int | None:
-    """The line of an activation: its call for a function, its constructor for a module."""
-    if act.source == "function":
-        return act.line
-    name = {"sigmoid": "Sigmoid", "tanh": "Tanh", "relu": "ReLU"}[act.kind]
-    return source_line(run, rf"\b{name}\b")
-
-
-def percent(value: float) -> str:
-    return f"{100 * value:.0f}%"
+def created_in_forward(run: Run) -> list[list[LayerInfo]]:
+    """Groups of layers of one type and shape that appeared anew at several later steps."""
+    groups: dict[tuple[str, tuple[tuple[int, ...], ...]], list[LayerInfo]] = {}
+    for layer in run.layers.values():
+        if layer.first_step is None or layer.type == "Tensor":
+            continue
+        shapes = tuple(tuple(run.params[p].shape) for p in layer.params)
+        groups.setdefault((layer.type, shapes), []).append(layer)
+    found = []
+    for layers in groups.values():
+        later = {layer.first_step for layer in layers if layer.first_step}
+        if len(later) >= NEW_LAYER_REPEATS:
+            found.append(sorted(layers, key=lambda layer: layer.first_step or 0))
+    return found

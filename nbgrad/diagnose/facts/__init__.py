@@ -1,0 +1,15 @@
+"""The one layer of facts that rules read: pure functions over the records.
+
+Every rule imports this package and none imports another rule, so two rules never compute the
+same thing differently (a step's loss, a loss trend, the line that builds the optimizer).
+
+- series: per-optimizer steps, losses and trends, gradients, updates, learning rates
+- model: weighted layers in forward order, gradients across them, init scale, activations
+- cell: which line of the cell does what, and how a line reads once fixed
+- words: how evidence names things and numbers
+"""
+
+from nbgrad.diagnose.facts.cell import *  # noqa: F403
+from nbgrad.diagnose.facts.model import *  # noqa: F403
+from nbgrad.diagnose.facts.series import *  # noqa: F403
+from nbgrad.diagnose.facts.words import *  # noqa: F403
