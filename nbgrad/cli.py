@@ -199,6 +199,11 @@ def _check_ranks(args: argparse.Namespace, path: Path, script_args: list[str], n
     Each rank prints its own traceback; the exit status is as for one process."""
     from nbgrad.distributed.launch import run_ranks
 
+    try:  # a script that does not compile is said once, here, not by every rank
+        compile(path.read_text(encoding="utf-8"), str(path.resolve()), "exec")
+    except SyntaxError as error:
+        traceback.print_exception(type(error), error, None, file=sys.stderr)
+        return EXIT_PROBLEM
     print(f"nbgrad: running {args.script} on {nproc} processes (torch.distributed.run) for up to "
           f"{values['steps']} optimizer steps", file=sys.stderr)
     outcome = run_ranks(path, script_args, nproc=nproc, **values)

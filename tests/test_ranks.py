@@ -343,3 +343,17 @@ def test_a_rank_that_cannot_be_stopped_leaves_a_stuck_note(rank_zero_of_two):
     assert note["steps"] == 2 and note["waited_s"] >= 5
     assert note["reason"] == "rank 1 ended (error)"
     assert note["frames"][-1].endswith('client.wait(["never-set"], timedelta(seconds=12))')
+
+
+def test_a_script_that_does_not_compile_is_said_once_before_any_rank_starts(tmp_path, capsys):
+    import psutil
+
+    from nbgrad.cli import main
+
+    script = tmp_path / "train.py"
+    script.write_text("import torch\nx = (\n")
+    assert main(["check", "--nproc-per-node", "2", str(script)]) == 1
+    err = capsys.readouterr().err
+    assert err.endswith("SyntaxError: '(' was never closed\n") and err.count("SyntaxError") == 1
+    assert f'File "{script}", line 2' in err
+    assert psutil.Process().children(recursive=True) == []

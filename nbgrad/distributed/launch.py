@@ -143,7 +143,8 @@ def run_ranks(script: Path, script_args: list[str], *, nproc: int, steps: int,
               f"no record: torchrun ended with status {status} before this rank sent one")
     skeleton = Run(source=script.read_text(encoding="utf-8", errors="replace"), first_line=1,
                    steps_requested=steps, timeout_s=timeout or 0.0,
-                   stopped_by="interrupt" if interrupted else "timeout",
+                   stopped_by="interrupt" if interrupted else "timeout" if collected.stuck
+                   else "error",
                    elapsed_s=time.monotonic() - started)
     return Outcome(merge(collected.reports, nproc, collected.stuck, silent=silent,
                          skeleton=skeleton), interrupted, status)
