@@ -234,3 +234,43 @@ def test_the_other_examples_come_out_as_documented(tmp_path, capfd, name, args, 
         assert "aux.weight, aux.bias of 'model' got no gradient at step 0" in \
             [e["text"] for e in found["evidence"]]
         assert any(e["text"].startswith("after step 0, the weights") for e in found["evidence"])
+
+
+SLOW_LOOP = """
+import time
+import torch, torch.distributed as dist
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+
+dist.init_process_group("gloo")
+torch.manual_seed(dist.get_rank())  # each rank its own batches; DDP copies rank 0's weights
+model = DistributedDataParallel(nn.Linear(8, 1))
+opt = torch.optim.SGD(model.parameters(), lr=0.01)
+for step in range(10_000):
+    x, y = torch.randn(4, 8), torch.randn(4, 1)
+    opt.zero_grad(); nn.functional.mse_loss(model(x), y).backward(); opt.step()
+    time.sleep(0.2)
+"""
+
+
+def test_ctrl_c_stops_every_rank_reports_them_and_exits_130(tmp_path):
+    import signal
+
+    script = tmp_path / "slow_job.py"
+    script.write_text(SLOW_LOOP)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    cli = subprocess.Popen([PYTHON, "-m", "nbgrad", "check", "--nproc-per-node", "2", "--steps",
+                            "1000", str(script)], env=env, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True)
+    assert cli.stderr is not None
+    for line in cli.stderr:  # rank 0's progress: the job is training
+        if line.startswith("nbgrad: step 3/"):
+            break
+    cli.send_signal(signal.SIGINT)  # what Ctrl-C in the terminal sends
+    out, err = cli.communicate(timeout=120)
+    assert cli.returncode == 130
+    assert out.startswith("nbgrad: No problems found in ")  # stopping a job is no problem of it
+    assert "(interrupted (KeyboardInterrupt))" in out
+    assert re.search(r"^same on every rank: .*ended interrupted", out, re.MULTILINE)
+    assert "Traceback" not in err  # torchrun's agent ended normally: nothing to say
+    assert _leftovers(str(script)) == []

@@ -52,6 +52,7 @@ class Collected:
     reports: dict[int, Report] = field(default_factory=dict)
     stuck: dict[int, StuckNote] = field(default_factory=dict)
     steps: dict[int, str | None] = field(default_factory=dict)
+    pids: dict[int, int] = field(default_factory=dict)
 
     def read(self, channel: StoreChannel) -> bool:
         """Take what is new; True when anything was."""
@@ -68,6 +69,8 @@ class Collected:
             if note is not None and rank not in self.stuck:
                 self.stuck[rank] = StuckNote(**json.loads(note))
                 news = True
+            if rank not in self.pids and (pid := channel.take(key(rank, "pid"))) is not None:
+                self.pids[rank] = int(pid)
             steps = channel.take(key(rank, "steps"))
             if steps != self.steps.get(rank):
                 self.steps[rank] = steps
@@ -132,7 +135,7 @@ def run_ranks(script: Path, script_args: list[str], *, nproc: int, steps: int,
         _supervise(agent, channel, collected, patience)
     except KeyboardInterrupt:
         interrupted = True
-        _signal_group(agent, signal.SIGINT)  # each rank stops as a Ctrl-C'd script does
+        _interrupt_ranks(agent, collected)
         with contextlib.suppress(KeyboardInterrupt):  # a second Ctrl-C: end at once
             _supervise(agent, channel, collected, STOP_GRACE_S + STUCK_GRACE_S)
     finally:
@@ -167,6 +170,18 @@ def _supervise(agent: subprocess.Popen[bytes], channel: StoreChannel, collected:
         elif now - quiet_since > patience:
             return
         time.sleep(POLL_S)
+
+
+def _interrupt_ranks(agent: subprocess.Popen[bytes], collected: Collected) -> None:
+    """Ctrl-C reaches this process only (the ranks run in a session of their own): pass it on to
+    the ranks, which stop as a Ctrl-C'd script does and report; torchrun's agent then ends
+    normally. Before the ranks are known, the whole group gets it."""
+    if len(collected.pids) < collected.world_size:
+        _signal_group(agent, signal.SIGINT)
+        return
+    for pid in collected.pids.values():
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGINT)
 
 
 def _signal_group(agent: subprocess.Popen[bytes], sig: signal.Signals) -> None:

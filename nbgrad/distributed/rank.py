@@ -103,6 +103,8 @@ class RankRun:
                 channel = self._open()
                 if channel is None:
                     continue
+                if steps < 0:  # first time through: the launcher may forward a Ctrl-C to it
+                    channel.put(key(self.world.rank, "pid"), str(os.getpid()))
                 done = len(self.check.recorder.steps)
                 if done != steps:
                     steps = done

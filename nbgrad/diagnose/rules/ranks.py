@@ -312,6 +312,8 @@ def uneven_steps(run: Run) -> list[Diagnosis]:
              r.stop_line if r.stopped_by == "error" else None) for r in ranks}
     if all(r.reported for r in ranks) and len(counts) == 1 and len(ends) == 1:
         return []
+    if all(r.reported and r.stopped_by == "interrupt" for r in ranks):
+        return []  # the user stopped the job (Ctrl-C reaches every rank): no rank left behind
     # the first rank to leave the common path: one that raised, timed out, was interrupted, or
     # whose loop ended while others went on (their errors then come from waiting for it)
     early = [r for r in ranks if r.reported
