@@ -1,10 +1,12 @@
 """Checks across torchrun ranks, in real jobs: `nbgrad check --nproc-per-node 2`
 (torch.distributed.run, two CPU processes, gloo) on the scripts of docs/examples/distributed, a
-script that calls `nbgrad.capture()` under a torchrun of its own, and one rank blocked in C++. After
-each job no process of it may be left. tests/test_ranks.py has the fast tests on records.
+job stopped with Ctrl-C, and a script that calls `nbgrad.capture()` under a torchrun of its own.
+After each job no process of it may be left. tests/test_ranks.py has the tests on records and of
+one rank in this process.
 
-Each job costs one torchrun start (four Python processes importing torch): about 10 s on a quiet
-2-core machine, 20-30 s on a loaded one; the file's 14 jobs take 3-6 minutes.
+Each job costs one torchrun start (four Python processes importing torch): about 11 s on a
+2-core machine shared with other work, 20-30 s on a heavily loaded one; the file's 14 jobs took
+3.5 minutes (and 5 minutes inside the full suite, under load).
 """
 
 from __future__ import annotations
