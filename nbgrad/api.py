@@ -22,6 +22,7 @@ from nbgrad.capture import CaptureSession, StopRun, interrupts, snapshot
 from nbgrad.capture.finish import build_run
 from nbgrad.capture.recorder import Recorder
 from nbgrad.diagnose import diagnose
+from nbgrad.distributed import rank_run
 from nbgrad.errors import NbgradUsageError, usage_message
 from nbgrad.records import ErrorInfo, RestoreInfo, Run, StopReason
 from nbgrad.report import Report
@@ -67,6 +68,7 @@ class Check:
         self.failure: BaseException | None = None  # nbgrad's own, before the cell ran
         self._installed = False
         self._started = 0.0
+        self.ranks = rank_run(self)  # in a process of a torchrun job: the cross-rank part
 
     # -- running ----------------------------------------------------------------------------
     def run(self, target: Callable[[], Any]) -> Any:
@@ -111,6 +113,8 @@ class Check:
             self.session.guard.boundary = boundary
             self.session.__enter__()
             self._installed = True
+            if self.ranks is not None:
+                self.ranks.start()
         except Exception as failure:
             self.failure = failure
 
@@ -161,6 +165,9 @@ class Check:
                 restore = self._restore()
                 if self.report is not None:
                     self.report.run.restore = restore
+                if self.ranks is not None:  # rank 0 of a torchrun job: merged with the others
+                    self.report = self.ranks.finish(self.report, error)
+                if self.report is not None:
                     _LAST[:] = [self.report]
         return self.owns(error)
 

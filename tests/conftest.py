@@ -87,6 +87,7 @@ SLOW_MODULES = {
     "test_every_run_ends": "waits on real timeouts and signals",
     "test_adversarial": "generates hundreds of models and loops (hypothesis)",
     "test_cli": "runs nbgrad's command line in subprocesses",
+    "test_distributed": "starts torchrun jobs of several Python processes",
 }
 # Single tests of the slow lane, by name: they compile models or start a Python of their own.
 SLOW_TESTS = {
@@ -95,6 +96,7 @@ SLOW_TESTS = {
     "test_a_compiled_model_trains_under_the_probe": "torch.compile",
     "test_terminal_ipython_prints_the_text_report": "starts a terminal IPython",
     "test_figures_leave_pyplot_and_rcparams_alone": "starts a fresh Python",
+    "test_a_rank_that_cannot_be_stopped_leaves_a_stuck_note": "waits 12 s in a blocking call",
 }
 
 

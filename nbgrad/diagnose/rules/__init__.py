@@ -23,6 +23,7 @@ from nbgrad.diagnose.rules import (
     loss_trend,
     membership,
     nonfinite,
+    ranks,
     step_size,
     symmetry,
     train_mode,
@@ -48,4 +49,6 @@ RULES: list[Rule] = [
     symmetry.identical_units,
     data_scale.input_scale,
     data_scale.target_scale,
+    # across the ranks of a torchrun job (only when the run holds several ranks)
+    *ranks.RULES,
 ]
