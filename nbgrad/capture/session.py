@@ -6,8 +6,15 @@ which every `Tensor.backward()` goes), the `zero_grad` methods of `Optimizer` an
 `clip_grad_norm_` (whose result is the norm before clipping), and for mixed precision
 `GradScaler.scale` and `GradScaler.step` (capture/amp.py), whose skipped steps no optimizer hook sees.
 
+The hooks are global, but a run is the checked code only: calls from threads that were already
+running when the run started (a training thread of an earlier cell, a data thread) pass through
+untouched, neither recorded nor stopped. Threads the checked code starts are part of the run.
+
 Every run ends: after `steps` steps the hooks raise StopRun, a StopGuard makes it stick in loops that
-swallow it, and a watchdog thread raises it asynchronously when no step came for `timeout_s`. A bug in
+swallow it, and a watchdog thread stops a run that made no step for `timeout_s`: first through the
+next hook call, then, if none comes, by interrupting the checked code where it is (a signal in the
+main thread, which also ends a blocking call; an asynchronous exception in another thread). A run
+still going a whole timeout after its stop gets the stop even inside its clean-up code. A bug in
 nbgrad's own hooks makes the whole session inert at once (no recording, no stop, no timeout), so the
 cell runs on as it would without nbgrad.
 """
@@ -33,6 +40,7 @@ from torch.optim.optimizer import (
 )
 
 from nbgrad.capture import amp
+from nbgrad.capture.interrupts import Interrupts
 from nbgrad.capture.recorder import Recorder, StopRun
 from nbgrad.capture.stop_guard import StopGuard
 
@@ -50,19 +58,24 @@ def active_session() -> CaptureSession | None:
 class CaptureSession:
     """Context manager: hooks in on enter, hooks out on exit, whatever happened in between."""
 
-    def __init__(self, recorder: Recorder, timeout_s: float | None = None) -> None:
+    def __init__(self, recorder: Recorder, timeout_s: float | None = None,
+                 interrupts: Interrupts | None = None) -> None:
         self.recorder = recorder
         self.timeout_s = timeout_s
         self.timed_out = False
+        self.interrupts = interrupts or Interrupts()
         self._async_sent = False
         self.internal_error: BaseException | None = None
         self._undo: list[Callable[[], None]] = []
         self._thread_id = threading.get_ident()
+        self._foreign: frozenset[int] = frozenset()  # threads running before the run: not ours
+        self._backward_depth = threading.local()
         self._watchdog: threading.Thread | None = None
         self._done = threading.Event()
         self._lock = threading.Lock()
         self._running = False
-        self.guard = StopGuard(recorder.filename, lambda: StopRun(recorder), self._stopping)
+        self.guard = StopGuard(recorder.filename, lambda: StopRun(recorder), self._stopping,
+                               (StopRun,))
         self.timeout_stop = _timeout_stop_class(recorder, self._arm_guard)
 
     def _stopping(self) -> bool:
@@ -89,6 +102,8 @@ class CaptureSession:
 
     def _install(self) -> None:
         rec = self.recorder
+        self._foreign = frozenset(t.ident for t in threading.enumerate()
+                                  if t.ident is not None and t.ident != self._thread_id)
         self._handles = [
             register_optimizer_step_pre_hook(self._guard(rec.on_step_pre)),
             register_optimizer_step_post_hook(self._guard(rec.on_step_post)),
@@ -147,7 +162,7 @@ class CaptureSession:
 
         @functools.wraps(hook)
         def guarded(*args: Any, **kwargs: Any) -> Any:
-            if self.internal_error is not None:
+            if self.internal_error is not None or threading.get_ident() in self._foreign:
                 return None
             try:
                 hook(*args, **kwargs)
@@ -163,19 +178,19 @@ class CaptureSession:
     def _wrap_backward(self, original: Callable[..., Any]) -> Callable[..., Any]:
         before = self._guard(self.recorder.before_backward)
         after = self._guard(self.recorder.after_backward)
-
-        depth = [0]
+        local = self._backward_depth
 
         @functools.wraps(original)
         def backward(tensors: Any, *args: Any, **kwargs: Any) -> Any:
-            if depth[0]:  # a backward inside a backward (reentrant checkpointing) is part of it
+            # a backward inside a backward (reentrant checkpointing) is part of it
+            if getattr(local, "depth", 0) or threading.get_ident() in self._foreign:
                 return original(tensors, *args, **kwargs)
             before(tensors)
-            depth[0] += 1
+            local.depth = 1
             try:
                 return original(tensors, *args, **kwargs)
             finally:
-                depth[0] -= 1
+                local.depth = 0
                 after()
 
         return backward
@@ -211,35 +226,51 @@ class CaptureSession:
 
     # -- timeout ------------------------------------------------------------------------
     def _start_watchdog(self) -> None:
+        timeout = self.timeout_s
+        assert timeout is not None
+
         def watch() -> None:
-            while not self._done.wait(min(0.1, self.timeout_s / 4)):  # type: ignore[operator]
-                idle = time.monotonic() - self.recorder.last_progress
-                if idle > self.timeout_s:  # type: ignore[operator]
-                    self._request_stop()
-                    # the next hook call (a forward, a backward) stops the loop between two of
-                    # nbgrad's own calls; a loop that calls none is interrupted where it is
-                    if not self._done.wait(TIMEOUT_GRACE_S):
-                        self._interrupt_main()
+            while not self._done.wait(min(0.1, timeout / 4)):
+                if time.monotonic() - self.recorder.last_progress > timeout:
+                    break
+            else:
+                return
+            if not self._request_stop():  # stopped before, and still running a timeout later
+                self.guard.force = self._running
+            # the next hook call (a forward, a backward) stops the loop between two of nbgrad's
+            # own calls; a loop that calls none is interrupted where it is
+            while not self._done.wait(TIMEOUT_GRACE_S):
+                if not self._interrupt():
                     return
 
         self._watchdog = threading.Thread(target=watch, name="nbgrad-timeout", daemon=True)
         self._watchdog.start()
 
-    def _request_stop(self) -> None:
+    def _request_stop(self) -> bool:
+        """Stop at the next hook call; False when the run was stopped before (by its steps)."""
         with self._lock:
-            if self._running:
-                self.timed_out = True
-                self.recorder.stop_requested = True
+            if not self._running or self.recorder.stop_requested:
+                return False
+            self.timed_out = True
+            self.recorder.stop_requested = True
+            return True
 
-    def _interrupt_main(self) -> None:
-        """Raise StopRun in the thread that runs the cell (at its next Python instruction)."""
+    def _interrupt(self) -> bool:
+        """Raise StopRun in the checked code where it is; True when it may be sent again.
+
+        In the main thread a signal does it (declined in nbgrad's own code, hence sent again);
+        elsewhere an asynchronous exception, once (it lands wherever the thread is).
+        """
         with self._lock:
             if not self._running:
-                return
-            self._async_sent = True
-            ctypes.pythonapi.PyThreadState_SetAsyncExc(
-                ctypes.c_ulong(self._thread_id), ctypes.py_object(self.timeout_stop)
-            )
+                return False
+            if self.interrupts.send_stop(self.timeout_stop):
+                return True
+            if not self._async_sent:
+                self._async_sent = True
+                ctypes.pythonapi.PyThreadState_SetAsyncExc(
+                    ctypes.c_ulong(self._thread_id), ctypes.py_object(self.timeout_stop))
+            return False
 
     def cancel_pending_stop(self) -> None:
         """Drop an asynchronous StopRun that was sent but not yet delivered; none is sent after.
