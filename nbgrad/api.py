@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from types import CodeType, FrameType, TracebackType
 from typing import Any
 
-from nbgrad.capture import CaptureSession, StopRun, interrupts, snapshot
+from nbgrad.capture import CaptureSession, StopRun, interrupts, session, snapshot
 from nbgrad.capture.finish import build_run
 from nbgrad.capture.recorder import Recorder
 from nbgrad.diagnose import diagnose
@@ -141,9 +141,11 @@ class Check:
         while True:
             try:
                 self.session.cancel_pending_stop()
-                return
+                break
             except StopRun:
                 continue
+        if self._installed:
+            self.session.stop_workers(session.TIMEOUT_GRACE_S)
 
     def __enter__(self) -> Check:
         self.prepare()

@@ -417,6 +417,59 @@ trained.wait(30)
     assert shell.user_ns["modes"] == [0]
 
 
+def test_a_training_thread_the_cell_leaves_running_is_stopped_before_the_restore(check):
+    ns = namespace()
+    before = pictures(ns, ["model", "opt"])
+    cell = f"""
+import threading, time
+def train():
+    global n
+    while True:
+        {STEP}
+worker = threading.Thread(target=train, daemon=True)
+worker.start()
+time.sleep(0.05)
+"""
+    report = check(cell, namespace=ns, steps=1000, timeout=20)
+    assert report.run.stopped_by == "finished" and len(report.run.steps) > 0
+    assert not ns["worker"].is_alive()  # stopped: it takes no step on the restored model
+    assert same(before, pictures(ns, ["model", "opt"])) == []
+
+
+def test_a_thread_the_cell_starts_is_recorded_even_with_the_id_of_an_ended_one(shell):
+    """A thread's id is reused once it ended: the new thread is the run's, not an earlier one."""
+    shell.run_cell(SETUP)
+    shell.run_cell("import threading\nrelease = threading.Event()\n"
+                   "earlier = [threading.Thread(target=release.wait) for _ in range(4)]\n"
+                   "for t in earlier: t.start()")
+    cell = f"""%%gradcheck --steps 3 --timeout 20
+release.set()
+for t in earlier: t.join()
+def train():
+    global n
+    for i in range(100):
+        {STEP}
+worker = threading.Thread(target=train)
+worker.start(); worker.join()
+"""
+    printed = []
+    hook = threading.excepthook
+
+    def mine(args):  # the user's own hook: the stop that ends the worker is not an error
+        printed.append(args.exc_type)
+
+    threading.excepthook = mine
+    try:
+        report = shell.run_cell(cell).result
+        assert threading.excepthook is mine
+    finally:
+        threading.excepthook = hook
+    assert len(report.run.steps) == 3 and shell.user_ns["n"] == 3
+    assert printed == []
+    if shell.user_ns["worker"].ident not in {t.ident for t in shell.user_ns["earlier"]}:
+        pytest.skip("recorded, but the new thread did not get an ended thread's id this time")
+
+
 # -- item: a second Ctrl-C right after the first ----------------------------------------------
 def test_a_second_ctrl_c_while_the_report_is_built_keeps_the_report(check, monkeypatch):
     from nbgrad import api

@@ -14,8 +14,9 @@ trace function skips `__exit__`; the normal exit of a `with` lies outside its pr
 
 Line events are cheap and opcode events are not, so the guard raises on the line event at a loop's
 first instruction when the exception table covers it exactly as the jump back to it (a `for` loop's
-head, a `while` test), and otherwise turns on opcode events in that frame and raises at the jump
-itself.
+head, a `while` test); only a frame with a loop whose first instruction is not covered so (a
+`while True: try:` starts at the `try:` NOP, which no handler covers) gets opcode events, and the
+guard raises at that loop's jump back itself.
 
 While the stop is being handled (an `except` or `finally` body, `__exit__`, a generator being
 closed, and what they call), loops are left alone, so clean-up code runs to its end; `force` (set
@@ -30,12 +31,14 @@ exit the previous trace and profile functions (a debugger's, coverage's) are put
 
 from __future__ import annotations
 
+import contextlib
 import dis
 import functools
 import os
 import site
 import sys
 import sysconfig
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import CodeType, FrameType
@@ -108,6 +111,8 @@ class StopGuard:
                 self._keep(frame)
                 frame.f_trace = self._trace_fn
                 frame.f_trace_lines = True
+                if self._loop_points(frame.f_code).jumps:
+                    self._watch_opcodes(frame)
             frame = frame.f_back
 
     def _keep(self, frame: FrameType) -> None:
@@ -126,15 +131,26 @@ class StopGuard:
             return None
         if self._armed and event in ("line", "opcode"):
             points, at = self._loop_points(code), frame.f_lasti
-            if event == "line" and at in points.uncovered_heads:
-                self._keep(frame)
-                frame.f_trace_opcodes = True  # raise at the jump back instead
-            elif (at in points.heads if event == "line" else at in points.jumps) and self._due():
+            if event == "line" and points.jumps and not frame.f_trace_opcodes:
+                self._watch_opcodes(frame)
+            if (at in points.heads if event == "line" else at in points.jumps) and self.due():
                 self.raised += 1
-                raise self.make_stop()
+                raise self._stop()  # no local name for it: it must be freed once dropped
         return self._trace_fn
 
-    def _due(self) -> bool:
+    def _stop(self) -> BaseException:
+        stop = self.make_stop()
+        stop._rearm_guard = _Rearm(self)  # type: ignore[attr-defined]
+        return stop
+
+    def _watch_opcodes(self, frame: FrameType) -> None:
+        """A loop whose jump back is the only good place to raise: see every instruction."""
+        self._keep(frame)
+        frame.f_trace_opcodes = True
+
+    def due(self) -> bool:
+        """Whether a stop may be raised here: the run is stopping, and the code running is not
+        clean-up of the stop (unless `force`)."""
         return self.active() and (self.force or not isinstance(sys.exc_info()[1], self.handled))
 
     def _rearm(self, frame: FrameType, event: str, arg: Any) -> None:
@@ -149,21 +165,46 @@ class StopGuard:
         return points
 
 
+class _Rearm:
+    """Hung on each stop the guard raises: when the stop is dropped, the guard is put back.
+
+    CPython takes the trace function away (from the thread and from the frame) when it raises, and
+    only the next call puts it back (see `_rearm`). A loop that catches the stop in the same frame
+    without calling anything (`while True: try: ... except: pass`) would pass its next loop start
+    unseen, every time. The end of that `except` block drops the caught stop, which frees it and
+    this object with it, in the frame that caught it: that is where the guard is armed again.
+    """
+
+    def __init__(self, guard: StopGuard) -> None:
+        self.guard = guard
+        self.thread = threading.get_ident()
+
+    def __del__(self) -> None:
+        guard = self.guard
+        if guard._armed and threading.get_ident() == self.thread and guard.active():
+            with contextlib.suppress(Exception):
+                guard.arm()
+
+
 @dataclass(frozen=True)
 class LoopPoints:
     """Where in one code object the guard may raise (byte offsets)."""
 
-    jumps: frozenset[int]  # the jumps back to the start of a loop
-    heads: frozenset[int]  # loop starts that the exception table covers as their jumps back
-    uncovered_heads: frozenset[int]  # loop starts that it does not (a `try:` NOP, say)
+    heads: frozenset[int]  # loop starts covered by the same handlers as every jump back to them
+    jumps: frozenset[int]  # for the other loops: the jump back, or the instruction just before it
 
 
 def loop_points(code: CodeType) -> LoopPoints:
-    """The loops of `code`: their jumps back, and their first instructions.
+    """The loops of `code`: where each iteration starts, and where it jumps back.
 
-    `JUMP_BACKWARD_NO_INTERRUPT` is left out: it loops inside one expression (`yield from`,
-    `await`), not over the user's lines. Before Python 3.11 handlers are a run-time block stack,
-    which covers every instruction as it should, so every loop start is as good as its jump back.
+    An instruction with a large argument starts at its EXTENDED_ARG prefix, which is where the
+    trace function sees it. `JUMP_BACKWARD_NO_INTERRUPT` is left out: it loops inside one
+    expression (`yield from`, `await`) or returns from an exception handler, not over the user's
+    lines. Before Python 3.11
+    handlers are a run-time block stack, which covers every instruction as it should, so every
+    loop start is as good as its jump back. CPython 3.13 leaves the jump back of a `while <test>:`
+    loop uncovered (a Ctrl-C there skips the `with` and `finally` around the loop, CPython issue
+    130279); its test, just before the jump, is covered as the loop's start is: raise there.
     """
     table = getattr(dis.Bytecode(code), "exception_entries", None)
 
@@ -173,15 +214,30 @@ def loop_points(code: CodeType) -> LoopPoints:
                 return entry.target, entry.depth, entry.lasti
         return None
 
-    jumps: set[int] = set()
-    handlers: dict[int, set[tuple[int, int, bool] | None]] = {}
+    starts: list[tuple[int, dis.Instruction]] = []  # each instruction, from its EXTENDED_ARGs on
+    prefix: int | None = None
     for ins in dis.get_instructions(code):
-        if (ins.opcode in _JUMPS and "NO_INTERRUPT" not in ins.opname
-                and isinstance(ins.argval, int) and ins.argval <= ins.offset):
-            jumps.add(ins.offset)
-            handlers.setdefault(ins.argval, set()).add(handler(ins.offset))
-    heads = {head for head, seen in handlers.items() if table is None or seen == {handler(head)}}
-    return LoopPoints(frozenset(jumps), frozenset(heads), frozenset(handlers.keys() - heads))
+        if ins.opname == "EXTENDED_ARG":
+            prefix = ins.offset if prefix is None else prefix
+            continue
+        starts.append((ins.offset if prefix is None else prefix, ins))
+        prefix = None
+    latches: dict[int, list[int]] = {}  # loop start -> the raise point of each jump back to it
+    agree: dict[int, bool] = {}
+    for index, (point, ins) in enumerate(starts):
+        if (ins.opcode not in _JUMPS or "NO_INTERRUPT" in ins.opname
+                or not isinstance(ins.argval, int) or ins.argval > ins.offset):
+            continue
+        head = ins.argval
+        covered, at_head = handler(point), handler(head)
+        before = starts[index - 1][0] if index else None
+        if covered is None and at_head is not None and before is not None \
+                and handler(before) == at_head:
+            point = before
+        latches.setdefault(head, []).append(point)
+        agree[head] = agree.get(head, True) and (table is None or covered == at_head)
+    heads = frozenset(head for head, same in agree.items() if same)
+    return LoopPoints(heads, frozenset(p for h in latches.keys() - heads for p in latches[h]))
 
 
 def _library_roots() -> tuple[str, ...]:
