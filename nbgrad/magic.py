@@ -11,6 +11,7 @@ from IPython.core.magic_arguments import argument, magic_arguments, parse_argstr
 from IPython.display import display
 
 from nbgrad import api
+from nbgrad.capture import interrupts
 from nbgrad.errors import NbgradUsageError, usage_message
 from nbgrad.render.progress import progress_bar
 
@@ -63,7 +64,8 @@ class GradcheckMagics(Magics):
             return None
         except BaseException:
             if api.last_report() is not previous:
-                display(api.last_report())
+                with interrupts.holding():  # a second Ctrl-C must not cut the report short
+                    display(api.last_report())
             raise
 
 

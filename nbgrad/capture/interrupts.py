@@ -33,7 +33,8 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from types import FrameType
 from typing import Any, Protocol
 
@@ -179,6 +180,28 @@ class Interrupts:
             self._blocked = None
             raise make_stop()  # out of the call the thread sat in
         guard.arm()  # running Python: the guard stops it at its next loop iteration
+
+
+@contextmanager
+def holding() -> Iterator[None]:
+    """Run the block to its end; a Ctrl-C (SIGINT) that came meanwhile is raised after it.
+
+    For what follows a check, such as showing its report after a first Ctrl-C: a second one
+    must not cut it short. Only in the main thread, and only when the current handler is a Python
+    one that can be put back.
+    """
+    previous = signal.getsignal(signal.SIGINT)
+    if threading.current_thread() is not threading.main_thread() or not callable(previous):
+        yield
+        return
+    received: list[int] = []
+    signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if received:
+        raise KeyboardInterrupt
 
 
 def _where(thread: int) -> tuple[FrameType, int] | None:
