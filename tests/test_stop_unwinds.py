@@ -94,7 +94,7 @@ def test_a_with_block_around_the_stopped_loop_exits(check, name, tmp_path):
     if name == "an open file":
         assert ns["f"].closed
     assert same(before, pictures(ns, ["model", "opt"])) == []
-    assert sys.gettrace() is None
+    assert sys.gettrace() is None and sys.exc_info() == (None, None, None)
 
 
 def test_no_grad_around_a_loop_that_times_out_is_left(check):
