@@ -46,7 +46,8 @@ def _torch_globals() -> dict[str, object]:
 @pytest.fixture(autouse=True)
 def no_trace_left():
     """Every test: torch's global hooks and patched functions, the trace and profile functions
-    are as before once it ends, and no thread of nbgrad's is left."""
+    are as before once it ends, no thread of nbgrad's is left, and the process-wide modes a
+    cell's `with` blocks set (grad mode, autocast, anomaly detection) are back to their defaults."""
     import sys
     import threading
 
@@ -59,6 +60,8 @@ def no_trace_left():
     assert active_session() is None
     assert (sys.gettrace(), sys.getprofile()) == (trace, profile)
     assert [t.name for t in threading.enumerate() if t.name.startswith("nbgrad")] == []
+    assert torch.is_grad_enabled() and not torch.is_inference_mode_enabled()
+    assert not torch.is_autocast_enabled("cpu") and not torch.is_anomaly_enabled()
 
 
 @pytest.fixture
