@@ -26,7 +26,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from nbgrad.capture import discover, rng_state
+from nbgrad.capture import budget, discover, rng_state
 from nbgrad.records import RestoreInfo
 
 _PLAIN = (bool, int, float, complex, str, bytes, type(None), enum.Enum, torch.dtype, torch.device,
@@ -253,22 +253,6 @@ def _describe(copy: Any) -> str:
     return type(obj).__name__ if obj is not None else "tensor"
 
 
-def _size(n: float) -> str:
-    return f"{n / 1e9:.1f} GB" if n >= 1e9 else f"{n / 1e6:.0f} MB"
-
-
-def available_bytes() -> int | None:
-    """Host memory free for the snapshot (Linux MemAvailable; None where unknown)."""
-    try:
-        with open("/proc/meminfo") as info:
-            for line in info:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        return None
-    return None
-
-
 def take(namespace: Mapping[str, Any], extra: list[tuple[str, Any]] | None = None) -> Snapshot:
     """Snapshot the training objects reachable from `namespace` (see `discover`).
 
@@ -277,13 +261,14 @@ def take(namespace: Mapping[str, Any], extra: list[tuple[str, Any]] | None = Non
     """
     started = time.perf_counter()
     found = discover.find(namespace, extra or [])
-    needed, free = found.tensor_bytes(), available_bytes()
-    if free is not None and needed > 0.8 * free:
+    refusal = budget.snapshot_refusal(
+        found.tensor_bytes(), budget.step_growth([m for _, m in found.modules],
+                                                 [o for _, o in found.optimizers]))
+    if refusal is not None:
         from nbgrad.errors import NbgradUsageError, usage_message
 
         raise NbgradUsageError(usage_message(
-            f"restoring your objects after the check needs a {_size(needed)} copy in host "
-            f"memory, and only {_size(free)} are free.",
+            refusal,
             "free memory (del what you no longer need), or keep the changes the recorded steps "
             "make with --keep (keep=True in Python).",
             "%%gradcheck --keep"))
