@@ -159,6 +159,17 @@ def room(device: torch.device) -> Room | None:
 
 
 # -- decisions -----------------------------------------------------------------------------------
+def new_state_buffers(optimizer: Any) -> int:
+    """Buffers per parameter the optimizer's next step creates: none once it has state; SGD
+    without momentum never has any."""
+    if getattr(optimizer, "state", None):
+        return 0
+    groups = getattr(optimizer, "param_groups", [])
+    if type(optimizer).__name__ == "SGD" and not any(g.get("momentum") for g in groups):
+        return 0
+    return STATE_BUFFERS.get(type(optimizer).__name__, 2)
+
+
 def step_growth(modules: Iterable[torch.nn.Module], optimizers: Iterable[Any]) -> int:
     """Host bytes the first steps will add beside existing tensors: a gradient for each trainable
     CPU parameter that has none yet, and the state an optimizer without state makes."""
@@ -170,12 +181,8 @@ def step_growth(modules: Iterable[torch.nn.Module], optimizers: Iterable[Any]) -
                 seen.add(id(p))
                 grown += p.numel() * p.element_size()
     for opt in optimizers:
-        if getattr(opt, "state", None):
-            continue
-        buffers = STATE_BUFFERS.get(type(opt).__name__, 2)
-        for group in getattr(opt, "param_groups", []):
-            if type(opt).__name__ == "SGD" and not group.get("momentum"):
-                continue
+        buffers = new_state_buffers(opt)
+        for group in getattr(opt, "param_groups", []) if buffers else []:
             for p in group["params"]:
                 if p.device.type == "cpu":
                     grown += buffers * p.numel() * p.element_size()
@@ -211,11 +218,11 @@ class CopyBudget:
     def __init__(self) -> None:
         self._first: dict[torch.device, Room | None] = {}
 
-    def refusal(self, sizes: dict[torch.device, int], fresh: bool) -> str | None:
+    def refusal(self, sizes: dict[torch.device, int], new_buffers: int) -> str | None:
         """Why the copy must not be made (None: make it). The step itself needs room too: about
-        the copy's size for its temporaries, and twice more when the optimizer's state is new."""
+        the copy's size for its temporaries, and that much per state buffer it creates."""
         for device, copy in sizes.items():
-            needed = copy + copy * (3 if fresh else 1) + SLACK
+            needed = copy + copy * (1 + new_buffers) + SLACK
             if device not in self._first:
                 self._first[device] = room(device)
             first = self._first[device]

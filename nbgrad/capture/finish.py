@@ -257,5 +257,5 @@ def build_run(recorder: Recorder, namespace: Mapping[str, Any], *, source: str, 
         skipped_steps=[_skipped_record(raw, names, batch) for raw in recorder.skipped],
         manual_steps=manual_steps,
         forward=probe_records.build(recorder.probe, found, recorder.params, batch),
-        not_measured=list(recorder.not_measured),
+        not_measured=recorder.not_measured(),
     )

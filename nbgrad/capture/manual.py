@@ -87,10 +87,13 @@ class ManualTracker:
                 self._leaf_ids.add(id(leaf))
                 self._leaves.append(leaf)
 
-    def take(self, params: Sequence[torch.Tensor]) -> None:
-        """After a backward(): copy every known parameter and graph leaf, measure their gradients."""
+    def tensors(self, params: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+        """Every known parameter and graph leaf: what `take` copies."""
         known = {id(p) for p in params}
-        tensors = list(params) + [t for t in self._leaves if id(t) not in known]
+        return list(params) + [t for t in self._leaves if id(t) not in known]
+
+    def take(self, tensors: list[torch.Tensor]) -> None:
+        """After a backward(): copy `tensors` (see `tensors()`), measure their gradients."""
         with_grad = [i for i, t in enumerate(tensors) if t.grad is not None]
         grads = [tensors[i].grad for i in with_grad]
         norms, nonzero = tensor_stats.norms_and_nonzero(grads)  # type: ignore[arg-type]

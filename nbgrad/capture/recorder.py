@@ -102,7 +102,9 @@ class Recorder:
         self._stepped: dict[int, tuple[list[Any], int, list[int], list[int],
                                        dict[torch.device, int]]] = {}
         self.copy_budget = budget.CopyBudget()  # whether the stepped parameters may be copied
-        self.not_measured: list[str] = []  # what the run could not measure, in words
+        # what the run left out: what -> [why (the first reason), at how many steps]
+        self.gaps: dict[str, list[Any]] = {}
+        self._manual_refusal: str | None = None
         self.optimizers: list[torch.optim.Optimizer] = []
         self._optimizer_index: dict[int, int] = {}
         self.optimizer_steps: list[int] = []
@@ -245,7 +247,7 @@ class Recorder:
             if step.inner_backwards == 1:  # a closure's first gradient is what the step starts from
                 self._measure_grads(step, self._counting())
         elif step is None and not self.optimizers:
-            self.manual.take(self.params)
+            self._take_manual()
 
     def on_zero_grad(self, owner: Any, set_to_none: bool) -> None:
         target = type(owner).__name__
@@ -265,6 +267,10 @@ class Recorder:
             self.states_before[index] = optimizer_state(optimizer, self._param_index)
         self._event("step", target=type(optimizer).__name__)
         closure = bool(args[1:]) or kwargs.get("closure") is not None
+        # the first backward's numbers hold at the step when nothing ran between them but the
+        # step itself: a GradScaler unscales and clip_grad_norm_ rescales in place, not always
+        # bumping versions
+        untouched = len(self.events) - self._events_at_first == 1 and not self._loss_scaling
         step = RawStep(
             optimizer=index,
             losses=self._losses,
@@ -289,14 +295,14 @@ class Recorder:
             except (MemoryError, RuntimeError) as error:  # torch.OutOfMemoryError is one
                 if not budget.out_of_memory(error):
                     raise
-                self._not_measured(f"update sizes (copying the parameters ran out of memory: "
-                                   f"{str(error).splitlines()[0][:200]})")
+                self._not_measured("update sizes", "copying the parameters ran out of memory: "
+                                   + str(error).splitlines()[0][:200])
         if step.param_norms is None:
             step.param_norms = tensor_stats.norms(tensors, self._layouts, key)
         if others:
             step.other_norms = tensor_stats.norms([self.params[i] for i in others], self._layouts,
                                                   ("param", *others))
-        self._measure_grads(step, counting)
+        self._measure_grads(step, counting, untouched)
         self._current = step
 
     def _stepped_params(self, optimizer: torch.optim.Optimizer
@@ -319,16 +325,38 @@ class Recorder:
         """Whether a copy of the stepped parameters fits beside what the step itself needs; if
         not, update sizes are not measured at this step (said in the report), and the loop runs
         as it would without nbgrad instead of running out of memory."""
-        refusal = self.copy_budget.refusal(sizes, fresh=not optimizer.state)
+        refusal = self.copy_budget.refusal(sizes, budget.new_state_buffers(optimizer))
         if refusal is None:
             return True
-        self._not_measured(f"update sizes (a copy of the parameters at each step would not fit "
-                           f"beside the step itself: {refusal})")
+        self._not_measured("update sizes", "a copy of the parameters at each step would not fit "
+                           f"beside the step itself: {refusal}")
         return False
 
-    def _not_measured(self, note: str) -> None:
-        if note not in self.not_measured:
-            self.not_measured.append(note)
+    def _not_measured(self, what: str, why: str, steps: int = 1) -> None:
+        gap = self.gaps.setdefault(what, [why, 0])
+        gap[1] += steps
+
+    def not_measured(self) -> list[str]:
+        """What the run left out and why, in words for the report."""
+        done = len(self.steps) + len(self.manual_steps)
+        return [f"{what} at {count} of {done} steps ({why})" if count else f"{what} ({why})"
+                for what, (why, count) in self.gaps.items()]
+
+    def _take_manual(self) -> None:
+        """Copy the parameters after a backward() when no optimizer stepped yet, if the copy fits:
+        else updates made without an optimizer go unseen (and the report says so)."""
+        tensors = self.manual.tensors(self.params)
+        refusal = self.copy_budget.refusal(tensor_stats.copy_bytes(tensors), 0)
+        if refusal is None:
+            try:
+                self.manual.take(tensors)
+                return
+            except (MemoryError, RuntimeError) as error:
+                if not budget.out_of_memory(error):
+                    raise
+                refusal = str(error).splitlines()[0][:200]
+        self.manual.drop()
+        self._manual_refusal = refusal  # said in the report only if no optimizer ever stepped
 
     def _counting(self) -> bool:
         """Non-zero counts are taken in the probe's windows (or on every step when asked)."""
@@ -440,6 +468,9 @@ class Recorder:
 
     def finish_manual(self) -> None:
         """After the run: an update made after the last backward() is only seen now."""
+        if self._manual_refusal is not None and not self.optimizers:
+            self._not_measured("updates made without an optimizer", "the copy of the parameters "
+                               f"they are found with does not fit: {self._manual_refusal}", 0)
         if self.optimizers or len(self.manual_steps) >= self.steps_requested:
             return
         saved = self.on_step, self.stop_requested
@@ -480,14 +511,11 @@ class Recorder:
         self._after_attempt(len(self.manual_steps))
 
     # -- measurements ---------------------------------------------------------------------
-    def _measure_grads(self, step: RawStep, counting: bool) -> None:
+    def _measure_grads(self, step: RawStep, counting: bool, untouched: bool = False) -> None:
         with_grad = [i for i, p in enumerate(self.params) if p.grad is not None]
         grads = [self.params[i].grad for i in with_grad]
         step.grad_params = with_grad
         first, counts = step.after_first, step.first_counts
-        # reuse only when nothing ran between that backward() and this step but the step itself:
-        # a GradScaler unscales and clip_grad_norm_ rescales in place, not always bumping versions
-        untouched = len(self.events) - self._events_at_first == 1 and not self._loss_scaling
         if (untouched and first is not None and counts is not None and first[0] == with_grad
                 and (counts[0] is not None or not counting)
                 and counts[1] == [(id(g), g._version) for g in grads]):  # type: ignore[union-attr]
