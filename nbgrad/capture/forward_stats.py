@@ -76,16 +76,7 @@ def summary(t: torch.Tensor) -> torch.Tensor:
         return torch.full((5,), float("nan"))
     n = mean = m2 = low = high = None
     for x in _float_pieces(t):
-        x = x.reshape(-1)
-        finite = torch.isfinite(x)
-        count = finite.sum().to(torch.float32)
-        safe = torch.where(finite, x, 0.0)
-        piece_mean = safe.sum() / count.clamp(min=1)
-        dev = torch.where(finite, x - piece_mean, 0.0)
-        piece_m2 = dev.square_().sum()
-        big = torch.finfo(x.dtype).max
-        piece_low = torch.where(finite, x, big).amin()
-        piece_high = torch.where(finite, x, -big).amax()
+        count, piece_mean, piece_m2, piece_low, piece_high = _piece_summary(x)
         if n is None:
             n, mean, m2, low, high = count, piece_mean, piece_m2, piece_low, piece_high
             continue
@@ -98,6 +89,19 @@ def summary(t: torch.Tensor) -> torch.Tensor:
     assert n is not None and m2 is not None and mean is not None
     std = (m2 / n.clamp(min=1)).sqrt()
     return torch.stack([mean, std, low, high, t.numel() - n])  # type: ignore[list-item]
+
+
+def _piece_summary(x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """Count, mean, sum of squared deviations, min and max of one piece's finite values (its
+    temporaries are gone when this returns)."""
+    x = x.reshape(-1)
+    finite = torch.isfinite(x)
+    count = finite.sum().to(torch.float32)
+    mean = torch.where(finite, x, 0.0).sum() / count.clamp(min=1)
+    m2 = torch.where(finite, x - mean, 0.0).square_().sum()
+    big = torch.finfo(x.dtype).max
+    return (count, mean, m2, torch.where(finite, x, big).amin(),
+            torch.where(finite, x, -big).amax())
 
 
 def unit_layout(shape: torch.Size) -> tuple[int, tuple[int, ...]]:
@@ -142,15 +146,9 @@ def activation(kind: str, y: torch.Tensor, detailed: bool = True) -> tuple[torch
         else:
             zero = nan
         return torch.stack([(1 - zero).float(), zero.float(), dead, nonfinite]), int(units), int(samples)
-    bins = len(SLOPE_EDGES) - 1
     slope_sum = histogram = None
     for x in _float_pieces(y):
-        # slope / largest slope = 1 - u^2, with u = 2y - 1 (sigmoid) or y (tanh)
-        share = (x * 2 - 1).square_() if kind == "sigmoid" else x.square()
-        share = share.neg_().add_(1)
-        piece_sum = share.sum()
-        piece_hist = torch.histc(share.clamp_(min=1e-30).log10_(), bins=bins, min=_LOG_LOW,
-                                 max=_LOG_HIGH)
+        piece_sum, piece_hist = _piece_slopes(kind, x)
         if slope_sum is None:
             slope_sum, histogram = piece_sum, piece_hist
         else:
@@ -161,6 +159,18 @@ def activation(kind: str, y: torch.Tensor, detailed: bool = True) -> tuple[torch
     mean_slope = slope_sum / count * MAX_SLOPE[kind]
     head = torch.stack([mean_slope, nan, nan, (~torch.isfinite(slope_sum)).float()])
     return torch.cat([head, below.reshape(1), shares]), int(units), int(samples)
+
+
+def _piece_slopes(kind: str, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Sum of one piece's slopes (as a share of the largest), and their histogram over
+    SLOPE_EDGES; one temporary the size of the piece."""
+    # slope / largest slope = 1 - u^2, with u = 2y - 1 (sigmoid) or y (tanh)
+    share = (x * 2 - 1).square_() if kind == "sigmoid" else x.square()
+    share = share.neg_().add_(1)
+    total = share.sum()
+    histogram = torch.histc(share.clamp_(min=1e-30).log10_(), bins=len(SLOPE_EDGES) - 1,
+                            min=_LOG_LOW, max=_LOG_HIGH)
+    return total, histogram
 
 
 def any_nonfinite(t: torch.Tensor) -> torch.Tensor:

@@ -23,6 +23,10 @@ from nbgrad.capture.manual import MANUAL, ManualTracker
 from nbgrad.capture.probe import Probe
 from nbgrad.records import Event, StopReason
 
+# a step's copy of the parameters up to this size is kept for the next step to write over: for a
+# small model, allocating it is most of what the copy costs
+KEEP_COPY_BYTES = 4 << 20
+
 
 class StopRun(BaseException):
     """Raised inside the user's loop to end it; a BaseException so `except Exception:` lets it pass.
@@ -102,6 +106,7 @@ class Recorder:
         self._stepped: dict[int, tuple[list[Any], int, list[int], list[int],
                                        dict[torch.device, int]]] = {}
         self.copy_budget = budget.CopyBudget()  # whether the stepped parameters may be copied
+        self._spare: dict[tuple[Any, ...], tensor_stats.Copies] = {}  # small copies, kept to reuse
         # what the run left out: what -> [why (the first reason), at how many steps]
         self.gaps: dict[str, list[Any]] = {}
         self._manual_refusal: str | None = None
@@ -291,7 +296,8 @@ class Recorder:
         key = ("param", *stepped)
         if self._may_copy(optimizer, sizes):
             try:
-                step.copies, step.param_norms = tensor_stats.copies(tensors, self._layouts, key)
+                step.copies, step.param_norms = tensor_stats.copies(
+                    tensors, self._layouts, key, reuse=self._spare.pop(key, None))
             except (MemoryError, RuntimeError) as error:  # torch.OutOfMemoryError is one
                 if not budget.out_of_memory(error):
                     raise
@@ -370,6 +376,8 @@ class Recorder:
         if step.copies:
             step.update_norms = tensor_stats.distances([self.params[i] for i in step.stepped],
                                                        step.copies)
+            if sum(self._stepped[id(optimizer)][4].values()) <= KEEP_COPY_BYTES:
+                self._spare[("param", *step.stepped)] = step.copies
         step.copies = tensor_stats.Copies()
         step.losses = step.losses + self._losses  # from a closure, if the step had one
         if step.batch is None:

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 import torch
 
 SMALL = 1 << 16  # CPU tensors with fewer elements than this are stacked with others of their shape
+STACK_MIN = 8  # ... when at least this many share it (below, foreach's per-tensor loop is cheaper)
 STACK_BYTES = 4 << 20  # a stack made only to be reduced is built this many bytes at a time
 PIECE = 1 << 20  # elements per piece when a large tensor is reduced piece by piece (4 MB float32)
 _LOW = (torch.float16, torch.bfloat16)
@@ -71,7 +72,7 @@ def _make_layout(tensors: Sequence[torch.Tensor]) -> Layout:
             each.setdefault((t.device, t.dtype), []).append(i)
     groups = []
     for (dtype, _), positions in stacks.items():
-        if len(positions) >= 2:
+        if len(positions) >= STACK_MIN:
             groups.append(_Group(positions, "stack"))
         else:
             each.setdefault((torch.device("cpu"), dtype), []).extend(positions)
@@ -272,25 +273,32 @@ def copy_bytes(tensors: Sequence[torch.Tensor]) -> dict[torch.device, int]:
     """Bytes that `copies` allocates for these tensors, per device."""
     out: dict[torch.device, int] = {}
     for t in tensors:
-        size = (_values(t) if t.layout != torch.strided else t)
-        out[t.device] = out.get(t.device, 0) + size.numel() * size.element_size()
+        if t.layout == torch.sparse_coo:
+            t = t._values()  # as stored, not coalesced: no work, and never less than the copy
+        elif t.layout != torch.strided:
+            t = t.values()
+        out[t.device] = out.get(t.device, 0) + t.numel() * t.element_size()
     return out
 
 
 @torch.no_grad()
 def copies(tensors: Sequence[torch.Tensor], cache: Layouts | None = None,
-           key: Hashable | None = None) -> tuple[Copies, Vector]:
+           key: Hashable | None = None, reuse: Copies | None = None) -> tuple[Copies, Vector]:
     """Copies, so that an update can be measured after `step()` changed the originals, and the
-    norm of each tensor, read from the copy."""
+    norm of each tensor, read from the copy. `reuse`: the copies of the same tensors at an
+    earlier step, written over instead of allocating anew (allocating is most of a small copy's
+    cost on a CPU)."""
     if not tensors:
         return Copies(), EMPTY
     plan = layout(tensors, cache, key)
+    old = reuse.groups if reuse is not None and reuse.layout is plan else None
     kept: list[torch.Tensor | list[torch.Tensor]] = []
     parts = []
-    for group in plan.groups:
+    for index, group in enumerate(plan.groups):
         ts = [tensors[i] for i in group.positions]
+        into = None if old is None else old[index]
         if group.kind == "stack":
-            stack = torch.stack(ts)
+            stack = torch.stack(ts) if into is None else torch.stack(ts, out=into)  # type: ignore[arg-type]
             kept.append(stack)
             parts.append((group.positions, _norm(stack.flatten(1), dim=1)))
         elif group.kind == "sparse":
@@ -298,7 +306,11 @@ def copies(tensors: Sequence[torch.Tensor], cache: Layouts | None = None,
             kept.append(clones)
             parts.append((group.positions, torch.stack([_norm(_values(c)) for c in clones])))
         else:
-            clones = list(torch._foreach_mul(ts, 1))
+            if into is None:
+                clones = list(torch._foreach_mul(ts, 1))
+            else:
+                clones = into  # type: ignore[assignment]
+                torch._foreach_copy_(clones, ts)
             kept.append(clones)
             parts.append((group.positions, _foreach_norms(clones)))
     return Copies(plan, kept), _vector(plan, parts)
@@ -362,6 +374,8 @@ def pieces(x: torch.Tensor, limit: int = PIECE) -> Iterator[torch.Tensor]:
 def fingerprint(value: torch.Tensor) -> torch.Tensor:
     """Sum and sum of squares of a batch: equal for the same batch, different for another."""
     x = value.detach()
+    if x.dtype == torch.float32 and x.layout == torch.strided and x.numel() <= PIECE:
+        return torch.stack([x.sum(), x.square().sum()])  # the common case, without pieces
     if x.layout != torch.strided:
         x = _values(x)
     if x.is_complex():
