@@ -369,23 +369,39 @@ def measure(name: str, scale: float, steps: int, rounds: int, modes: dict[str, A
 
 
 def peak_memory(name: str, scale: float, steps: int, mode: str) -> float:
-    """Extra peak RSS (MB) of `steps` steps under `mode`, in a fresh subprocess."""
+    """Extra peak RSS (MB) of `steps` steps under `mode`, in a fresh subprocess: the high-water
+    mark of resident memory (VmHWM, reset after the warm-up where the kernel allows it) minus the
+    resident memory after the warm-up. Not getrusage's ru_maxrss: a child started from a large
+    process inherits the parent's resident size there, which would hide what the steps add."""
     here = os.path.dirname(os.path.abspath(__file__))
     code = (
-        f"import resource, sys; sys.path.insert(0, {here!r}); import bench;"
+        f"import gc, sys; sys.path.insert(0, {here!r}); import bench;"
         f"w = bench.build({name!r}, {scale!r}); bench.run_steps(w, 2, bench.plain);"
-        "import gc; gc.collect();"
-        "base = int(open('/proc/self/statm').read().split()[1]) * resource.getpagesize() / 2**20;"
+        "gc.collect(); base = bench.status_mb('VmRSS'); bench.reset_peak();"
         f"bench.run_steps(w, {steps}, bench.MODES[{mode!r}]);"
-        "peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024;"
-        "print(peak - base)"
+        "print(bench.status_mb('VmHWM') - base)"
     )
-    # a fixed mmap threshold: glibc returns every large block when it is freed, so that peak RSS
-    # follows what is allocated instead of what malloc chose to keep (else +-40 MB run to run)
+    # a fixed mmap threshold: glibc returns every large block when it is freed, so that resident
+    # memory follows what is allocated instead of what malloc chose to keep (else +-40 MB)
     env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "131072"}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env=env)
     return float(out.stdout.strip().splitlines()[-1])
+
+
+def status_mb(key: str) -> float:
+    """A memory figure of this process from /proc/self/status, in MB."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) / 1024
+    raise KeyError(key)
+
+
+def reset_peak() -> None:
+    """Start VmHWM afresh (Linux 4.0+; where that is refused the peak includes the warm-up)."""
+    with contextlib.suppress(OSError), open("/proc/self/clear_refs", "w") as refs:
+        refs.write("5")
 
 
 # -- targets ---------------------------------------------------------------------------------

@@ -34,6 +34,8 @@ def test_probe_windows_and_step_copies_add_at_most_the_parameter_bytes_to_a_gpt2
     assert logits_bytes > 5 * w.param_bytes  # the case that matters: logits dwarf the model
     plain = bench.peak_memory("gpt2_like", 1.0, 4, "plain")
     checked = bench.peak_memory("gpt2_like", 1.0, 4, "nbgrad")  # the first window is step 0
+    # the instrument sees a step's own memory: the logits and what backward makes of them
+    assert logits_bytes <= plain * 2**20 <= 6 * logits_bytes
     assert (checked - plain) * 2**20 <= w.param_bytes
 
 

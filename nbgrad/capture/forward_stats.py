@@ -222,6 +222,8 @@ def value_range(t: torch.Tensor, class_dim: int | None) -> torch.Tensor:
     x = t.detach()
     if x.is_complex():
         x = torch.view_as_real(x)
+    if not x.is_floating_point():
+        x = x.float()  # an integer loss input: small, and not what a model outputs
     low, high = torch.aminmax(x) if x.numel() else (x.new_full((), float("nan")),) * 2
     row = x.new_full((), float("nan"), dtype=torch.float32)
     if class_dim is not None and x.dim() > class_dim and x.numel():
