@@ -39,8 +39,10 @@ def test_smoke_run_writes_the_cpu_table_and_marks_every_target(bench, tmp_path, 
     assert second["extra_peak_mb"] == {}  # smoke measures memory of the first workload only
     targets = {t["what"]: t for t in data["cpu"]["targets"]}
     assert targets["nbgrad per step on mlp"]["limit"] == 1.3
-    memory = targets[next(w for w in targets if w.startswith("extra peak memory of the measuring on gpt2_like"))]
-    want = max(first["extra_peak_mb"]["nbgrad_measuring"] - first["extra_peak_mb"]["plain"], 0) / first["param_mb"]
+    memory = targets[next(w for w in targets
+                          if w.startswith("extra peak memory of the measuring on gpt2_like"))]
+    peaks = first["extra_peak_mb"]
+    want = max(peaks["nbgrad_measuring"] - peaks["plain"], 0) / first["param_mb"]
     assert memory["value"] == pytest.approx(want) and memory["limit"] == 1.0
     printed = capsys.readouterr().out
     assert "| gpt2_like " in printed and "| mlp " in printed and "nbgrad x" in printed
