@@ -24,3 +24,8 @@ def severity_css(selector: str) -> str:
     """`selector` with `{severity}` in it, given each severity's colour as a left border."""
     return "".join(f"{selector.format(severity=s)}{{border-left-color:{c}}}"
                    for s, c in SEVERITY_COLOR.items())
+
+# a tried fix: what its verification found (Verification.status)
+TRIAL_ICON = {"helped": "✔", "partly": "◐", "did not help": "✘", "raised": "✖", "stopped": "■"}
+TRIAL_WORD = {"helped": "helped", "partly": "helped in part", "did not help": "did not help",
+              "raised": "raised an error", "stopped": "stopped early"}
