@@ -161,7 +161,7 @@ class Trials:
         self.cell = cell
         self._tensors = tensors  # weak references to what the check restored
         self.mark = StateMark.now(cell.namespace, tensors)
-        self.progress: Progress | None = None
+        self.changed = False  # the objects changed since the check: no trial starts from it
 
     # -- what can be tried -------------------------------------------------------------------
     def fixable(self) -> list[Diagnosis]:
@@ -186,17 +186,20 @@ class Trials:
         counter = counter if counter is not None else [0]
         sweep = rates.candidates(run, d)
         total = total or (len(sweep) or 1)
-        fresh = self.mark.holds(self.cell.namespace) and self._before_alive()
+        self.changed = self.changed or not (self.mark.holds(self.cell.namespace)
+                                             and self._before_alive())
+        fresh = not self.changed
+        owner = verification.owner_of(run, d)
         baseline = None
         if not fresh:
             baseline = self._run(run.source, "your cell again", [], progress, counter, total,
                                  "running your cell again (your objects changed since the check)",
-                                 rebind=False)
+                                 rebind=False, owner=owner)
         if sweep:
             tried = [self._run(fixes.apply(run.source, [edit], run.first_line, [fixes.note(d)]),
                                f"lr={rates.literal(rate)}", [edit], progress, counter, total,
                                f"trying lr={rates.literal(rate)} for {d.code}", lr=rate,
-                               rebind=fresh)
+                               rebind=fresh, owner=owner)
                      for rate, edit in sweep]
             best = verification.best_rate(self._problems(), tried)
             result = verification.judge(run, self._problems(), d, tried[best], candidates=tried,
@@ -206,21 +209,30 @@ class Trials:
         else:
             trial = self._run(fixes.corrected_source(run, [d]), d.code, fixes.edits_of(run, d),
                               progress, counter, total, f"trying the fix of {d.code}",
-                              rebind=fresh)
+                              rebind=fresh, owner=owner)
             result = verification.judge(run, self._problems(), d, trial, baseline=baseline)
         verification.settle(d, result)
-        self.mark = StateMark.now(self.cell.namespace, self._tensors)
+        self._remark()
         return result
+
+    def _remark(self) -> None:
+        """After trials from the state before the cell, that state is back (their checks put it
+        back, bumping the tensors' version counters): mark it again."""
+        if not self.changed:
+            self.mark = StateMark.now(self.cell.namespace, self._tensors)
 
     def _suggest(self, d: Diagnosis, edit: Edit) -> None:
         """A sweep's best rate becomes the suggested line."""
         d.edits = [edit]
         d.fix_code = edit.code
 
-    def try_all(self, progress: Progress | None = None) -> TrialSet:
-        """Each fix alone, then all together; Ctrl-C stops the trials and keeps what finished."""
+    def try_all(self, progress: Progress | None = None) -> TrialSet | None:
+        """Each fix alone, then all together; Ctrl-C stops the trials and keeps what finished.
+        None (and no summary) when there is no fix to try."""
         started = time.perf_counter()
         todo = self.fixable()
+        if not todo:
+            return None
         planned = self.planned(todo)
         counter = [0]
         stopped = ""
@@ -238,8 +250,7 @@ class Trials:
                     edits = [e for d in joined for e in fixes.edits_of(run, d)]
                     together = self._run(fixes.corrected_source(run, joined), "all fixes",
                                          edits, progress, counter, planned,
-                                         "trying all fixes together",
-                                         rebind=self.mark.holds(self.cell.namespace))
+                                         "trying all fixes together", rebind=not self.changed)
         except KeyboardInterrupt:
             stopped = f"interrupted (Ctrl-C) after {counter[0] - 1} of {planned} trials"
         finally:
@@ -250,7 +261,7 @@ class Trials:
                                          tried=counter[0], planned=planned, stopped=stopped,
                                          elapsed_s=time.perf_counter() - started)
         self.report.verification = summary
-        self.mark = StateMark.now(self.cell.namespace, self._tensors)
+        self._remark()
         return summary
 
     def _before_alive(self) -> bool:
@@ -258,7 +269,7 @@ class Trials:
 
     def _run(self, source: str, label: str, edits: list[Edit], progress: Progress | None,
              counter: list[int], total: int, what: str, lr: float | None = None,
-             rebind: bool = True) -> Trial:
+             rebind: bool = True, owner: str | None = None) -> Trial:
         """One trial: `source` run as a check from the state before the cell (the names the cell
         re-bound put back when `rebind`), then every name bound as before the trial."""
         from nbgrad import api
@@ -302,7 +313,8 @@ class Trials:
         report = check.report
         assert report is not None
         return verification.trial_of(report.run, report.diagnoses, report.analysis_error,
-                                     label=label, changed=changed, change=change, lr=lr)
+                                     label=label, changed=changed, change=change, lr=lr,
+                                     owner=owner)
 
 
 NOT_TRIED_KEEP = ("not tried: --keep kept the steps' changes, so the state before the cell is "

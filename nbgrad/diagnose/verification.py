@@ -21,16 +21,27 @@ from nbgrad.numbers import fmt
 from nbgrad.records import Finding, Run, Trial
 
 PROBLEMS = ("error", "warning")
+TRIAL_WORDS = {"helped": "helped", "partly": "helped in part", "did not help": "did not help",
+               "raised": "raised an error", "stopped": "stopped early"}
 UNHELPFUL_CONFIDENCE = 0.5  # a fix that did not help: the diagnosis is half as certain
 # fixes that change what the loss measures (its function, its sign, the targets' scale): the two
 # runs' loss values are not compared, only whether the corrected loss falls
 ANOTHER_LOSS = {"NBG711", "NBG803", "NBG806", "NBG852"}
 
 
-def losses(run: Run) -> list[float | None]:
-    """The loss per step the verdicts compare: the first optimizer's (the only one, usually)."""
+def losses(run: Run, owner: str | None = None) -> list[float | None]:
+    """The loss per step the verdicts compare: the named optimizer's (a GAN's generator, when
+    the diagnosis is about it), else the first optimizer's (the only one, usually)."""
     series = loss_series(run)
-    return list(series[0].values) if series else []
+    chosen = next((s for s in series if owner and s.owner == owner), series[0] if series else None)
+    return list(chosen.values) if chosen is not None else []
+
+
+def owner_of(run: Run, d: Diagnosis) -> str | None:
+    """The optimizer a diagnosis names in its title ('opt_g' steps parameters ...), when the run
+    has several: its loss is the one a fix should improve."""
+    owners = {s.owner for s in loss_series(run) if s.owner}
+    return next((o for o in owners if f"'{o}'" in d.title), None)
 
 
 def grad_grid(run: Run) -> tuple[list[str], list[list[float | None]]]:
@@ -43,13 +54,15 @@ def grad_grid(run: Run) -> tuple[list[str], list[list[float | None]]]:
 
 
 def trial_of(run: Run, diagnoses: Sequence[Diagnosis], analysis_error: str | None, *,
-             label: str, changed: list[int], change: str, lr: float | None = None) -> Trial:
+             label: str, changed: list[int], change: str, lr: float | None = None,
+             owner: str | None = None) -> Trial:
     """What one trial run showed, kept small: the numbers a verdict and its views need."""
     layers, grid = grad_grid(run)
     return Trial(
         label=label, source=run.source, changed=changed, change=change,
         steps_requested=run.steps_requested,
-        stopped_by=run.stopped_by, elapsed_s=run.elapsed_s, losses=losses(run), error=run.error,
+        stopped_by=run.stopped_by, elapsed_s=run.elapsed_s, losses=losses(run, owner),
+        error=run.error,
         findings=[Finding(d.code, d.slug, d.severity, d.title) for d in diagnoses
                   if d.severity in PROBLEMS],
         layers=layers, grad_norms=grid,
@@ -127,7 +140,7 @@ def judge(run: Run, problems: set[str], d: Diagnosis, trial: Trial, *,
           candidates: Sequence[Trial] = (), baseline: Trial | None = None) -> Verification:
     """The verification of `d`'s fix from its trial (a sweep's best) and the cell's own run
     (`baseline` when the cell had to be run again, else the check's own records)."""
-    original = baseline.losses if baseline is not None else losses(run)
+    original = baseline.losses if baseline is not None else losses(run, owner_of(run, d))
     codes = {f.code for f in trial.findings}
     resolved = trial.ran and d.code not in codes
     raised = run.error is not None and baseline is None
@@ -188,7 +201,7 @@ def change_of(edits: Sequence[Edit], lr: float | None = None) -> str:
 
 def _not_ran(trial: Trial) -> str:
     if trial.error is not None:
-        where = f" at line {trial.error.line}" if trial.error.line else ""
+        where = f" at its line {trial.error.line}" if trial.error.line else ""  # of that cell
         message = trial.error.message.splitlines()[0] if trial.error.message else ""
         return (f"Tried: the corrected cell raised {trial.error.type}{where}: {message}. Your "
                 "objects were restored; this fix is not offered as a cell.")
@@ -243,16 +256,24 @@ def summarize(diagnoses: Sequence[Diagnosis], problems: set[str], together: Tria
         (d,) = [d for d in diagnoses if d.verification is not None]
         v = d.verification
         assert v is not None
-        verdict = (f"1 fix tried: {d.code} is {'gone' if v.resolved else 'still found'}, and "
-                   f"the loss {'falls' if v.improved else 'does not improve'} "
-                   f"({loss_range(best.losses)} in {_steps(best)}).")
+        verdict = (f"1 fix tried: the fix of {d.code} {TRIAL_WORDS[v.status]} ({d.code} "
+                   f"{'gone' if v.resolved else 'still found'}; loss {loss_range(best.losses)} in "
+                   f"{_steps(best)}, your cell's {loss_range(v.original_losses)}).")
     else:
-        which = "all fixes together" if best_label == "all fixes" else f"the fix of {best_label} alone"
+        def name(label: str) -> str:
+            return "all fixes together" if label == "all fixes" else f"the fix of {label} alone"
         state = "no problem left" if not left else f"{', '.join(left)} still found"
         verdict = (f"{len(alone)} fix{'es' if len(alone) != 1 else ''} tried"
                    + (" alone and all together" if together is not None else "")
-                   + f": {which} trains best (loss {loss_range(best.losses)} in {_steps(best)}, "
-                   f"{state}).")
+                   + f": {name(best_label)} trains best ({state}; loss {loss_range(best.losses)} "
+                   f"in {_steps(best)}).")
+        lower = [(label, t) for label, t in options if t.ran and label != best_label
+                 and _progress(t) < _progress(best)]
+        if lower:
+            label, t = min(lower, key=lambda pair: _progress(pair[1]))
+            still = sorted({f.code for f in t.findings} & problems)
+            verdict += (f" {name(label).capitalize()} ends lower ({loss_range(t.losses)}), but "
+                        f"{', '.join(still) or 'a problem'} is still found there.")
     if left_out:
         verdict += f" Not combined (they change the same lines): {', '.join(left_out)}."
     if stopped:

@@ -7,6 +7,7 @@ emoji font; severity is always a word too, never colour alone.
 from __future__ import annotations
 
 from nbgrad.diagnose.outcome import Status
+from nbgrad.diagnose.verification import TRIAL_WORDS
 
 SEVERITY_ICON = {"error": "✖", "warning": "⚠", "info": "ℹ"}
 SEVERITY_WORD = {"error": "error", "warning": "warning", "info": "note"}
@@ -27,5 +28,4 @@ def severity_css(selector: str) -> str:
 
 # a tried fix: what its verification found (Verification.status)
 TRIAL_ICON = {"helped": "✔", "partly": "◐", "did not help": "✘", "raised": "✖", "stopped": "■"}
-TRIAL_WORD = {"helped": "helped", "partly": "helped in part", "did not help": "did not help",
-              "raised": "raised an error", "stopped": "stopped early"}
+TRIAL_WORD = TRIAL_WORDS

@@ -220,11 +220,18 @@ def grads_not_in_optimizer(run: Run, d: Diagnosis) -> Fix | None:
                        and isinstance(node.func, ast.Attribute) and node.func.attr == "parameters"
                        else None, lambda _: model)
         return _replace(d.line, new)
-    if not d.fix_code and d.layers:  # no cause found: freeze what the optimizer leaves out
+    if not d.fix_code and d.layers and len(run.optimizers) == 1:
+        # no cause found: the rule's first option, the layers' parameters given to the optimizer
+        # (freezing them instead is said in words: it changes nothing the loss shows)
         roots = sorted({layer.split(".")[0] for layer in d.layers})
-        built = facts.optimizer_line(run, 0) if run.optimizers else None
-        if len(roots) == 1 and built is not None and roots[0].isidentifier():
-            return Fix([Edit(built, "before", f"{roots[0]}.requires_grad_(False)")])
+        built = facts.optimizer_line(run, 0)
+        if len(roots) != 1 or built is None or not roots[0].isidentifier():
+            return None
+        new = L.rewrite_argument(run.cell_line(built), lambda c: ".optim." in f".{c}"
+                                 or c.startswith("optim."), 0,
+                                 lambda arg: f"[*{arg}, *{roots[0]}.parameters()]"
+                                 if arg.endswith(".parameters()") else arg)
+        return _replace(built, new)
     return None
 
 
@@ -350,7 +357,7 @@ def _squash_fix(run: Run, d: Diagnosis, op: str, at: int | None, remove: bool) -
                 new = source.replace(f"nn.{module}(", f"nn.{rename.get(module, module)}(")
             return Fix([Edit(start, "replace", new)]) if new else None
     model = _model_name(run, at)
-    kind = run.layers[model].type if model in run.layers else ""
+    kind = next((m.type for m in run.forward.modules if m.layer == model), "") if model else ""
     where = f"`{model}`" + (f" ({kind})" if kind and kind != model else "") if model else \
         "the model"
     action = f"remove the {op}" if remove else f"use log_{op} instead of {op}"
@@ -483,9 +490,24 @@ def dtypes(run: Run, d: Diagnosis) -> Fix | None:
 
 
 def flatten(run: Run, d: Diagnosis) -> Fix | None:
+    """Flatten at the model's call, in the user's own expression (`images[i:i + 16]`), not a
+    `x = x.flatten(1)` beside it: `x` may be another variable, or none."""
     if not (d.fix_code or "").startswith("x = x.flatten(1)"):
         return None  # the layer's in_features: the rule's own line
-    return _model_argument(run, d.line, "{}.flatten(1)")
+    fix = _model_argument(run, d.line, "{}.flatten(1)")
+    if fix is None:
+        return None
+    name = _model_name(run, d.line) or _first_call(run.cell_line(d.line))
+    given = L.argument_text(run.cell_line(d.line), _named(name), 0) if name else None
+    if given is not None:
+        fix.words = d.fix.replace("x.flatten(1)", f"{L.wrapped(given, '{}.flatten(1)')} where "
+                                  f"line {d.line} calls {name}")
+    return fix
+
+
+def _first_call(text: str) -> str | None:
+    found = re.search(r"(?<![\w.])([A-Za-z_]\w*)\s*\(", text)
+    return found.group(1) if found else None
 
 
 def column_targets(run: Run, d: Diagnosis) -> Fix | None:

@@ -152,8 +152,8 @@ def reconnect(text: str) -> str | None:
     if parsed is None:
         return None
     out = code
-    for _ in range(8):  # one construct per pass, innermost last
-        step = _reconnect_once(out)
+    for _ in range(8):  # one construct per pass, outermost first
+        step = _reconnect_once(out, cpu=out != code)
         if step is None:
             break
         out = step
@@ -162,7 +162,8 @@ def reconnect(text: str) -> str | None:
     return _join(indent, out, comment)
 
 
-def _reconnect_once(code: str) -> str | None:
+def _reconnect_once(code: str, cpu: bool) -> str | None:
+    """One cut undone; `cpu`: a `.cpu()` goes too (it was on the way to NumPy or a number)."""
     parsed = _parse(code)
     if parsed is None:
         return None
@@ -173,8 +174,8 @@ def _reconnect_once(code: str) -> str | None:
                 and node.func.attr in _CUT_METHODS and not node.args:
             begin, end = _span(node, starts)
             inner_begin, inner_end = _span(node.func.value, starts)
-            if node.func.attr == "cpu":
-                continue  # harmless alone; only dropped inside a .cpu().numpy() chain
+            if node.func.attr == "cpu" and not cpu:
+                continue  # keeps the graph: dropped only on the way out of a cut
             return _trim(source, begin, end, source[inner_begin:inner_end], code)
         if isinstance(node, ast.Attribute) and node.attr == "data" \
                 and isinstance(node.ctx, ast.Load):
