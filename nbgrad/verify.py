@@ -23,6 +23,7 @@ Decisions (resolved? did the loss improve? the verdict) are made in
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import pickle
 import random
@@ -100,27 +101,52 @@ def _rng_digest() -> str:
 
 @dataclass
 class StateMark:
-    """Whether the user's state is still the one a check left: the RNG states, the names bound,
-    and the version counter of each tensor the check restored (an in-place change bumps it)."""
+    """Whether the user's state is still the one a check left: the RNG states, what the names the
+    cell reads are bound to, and the version counter of each tensor the check restored (an
+    in-place change bumps it)."""
 
     rng: str
     names: dict[str, int]
+    read: frozenset[str] | None  # the names the cell reads; None: all (it is not plain Python)
     tensors: list[tuple[Callable[[], Any], int]] = field(default_factory=list)
 
     @classmethod
-    def now(cls, namespace: MutableMapping[str, Any], tensors: list[Any]) -> StateMark:
+    def now(cls, namespace: MutableMapping[str, Any], tensors: list[Any],
+            read: frozenset[str] | None) -> StateMark:
         refs = [(ref, t._version) for ref in tensors if (t := ref()) is not None]
-        return cls(_rng_digest(), _public_ids(namespace), refs)
+        return cls(_rng_digest(), _ids(namespace, read), read, refs)
 
     def holds(self, namespace: MutableMapping[str, Any]) -> bool:
-        if _rng_digest() != self.rng or _public_ids(namespace) != self.names:
+        if _rng_digest() != self.rng or _ids(namespace, self.read) != self.names:
             return False
         return all((t := ref()) is not None and t._version == version
                    for ref, version in self.tensors)
 
 
-def _public_ids(namespace: MutableMapping[str, Any]) -> dict[str, int]:
-    return {k: id(v) for k, v in list(namespace.items()) if not k.startswith("_")}
+def _ids(namespace: MutableMapping[str, Any], read: frozenset[str] | None) -> dict[str, int]:
+    return {k: id(v) for k, v in list(namespace.items())
+            if (k in read if read is not None else not k.startswith("_"))}
+
+
+def read_names(source: str) -> frozenset[str] | None:
+    """The names a cell reads before (or without) binding them: another cell re-binding any other
+    name cannot change what the cell does. None when the cell is not plain Python."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return None
+    loaded: set[str] = set()
+    stored: set[str] = set()
+    itself: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            (loaded if isinstance(node.ctx, ast.Load) else stored).add(node.id)
+        elif isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name):
+            itself.add(node.target.id)  # total += ...: reads what it re-binds
+        elif isinstance(node, ast.Assign):
+            targets = {n.id for t in node.targets for n in ast.walk(t) if isinstance(n, ast.Name)}
+            itself |= targets & {n.id for n in ast.walk(node.value) if isinstance(n, ast.Name)}
+    return frozenset((loaded - stored) | itself)
 
 
 @dataclass
@@ -160,7 +186,8 @@ class Trials:
         self.report = report
         self.cell = cell
         self._tensors = tensors  # weak references to what the check restored
-        self.mark = StateMark.now(cell.namespace, tensors)
+        self.read = read_names(report.run.source)
+        self.mark = StateMark.now(cell.namespace, tensors, self.read)
         self.changed = False  # the objects changed since the check: no trial starts from it
 
     # -- what can be tried -------------------------------------------------------------------
@@ -219,7 +246,7 @@ class Trials:
         """After trials from the state before the cell, that state is back (their checks put it
         back, bumping the tensors' version counters): mark it again."""
         if not self.changed:
-            self.mark = StateMark.now(self.cell.namespace, self._tensors)
+            self.mark = StateMark.now(self.cell.namespace, self._tensors, self.read)
 
     def _suggest(self, d: Diagnosis, edit: Edit) -> None:
         """A sweep's best rate becomes the suggested line."""

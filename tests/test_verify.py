@@ -379,6 +379,19 @@ def test_try_the_fix_runs_the_trial_and_updates_the_row_in_place(shell):
     dash.close()
 
 
+def test_other_cells_that_leave_the_cells_state_alone_need_no_rerun():
+    ns = _namespace()
+    report = nbgrad.gradcheck(BROKEN, namespace=ns, timeout=30)
+    ns["unrelated"] = torch.zeros(3)  # a later cell that draws no random number
+    ns["loss"] = 0.0  # a name the cell binds before it reads it
+    eval_mode = next(d for d in report.diagnoses if d.code == "NBG651")
+    v = report.trials.try_fix(eval_mode)
+    assert v.baseline is None  # compared with the check's own run
+    torch.randn(3)  # a later cell that draws random numbers: the data order would differ
+    accumulate = next(d for d in report.diagnoses if d.code == "NBG301")
+    assert report.trials.try_fix(accumulate).baseline is not None
+
+
 def test_a_trial_after_the_objects_changed_runs_the_cell_again_first():
     ns = _namespace()
     report = nbgrad.gradcheck(BROKEN, namespace=ns, timeout=30)

@@ -195,7 +195,9 @@ def change_of(edits: Sequence[Edit], lr: float | None = None) -> str:
     """A trial's change in words, from its edits: 'line 10 changed', 'a line put before line 10',
     'lr=0.01 on line 5'."""
     if lr is not None and edits:
-        return f"lr={lr:g} on line {edits[0].line}"
+        where = f"on line {edits[0].line}" if edits[0].kind == "replace" else \
+            "set at the top of the cell"
+        return f"lr={lr:g} {where}"
     return describe(edits)
 
 

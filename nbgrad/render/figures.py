@@ -339,8 +339,24 @@ def trial_losses(report: Report, d: Diagnosis) -> Figure | None:
     else:
         lines.append(("corrected", v.trial.losses, LINE, 2.4, "-"))
     fig, ax, _ = _frame(3.0)
+    tried = [x for _, series, *_ in lines[1:] for x in series if x is not None and math.isfinite(x)]
+    first = next((x for x in original if x is not None and math.isfinite(x)), None)
+    # a cell whose loss blew up would flatten the tried runs into a line: they set the scale,
+    # and where the cell's loss leaves it, it is said in words
+    focus = tried + ([first] if first is not None else [])
+    cap = max(focus) * 3 if focus and max(focus) > 0 else None
     values: list[float] = []
     for name, series, colour, width, style in lines:
+        if cap is not None and name == label and any(
+                x is not None and math.isfinite(x) and x > cap for x in series):
+            out = next(i for i, x in enumerate(series) if x is not None and (
+                not math.isfinite(x) or x > cap))
+            top = max(x for x in series if x is not None and math.isfinite(x))
+            ax.text(out, 0.95, f" {name}: off the scale from step {out} (up to {fmt(top)})",
+                    color=colour, fontsize=7, va="top", transform=ax.get_xaxis_transform(),
+                    parse_math=False)
+            series = [x if x is not None and math.isfinite(x) and x <= cap else None
+                      for x in series[:out]] + [None] * (len(series) - out)
         known = [(i, x) for i, x in enumerate(series) if x is not None and math.isfinite(x)]
         values += [x for _, x in known]
         if known:

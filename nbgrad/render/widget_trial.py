@@ -29,26 +29,32 @@ if TYPE_CHECKING:
 
 
 class TrialProgress:
-    """The progress of trials in a row: a bar and a label the kernel updates as steps end."""
+    """The progress of trials in a row: a bar and a label the kernel updates as steps end. They
+    exist only while trials run, like the check's own bar."""
 
     def __init__(self) -> None:
-        self.bar = W.IntProgress(value=0, min=0, max=1, bar_style="info",
-                                 layout=W.Layout(width="200px"))
-        self.label = W.Label("")
-        self.widget = W.HBox([self.bar, self.label], layout=W.Layout(display="none"))
+        self.bar: W.IntProgress | None = None
+        self.label: W.Label | None = None
+        self.widget = W.HBox([])
         self.doing = ""
         self.started = time.perf_counter()
 
     def start(self) -> None:
         self.started = time.perf_counter()
-        self.widget.layout.display = ""
+        self.bar = W.IntProgress(value=0, min=0, max=1, bar_style="info",
+                                 layout=W.Layout(width="200px"))
+        self.label = W.Label("nbgrad: getting ready")
+        self.widget.children = [self.bar, self.label]
 
     def stage(self, doing: str) -> None:
         self.doing = doing
-        self.bar.value = 0
-        self.label.value = f"{doing} · {time.perf_counter() - self.started:.1f} s"
+        if self.bar is not None and self.label is not None:
+            self.bar.value = 0
+            self.label.value = f"{doing} · {time.perf_counter() - self.started:.1f} s"
 
     def __call__(self, step: int, total: int) -> None:
+        if self.bar is None or self.label is None:
+            return
         try:
             self.bar.max = max(total, 1)
             self.bar.value = min(step, total)
@@ -58,7 +64,10 @@ class TrialProgress:
             pass
 
     def done(self) -> None:
-        self.widget.layout.display = "none"
+        old = list(self.widget.children)
+        self.widget.children = []
+        close_widgets(old)
+        self.bar = self.label = None
 
 
 def tried_widgets(report: Report, index: int, figures: FigureSet) -> list[W.Widget]:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from nbgrad.diagnose import facts
 from nbgrad.diagnose.diagnosis import Diagnosis, Edit
 from nbgrad.diagnose.fixes import lines as L
+from nbgrad.diagnose.fixes import rates
 from nbgrad.records import LossCall, Run
 
 
@@ -517,6 +518,16 @@ def column_targets(run: Run, d: Diagnosis) -> Fix | None:
     return _argument_named(run, d, found.group(1), "{}.squeeze(1)")
 
 
+def learning_rate(run: Run, d: Diagnosis) -> Fix | None:
+    """A rate changed where the cell builds the optimizer is the rule's own line; an optimizer
+    built before the cell gets its rate set at the top of the cell."""
+    found = rates.proposal(run, d)
+    if found is None:
+        return None
+    edits, words = found
+    return Fix(edits, words)
+
+
 def not_reduced(run: Run, d: Diagnosis) -> Fix | None:
     return _replace(d.line, d.fix_code) if d.fix_code else None
 
@@ -529,6 +540,8 @@ FIXERS: dict[str, Fixer] = {
     "NBG203": all_frozen,
     "NBG302": step_order, "NBG303": step_order,
     "NBG305": after_the_line, "NBG406": after_the_line,
+    "NBG401": learning_rate, "NBG402": learning_rate, "NBG403": learning_rate,
+    "NBG703": learning_rate,
     "NBG501": relu_instead,
     "NBG503": nonfinite,
     "NBG551": remove_init, "NBG601": remove_init, "NBG602": remove_init,
