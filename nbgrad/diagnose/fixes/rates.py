@@ -51,7 +51,8 @@ def outside(run: Run, d: Diagnosis) -> str | None:
     """The name of the optimizer when an earlier cell built it (no line of this cell sets its
     rate), else None."""
     oi = optimizer_of(run, d)
-    if d.code not in SWEPT or oi is None or (d.line is not None and _lr_of(run.cell_line(d.line))):
+    if d.code not in SWEPT or oi is None or (
+            d.line is not None and _lr_of(run.cell_line(d.line)) is not None):
         return None
     name = run.optimizers[oi].name
     return name if name.isidentifier() else None
