@@ -51,6 +51,11 @@ Compiler = Callable[[str], tuple[str, Callable[[], object]]]
 Progress = Callable[[int, int], None]
 MISSING = object()
 _DEAD = object()
+MIN_CHECK_S = 1.0  # the least a check is taken to cost when it ended at once (it raised)
+
+
+class OutOfTime(Exception):
+    """The trials' time budget, (number of trials + 1) x the check's time, is spent."""
 
 
 @contextmanager
@@ -189,6 +194,7 @@ class Trials:
         self.read = read_names(report.run.source)
         self.mark = StateMark.now(cell.namespace, tensors, self.read)
         self.changed = False  # the objects changed since the check: no trial starts from it
+        self.deadline: float | None = None  # no trial starts after it (perf_counter seconds)
 
     # -- what can be tried -------------------------------------------------------------------
     def fixable(self) -> list[Diagnosis]:
@@ -199,11 +205,26 @@ class Trials:
     def _problems(self) -> set[str]:
         return {d.code for d in self.report.diagnoses if d.severity in verification.PROBLEMS}
 
+    def check_s(self) -> float:
+        """What one run of the cell costs: the check's time, for all its steps when it stopped
+        early, and at least MIN_CHECK_S."""
+        run = self.report.run
+        done = len(run.steps) or len(run.manual_steps)
+        scale = run.steps_requested / done if 0 < done < run.steps_requested else (
+            run.steps_requested if done == 0 else 1)
+        return max(run.elapsed_s * scale, MIN_CHECK_S)
+
+    def budget(self, trials: int) -> float:
+        """The deadline for `trials` trials from now: (trials + 1) x the check's time."""
+        return time.perf_counter() + (trials + 1) * self.check_s()
+
     def planned(self, diagnoses: list[Diagnosis]) -> int:
-        """Trials the diagnoses take: one each, a sweep's rates, and one with all of them."""
+        """Trials the diagnoses take: one each, a sweep's rates, and one with all of them (and
+        the cell itself again before each, when the state changed since the check)."""
         run = self.report.run
         count = sum(len(rates.candidates(run, d)) or 1 for d in diagnoses)
-        return count + (1 if len(diagnoses) > 1 else 0)
+        again = 0 if self._starts_fresh() else len(diagnoses)
+        return count + again + (1 if len(diagnoses) > 1 else 0)
 
     # -- running -----------------------------------------------------------------------------
     def try_fix(self, d: Diagnosis, progress: Progress | None = None,
@@ -212,10 +233,20 @@ class Trials:
         run = self.report.run
         counter = counter if counter is not None else [0]
         sweep = rates.candidates(run, d)
-        total = total or (len(sweep) or 1)
-        self.changed = self.changed or not (self.mark.holds(self.cell.namespace)
-                                             and self._before_alive())
-        fresh = not self.changed
+        total = total or (len(sweep) or 1) + (0 if self._starts_fresh() else 1)
+        own_budget = self.deadline is None
+        if own_budget:
+            self.deadline = self.budget(total)
+        try:
+            return self._try_fix(d, progress, counter, total, sweep)
+        finally:
+            if own_budget:
+                self.deadline = None
+
+    def _try_fix(self, d: Diagnosis, progress: Progress | None, counter: list[int], total: int,
+                 sweep: list[tuple[float, Edit]]) -> Verification:
+        run = self.report.run
+        fresh = self._starts_fresh()
         owner = verification.owner_of(run, d)
         baseline = None
         if not fresh:
@@ -223,11 +254,18 @@ class Trials:
                                  "running your cell again (your objects changed since the check)",
                                  rebind=False, owner=owner)
         if sweep:
-            tried = [self._run(fixes.apply(run.source, [edit], run.first_line, [fixes.note(d)]),
-                               f"lr={rates.literal(rate)}", [edit], progress, counter, total,
-                               f"trying lr={rates.literal(rate)} for {d.code}", lr=rate,
-                               rebind=fresh, owner=owner)
-                     for rate, edit in sweep]
+            tried: list[Trial] = []
+            try:
+                for rate, edit in sweep:
+                    tried.append(self._run(
+                        fixes.apply(run.source, [edit], run.first_line, [fixes.note(d)]),
+                        f"lr={rates.literal(rate)}", [edit], progress, counter, total,
+                        f"trying lr={rates.literal(rate)} for {d.code}", lr=rate, rebind=fresh,
+                        owner=owner))
+            except OutOfTime:
+                if not tried:
+                    raise
+                sweep = sweep[:len(tried)]  # the rates tried before the budget was spent
             best = verification.best_rate(self._problems(), tried)
             result = verification.judge(run, self._problems(), d, tried[best], candidates=tried,
                                         baseline=baseline)
@@ -241,6 +279,13 @@ class Trials:
         verification.settle(d, result)
         self._remark()
         return result
+
+    def _starts_fresh(self) -> bool:
+        """Whether a trial can start from the state before the cell (nothing the cell reads has
+        changed since the check); once it cannot, it never can again."""
+        self.changed = self.changed or not (self.mark.holds(self.cell.namespace)
+                                             and self._before_alive())
+        return not self.changed
 
     def _remark(self) -> None:
         """After trials from the state before the cell, that state is back (their checks put it
@@ -265,6 +310,7 @@ class Trials:
         stopped = ""
         together: Trial | None = None
         left_out: list[str] = []
+        self.deadline = self.budget(planned)
         try:
             for d in todo:
                 self.try_fix(d, progress, counter, planned)
@@ -280,9 +326,13 @@ class Trials:
                                          "trying all fixes together", rebind=not self.changed)
         except KeyboardInterrupt:
             stopped = f"interrupted (Ctrl-C) after {counter[0] - 1} of {planned} trials"
+        except OutOfTime:
+            stopped = (f"the time budget, {planned + 1} x the check's {self.check_s():.1f} s, "
+                       f"was spent after {counter[0]} of {planned} trials")
         finally:
             from nbgrad import api
 
+            self.deadline = None
             api._LAST[:] = [self.report]  # the trials' checks do not replace the cell's report
         summary = verification.summarize(todo, self._problems(), together, left_out=left_out,
                                          tried=counter[0], planned=planned, stopped=stopped,
@@ -303,6 +353,8 @@ class Trials:
 
         changed = sorted({e.line for e in edits})
         change = verification.change_of(edits, lr)
+        if self.deadline is not None and time.perf_counter() > self.deadline:
+            raise OutOfTime
         counter[0] += 1
         stage = getattr(progress, "stage", None)
         if callable(stage):

@@ -280,6 +280,30 @@ def test_ctrl_c_stops_the_trials_and_keeps_those_that_finished():
     assert state_tools.same(before, state_tools.rng_states()) == []
 
 
+def test_no_trial_starts_once_the_time_budget_is_spent(monkeypatch):
+    """(number of trials + 1) x the check's time: once spent, the other trials are not started
+    and the report says so; what finished stays."""
+    from nbgrad import verify
+
+    ns = _namespace()
+    report = nbgrad.gradcheck(BROKEN, namespace=ns, timeout=30)
+    trials = report.trials
+    assert trials.budget(3) - trials.budget(0) == pytest.approx(3 * trials.check_s(), rel=0.01)
+    assert trials.check_s() >= verify.MIN_CHECK_S
+    real_run = verify.Trials._run
+
+    def slow_run(self, *args, **kwargs):  # the first trial takes all the time there is
+        trial = real_run(self, *args, **kwargs)
+        self.deadline = 0.0
+        return trial
+    monkeypatch.setattr(verify.Trials, "_run", slow_run)
+    summary = trials.try_all()
+    assert summary is not None and summary.tried == 1 and summary.planned == 3
+    assert summary.stopped.startswith("the time budget, 4 x the check's")
+    assert [d.code for d in report.diagnoses if d.verification] == ["NBG301"]
+    assert "Stopped early: the time budget" in summary.verdict
+
+
 def test_progress_says_which_trial_runs():
     class Recorder:
         def __init__(self) -> None:

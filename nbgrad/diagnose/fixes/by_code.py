@@ -217,6 +217,13 @@ def grads_not_in_optimizer(run: Run, d: Diagnosis) -> Fix | None:
         model = next((i.layer for i in run.forward.inputs if "." not in i.layer), None)
         if model is None:
             return None
+        if d.line is None:  # the optimizer was built before this cell
+            built = re.search(r"'(\w+)' was built on another model", d.title)
+            name = built.group(1) if built else "the optimizer"
+            return Fix(words=f"'{name}' is built before this cell, on another model than "
+                             f"`{model}`, which computes the loss: build it again from "
+                             f"{model}.parameters() (where it is built, after the last "
+                             f"`{model} = ...`, or at the top of this cell).")
         new = L.splice(text, lambda node: node.func.value if isinstance(node, ast.Call)
                        and isinstance(node.func, ast.Attribute) and node.func.attr == "parameters"
                        else None, lambda _: model)
@@ -272,6 +279,10 @@ INIT_LINE = r"nn\.init\.\w+\(|\.(normal_|uniform_|fill_|constant_|copy_|zero_)\(
 
 def relu_instead(run: Run, d: Diagnosis) -> Fix | None:
     text = run.cell_line(d.line)
+    if d.line is None and not d.fix_code and run.forward.inputs:
+        model = run.forward.inputs[0].layer  # the activations are in a model built earlier
+        return Fix(words=f"{d.fix.rstrip('.')}. `{model}` is built before this cell, so the "
+                         "change belongs where it is built; then run this check again.")
     if d.fix_code or not re.search(r"\bnn\.(Sigmoid|Tanh)\b", text):
         return None
     return _replace(d.line, re.sub(r"\bnn\.(Sigmoid|Tanh)\b", "nn.ReLU", text))
