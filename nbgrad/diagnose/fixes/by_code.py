@@ -210,16 +210,16 @@ def grads_not_in_optimizer(run: Run, d: Diagnosis) -> Fix | None:
         for n, line in reversed([x for x in facts.cell_lines(run) if x[0] < (d.line or 0)]):
             if re.search(rf"optim\.\w+\(.*\b{re.escape(name)}\.parameters\(\)", line):
                 statement = _statement_at(run, n)
-                if statement is not None:
-                    return Fix([Edit(d.line, "after", statement[1])])  # type: ignore[arg-type]
+                if statement is not None and d.line is not None:
+                    return Fix([Edit(d.line, "after", statement[1])])
         return None
     if "was built on another model" in d.title:
         model = next((i.layer for i in run.forward.inputs if "." not in i.layer), None)
         if model is None:
             return None
         if d.line is None:  # the optimizer was built before this cell
-            built = re.search(r"'(\w+)' was built on another model", d.title)
-            name = built.group(1) if built else "the optimizer"
+            named = re.search(r"'(\w+)' was built on another model", d.title)
+            name = named.group(1) if named else "the optimizer"
             return Fix(words=f"'{name}' is built before this cell, on another model than "
                              f"`{model}`, which computes the loss: build it again from "
                              f"{model}.parameters() (where it is built, after the last "
