@@ -422,3 +422,54 @@ def test_a_trial_after_the_objects_changed_runs_the_cell_again_first():
     assert "your cell was run again from their state now" in v.verdict
     # the state before the cell is gone for good: every later trial runs the cell again too
     assert report.trials.try_fix(accumulate).baseline is not None
+
+
+def test_try_all_fixes_tries_each_alone_then_together_and_shows_the_table():
+    from nbgrad.render.widget import Dashboard
+    from tests.rendered import NoFigures, html_tables, text_tables
+
+    report = nbgrad.gradcheck(BROKEN, namespace=_namespace(), timeout=30)
+    dash = Dashboard(report, NoFigures(report))
+    dash.trials.button.click()
+    assert all(r.diagnosis.verification is not None for r in dash.rows
+               if r.diagnosis.code in ("NBG301", "NBG651"))
+    assert report.verification is not None and report.verification.together is not None
+    shown = html_tables(dash.trials.widget.children[0].value)["Fixes tried"]
+    assert shown == text_tables(report.to_text())["Fixes tried"]
+    assert all(r.fix_button is not None for r in dash.rows if r.diagnosis.verification)
+    dash.close()
+
+
+@pytest.mark.parametrize("name, tables", [
+    ("lr_huge", {"Fixes tried", "Learning rates tried for NBG403"}),
+    ("no_zero_grad", {"Fixes tried"})])
+def test_every_view_of_a_verified_report_agrees(name, tables):
+    from tests.rendered import text_tables
+    from tests.test_consistency import assert_views_agree
+
+    report = verified(name)
+    assert tables <= set(text_tables(report.to_text()))
+    assert_views_agree(report)  # each of them is the HTML's table of that title, cell for cell
+
+
+def test_a_function_is_not_corrected_and_the_report_says_why():
+    ns = _namespace()
+
+    def train() -> None:
+        exec(BROKEN, ns)
+    report = nbgrad.gradcheck(train, namespace=ns, timeout=30, verify=True)
+    assert report.trials is None and all(d.verification is None for d in report.diagnoses)
+    assert report.verification is not None
+    assert report.verification.verdict.startswith("Fixes were not tried: nbgrad corrects a "
+                                                  "cell's source, and this check ran a function")
+
+
+def test_a_report_saved_before_verification_existed_still_loads():
+    data = json.loads(verified("no_zero_grad").to_json())
+    data.pop("verification")
+    for d in data["diagnoses"]:
+        d.pop("edits"), d.pop("verification")
+    report = Report.from_json(json.dumps(data))
+    (d,) = [d for d in report.diagnoses if d.code == "NBG301"]
+    assert d.edits == [] and d.verification is None and report.verification is None
+    assert fixes.corrected_cell(report.run, d) is not None  # from the rule's own line
