@@ -46,7 +46,7 @@ def _proposal(run: Run, d: Diagnosis) -> Fix | None:
     if fixer is not None:
         try:
             found = fixer(run, d)
-        except Exception:  # a fix that cannot be worked out is no fix; the diagnosis stays
+        except Exception:  # this fixer failed on an unusual cell: the rule's own line then
             found = None
     return found if found is not None else _default(run, d)
 
@@ -74,14 +74,19 @@ def settle(run: Run, diagnoses: Sequence[Diagnosis]) -> None:
     for d in diagnoses:
         if d.edits or d.verification is not None:
             continue  # settled already (a report loaded from JSON)
-        fix = _proposal(run, d)
-        if fix is None:
+        try:
+            fix = _proposal(run, d)
+            if fix is None:
+                continue
+            edits = fix.edits if fix.edits and _runs_as_python(run, fix.edits) else []
+            code = shown(edits, lines) if edits else None
+        except Exception:  # a fix that cannot be worked out is no fix: the diagnosis stays, as words
+            d.fix_code = None
             continue
         if fix.words:
             d.fix = fix.words
-        edits = fix.edits if fix.edits and _runs_as_python(run, fix.edits) else []
         d.edits = edits
-        d.fix_code = shown(edits, lines) if edits else None
+        d.fix_code = code
 
 
 def edits_of(run: Run, d: Diagnosis) -> list[Edit]:
