@@ -107,18 +107,17 @@ def _rng_digest() -> str:
 @dataclass
 class StateMark:
     """Whether the user's state is still the one a check left: the RNG states, what the names the
-    cell reads are bound to, and the version counter of each tensor the check restored (an
-    in-place change bumps it)."""
+    cell reads are bound to, and the version counter of each tensor behind them (an in-place
+    change, a training step, bumps it)."""
 
     rng: str
     names: dict[str, int]
     read: frozenset[str] | None  # the names the cell reads; None: all (it is not plain Python)
-    tensors: list[tuple[Callable[[], Any], int]] = field(default_factory=list)
+    tensors: list[tuple[weakref.ref[Any], int]] = field(default_factory=list)
 
     @classmethod
-    def now(cls, namespace: MutableMapping[str, Any], tensors: list[Any],
-            read: frozenset[str] | None) -> StateMark:
-        refs = [(ref, t._version) for ref in tensors if (t := ref()) is not None]
+    def now(cls, namespace: MutableMapping[str, Any], read: frozenset[str] | None) -> StateMark:
+        refs = [(weakref.ref(t), t._version) for t in _watched(namespace, read)]
         return cls(_rng_digest(), _ids(namespace, read), read, refs)
 
     def holds(self, namespace: MutableMapping[str, Any]) -> bool:
@@ -126,6 +125,42 @@ class StateMark:
             return False
         return all((t := ref()) is not None and t._version == version
                    for ref, version in self.tensors)
+
+
+def _watched(namespace: MutableMapping[str, Any], read: frozenset[str] | None) -> list[Any]:
+    """The tensors behind the names the cell reads: a model's parameters and buffers, an
+    optimizer's parameters and state, tensors, also inside a list, tuple or dict of them."""
+    import torch
+
+    found: dict[int, Any] = {}
+
+    def add(value: Any, depth: int = 0) -> None:
+        if isinstance(value, torch.Tensor):
+            found.setdefault(id(value), value)
+        elif isinstance(value, torch.nn.Module):
+            for t in [*value.parameters(), *value.buffers()]:
+                found.setdefault(id(t), t)
+        elif isinstance(value, torch.optim.Optimizer):
+            for group in value.param_groups:
+                for p in group["params"]:
+                    add(p)
+            for state in value.state.values():
+                for t in state.values():
+                    add(t)
+        elif depth < 2 and isinstance(value, (list, tuple)):
+            for item in value[:1000]:
+                add(item, depth + 1)
+        elif depth < 2 and isinstance(value, dict):
+            for item in list(value.values())[:1000]:
+                add(item, depth + 1)
+
+    for name, value in list(namespace.items()):
+        if read is None or name in read:
+            try:
+                add(value)
+            except Exception:  # an object that cannot be walked is not watched
+                continue
+    return list(found.values())
 
 
 def _ids(namespace: MutableMapping[str, Any], read: frozenset[str] | None) -> dict[str, int]:
@@ -187,12 +222,11 @@ def _refill(namespace: MutableMapping[str, Any], bindings: dict[str, Any]) -> No
 class Trials:
     """Runs the fixes of one report: all of them (`--verify`), or one on demand (the buttons)."""
 
-    def __init__(self, report: Report, cell: Cell, tensors: list[Any]) -> None:
+    def __init__(self, report: Report, cell: Cell) -> None:
         self.report = report
         self.cell = cell
-        self._tensors = tensors  # weak references to what the check restored
         self.read = read_names(report.run.source)
-        self.mark = StateMark.now(cell.namespace, tensors, self.read)
+        self.mark = StateMark.now(cell.namespace, self.read)
         self.changed = False  # the objects changed since the check: no trial starts from it
         self.deadline: float | None = None  # no trial starts after it (perf_counter seconds)
 
@@ -291,7 +325,7 @@ class Trials:
         """After trials from the state before the cell, that state is back (their checks put it
         back, bumping the tensors' version counters): mark it again."""
         if not self.changed:
-            self.mark = StateMark.now(self.cell.namespace, self._tensors, self.read)
+            self.mark = StateMark.now(self.cell.namespace, self.read)
 
     def _suggest(self, d: Diagnosis, edit: Edit) -> None:
         """A sweep's best rate becomes the suggested line."""
@@ -434,10 +468,9 @@ def _attach(check: Check, report: Report, compile: Compiler | None, bindings: di
     rebound = {name: _Held(bindings.get(name, MISSING)) for name, value in list(namespace.items())
                if bindings.get(name, MISSING) is not value}
     rebound.update({name: _Held(value) for name, value in bindings.items() if name not in namespace})
-    tensors = [copy._ref for copy in check.snapshot.store.tensors.values()]
     cell = Cell(namespace, rebound, check.first_line, report.run.steps_requested, check.timeout,
                 report.run.forward.every_step, compile)
-    runner = Trials(report, cell, tensors)
+    runner = Trials(report, cell)
     report.trials = runner
     if verify and report.run.stopped_by != "interrupt":
         try:
