@@ -10,12 +10,13 @@ order, the same dropout masks) and leaves the notebook as the check left it.
 `%%gradcheck --verify` (`verify=True`, `nbgrad check --verify`) tries every error's and warning's
 fix right after the check: each fix alone (a learning-rate fix as a sweep of 3 to 5 rates), then
 all of them together when there are several. Each trial is one check with the cell's --steps and
---timeout, so verification costs at most (number of trials + 1) checks' worth of steps; the
-progress bar says which trial runs ("trying fix 2 of 3"), and Ctrl-C stops the trials and keeps
-the report of those that finished. Without the flag nothing extra runs: the dashboard's "Try the
-fix" button runs the same trial on demand. If the objects changed since the check (a cell ran
-after it), such a trial runs the cell itself again first, from the objects as they are now, so
-that both runs start from the same state.
+--timeout, and no trial starts once (number of trials + 1) x the check's time is spent; the
+progress bar says which trial runs ("trying the fix of NBG301 (1 of 3)"), and Ctrl-C stops the
+trials and keeps the report of those that finished. Without the flag nothing extra runs: the
+dashboard's "Try the fix" button runs the same trial on demand. If what the cell reads changed
+since the check (another cell trained its model, drew random numbers, re-bound one of its names),
+such a trial runs the cell itself again first, from the objects as they are now, so that both runs
+start from the same state.
 
 Decisions (resolved? did the loss improve? the verdict) are made in
 `nbgrad.diagnose.verification`; this module only runs code.
