@@ -232,10 +232,13 @@ class Trials:
         self.deadline: float | None = None  # no trial starts after it (perf_counter seconds)
 
     # -- what can be tried -------------------------------------------------------------------
+    def can_try(self, d: Diagnosis) -> bool:
+        """An error or warning whose fix is code, not tried yet."""
+        return d.severity in verification.PROBLEMS and bool(d.edits) and d.verification is None
+
     def fixable(self) -> list[Diagnosis]:
-        """The errors and warnings whose fix is code, not yet tried."""
-        return [d for d in self.report.diagnoses
-                if d.severity in verification.PROBLEMS and d.edits and d.verification is None]
+        """The diagnoses whose fix can be tried, in the report's order."""
+        return [d for d in self.report.diagnoses if self.can_try(d)]
 
     def _problems(self) -> set[str]:
         return {d.code for d in self.report.diagnoses if d.severity in verification.PROBLEMS}

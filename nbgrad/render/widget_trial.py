@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as W
 
-from nbgrad.diagnose.verification import PROBLEMS
 from nbgrad.render import html, views
 
 if TYPE_CHECKING:
@@ -95,9 +94,8 @@ def tried_widgets(report: Report, index: int, figures: FigureSet) -> list[W.Widg
 
 
 def can_try(report: Report, d: Diagnosis) -> bool:
-    """A fix that is code, not tried yet, of an error or warning, with a check to run it."""
-    return (report.trials is not None and d.verification is None and bool(d.edits)
-            and d.severity in PROBLEMS)
+    """Whether the report's trials (a check that can run them) would try this fix."""
+    return report.trials is not None and bool(report.trials.can_try(d))
 
 
 class TrialBox:
