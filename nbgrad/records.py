@@ -538,3 +538,43 @@ class RankRecord:
     stuck: StuckNote | None = None
     diagnoses: list[str] = field(default_factory=list)  # codes this rank found on its own
     note: str = ""  # what happened to a rank that sent no record
+
+
+# -- a changed copy of the cell, run from the state before the cell (nbgrad/verify.py) -----------
+@dataclass
+class Finding:
+    """A problem (error or warning) a trial run was diagnosed with, as a verification names it."""
+
+    code: str
+    slug: str
+    severity: str
+    title: str
+
+
+@dataclass
+class Trial:
+    """One run of a changed copy of the checked cell, from the state before the cell, for the same
+    number of steps: what was changed, and what the run showed (its loss per step, the gradient
+    flow for the heat map, the problems found in it, the error it raised)."""
+
+    label: str  # what was tried: "NBG301", "lr=0.01", "all fixes", "your cell again"
+    source: str  # the code that ran (without the %%gradcheck line)
+    changed: list[int]  # the lines of the user's cell that the change touches
+    change: str  # the change in words: "line 10 changed", "lr=0.01 on line 5"
+    steps_requested: int
+    stopped_by: StopReason
+    elapsed_s: float
+    losses: list[float | None] = field(default_factory=list)  # per step, the first optimizer's
+    error: ErrorInfo | None = None  # the exception the changed cell raised
+    findings: list[Finding] = field(default_factory=list)
+    layers: list[str] = field(default_factory=list)  # rows of `grad_norms`
+    grad_norms: list[list[float | None]] = field(default_factory=list)  # [layer][step]; None: no grad
+    restore_failed: list[str] = field(default_factory=list)  # what its check could not put back
+    lr: float | None = None  # the learning rate a sweep tried
+    analysis_error: str | None = None  # nbgrad failed to analyse the trial run
+
+    @property
+    def ran(self) -> bool:
+        """Ran its steps without an error (and without being cut short by Ctrl-C)."""
+        return (self.error is None and self.analysis_error is None
+                and self.stopped_by in ("steps", "finished"))
