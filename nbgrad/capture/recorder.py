@@ -179,7 +179,7 @@ class Recorder:
             self.modules[id(module)] = module
             self.module_seen[id(module)] = (len(self.module_seen), cell_line(self.filename),
                                             len(self.steps))
-            for param in module.parameters(recurse=False):
+            for param in nn.Module.parameters(module, recurse=False):  # not an override
                 self._register_param(param)
         if self.probe.window is not None or self.probe.every_step:
             self.probe.on_forward(module, args, output)
