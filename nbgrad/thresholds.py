@@ -154,6 +154,12 @@ INIT_GAIN_HIGH = Threshold(
     3, "weight std * sqrt(fan_in): about twice the largest gain torch.nn.init.calculate_gain "
     "recommends (5/3 for tanh, sqrt(2) for ReLU); nn.init.normal_(w) (std 1) on 20 inputs gives 4.5")
 
+FIRST_LOSS_OVER_CHANCE = Threshold(
+    2, "first cross-entropy / ln(classes): ln(C) is the loss of evenly spread predictions "
+    "(Karpathy, 'A Recipe for Training Neural Networks': verify loss @ init); at twice it the "
+    "labelled class gets on average probability 1/C^2, as far below chance as chance is below "
+    "certainty, which only large logits pointing at wrong classes give")
+
 LOGIT_STD_HIGH = Threshold(
     10, "std of the logits a classification loss receives at the first step: default-initialised "
     "networks give about 0.1 to 1 (measured on the corpus's correct loops: at most 0.8); at 10 "

@@ -811,6 +811,10 @@ FORWARD_BROKEN: dict[str, Broken] = {
     "prices_unscaled": Broken(
         mutate(FORWARD_CORRECT["prices_scaled"], "y = (price - price.mean()) / price.std()", "y = price"),
         "NBG852", "warning", line=FIX),
+    "first_loss_far_above_chance": Broken(  # the output layer alone starts far too large
+        mutate(FORWARD_CORRECT["classifier"], "opt = torch.optim.SGD",
+               "nn.init.normal_(model[2].weight, std=2.0)  # <fix>\nopt = torch.optim.SGD"),
+        "NBG704", "warning", line=FIX, layers=("2",)),
     "init_std_one_everywhere": Broken(
         mutate(FORWARD_CORRECT["classifier"], "opt = torch.optim.SGD",
                "for m in model[::2]: nn.init.normal_(m.weight, std=3.0)  # <fix>\nopt = torch.optim.SGD"),

@@ -105,6 +105,8 @@ _CODES = [
          "the loss grows step after step (an error when it ends in NaN/Inf)"),
     Code("NBG703", "loss-oscillating", ("warning", "error"),
          "the loss zigzags: the steps overshoot (an error when they end in NaN/Inf)"),
+    Code("NBG704", "first-loss-far-from-chance", ("warning", "info"),
+         "the first cross-entropy is far above ln(classes): the model starts confidently wrong"),
     Code("NBG711", "loss-rewards-moving-away", ("error",),
          "the loss falls while the predictions move away from the targets"),
     Code("NBG801", "probabilities-into-cross-entropy", ("error",),
