@@ -110,8 +110,8 @@ class Details:
         if key in self._seen or len(self._seen) >= MAX_PER_WINDOW * len(self.probe.windows):
             return
         x = out if which == "out" else (args[which] if len(args) > which else None)  # type: ignore[index]
-        if not isinstance(x, torch.Tensor) or not x.is_floating_point():
-            return
+        if not isinstance(x, torch.Tensor) or not x.is_floating_point() or x.layout != torch.strided:
+            return  # a sparse tensor (a graph's adjacency) has no dense values to scan
         self._seen.add(key)
         source: Tag | None = self.probe.find(x) if which != "out" else self.probe.find(args[0])
         self.singular.append(RawSingular(
