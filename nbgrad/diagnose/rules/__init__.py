@@ -27,6 +27,7 @@ from nbgrad.diagnose.rules import (
     membership,
     nonfinite,
     penalty,
+    ranks,
     step_size,
     symmetry,
     train_mode,
@@ -56,4 +57,6 @@ RULES: list[Rule] = [
     data_scale.input_scale,
     data_scale.target_scale,
     penalty.penalty_dominates,
+    # across the ranks of a torchrun job (only when the run holds several ranks)
+    *ranks.RULES,
 ]
