@@ -18,8 +18,16 @@ ACTIVATION_FIELDS = ("saturated_fraction", "mean_slope", "zero_fraction", "dead_
 SYMMETRY_FIELDS = ("weight_spread", "weight_scale", "grad_spread", "grad_scale")
 
 
+def _stored(t: torch.Tensor) -> torch.Tensor:
+    """A sparse tensor's stored values (its zeros are structure, like a graph's missing edges, and
+    have no dense view to reshape); a dense tensor itself."""
+    if t.layout == torch.strided:
+        return t
+    return t.coalesce().values() if t.layout == torch.sparse_coo else t.values()
+
+
 def _float(t: torch.Tensor) -> torch.Tensor:
-    t = t.detach()
+    t = _stored(t.detach())
     return t if t.dtype == torch.float32 else t.float()
 
 
@@ -90,7 +98,7 @@ def activation(kind: str, y: torch.Tensor, detailed: bool = True) -> tuple[torch
 
 def any_nonfinite(t: torch.Tensor) -> torch.Tensor:
     """True when `t` holds a NaN or Inf: its min and max carry them (one fast pass, no overflow)."""
-    x = t.detach()
+    x = _stored(t.detach())
     if x.numel() == 0:
         return torch.zeros((), dtype=torch.bool, device=x.device)
     low, high = torch.aminmax(x.reshape(-1))

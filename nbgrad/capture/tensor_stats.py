@@ -180,5 +180,8 @@ def scalar(value: torch.Tensor) -> torch.Tensor | None:
 
 def fingerprint(value: torch.Tensor) -> torch.Tensor:
     """Sum and sum of squares of a batch: equal for the same batch, different for another."""
-    flat = value.detach().reshape(-1).to(torch.float32)
+    value = value.detach()
+    if value.layout != torch.strided:  # sparse: the stored values tell batches apart as well
+        value = value.coalesce().values() if value.layout == torch.sparse_coo else value.values()
+    flat = value.reshape(-1).to(torch.float32)
     return torch.stack([flat.sum(), flat.square().sum()])
