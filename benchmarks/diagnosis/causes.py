@@ -115,7 +115,7 @@ CAUSES: dict[str, Cause] = {
         "depth", ("NBG501",)),
     "init-too-large": Cause(
         "init-depth", "weights initialised far too large: activations saturate or gradients explode",
-        ("NBG502", "NBG552", "NBG601", "NBG602")),
+        ("NBG502", "NBG552", "NBG601", "NBG602", "NBG704")),
     "deep-sigmoid-vanishing": Cause(
         "init-depth", "many sigmoid/tanh layers multiply the gradient of the first layers away",
         ("NBG501", "NBG601")),
