@@ -402,6 +402,8 @@ class LossCall:
     descent_alignment: float | None = None
     label_min: float | None = None  # class labels other than ignore_index (class losses)
     label_max: float | None = None
+    reduction: str = "mean"  # the loss function's reduction ('sum' scales the gradient by the batch)
+    value: float | None = None  # what it returned (the mean, for an unreduced loss)
 
 
 @dataclass
@@ -412,6 +414,39 @@ class NonFiniteOp:
     layer: str  # the module whose forward made the call ("" for a call in the cell itself)
     step: int
     line: int | None
+
+
+@dataclass
+class SingularOp:
+    """An operation with a point where it or its gradient is infinite (log and sqrt at 0, division
+    by 0, the norm of a zero vector), seen in a detail window, and how near its input came to it.
+
+    `closest` is the smallest input (log, sqrt), the smallest |denominator| (division) or the
+    smallest output (a norm); `zeros` counts inputs (outputs, for a norm) exactly at the point,
+    `below` inputs under it (a log or sqrt of a negative number).
+    """
+
+    op: str  # as called: log, div, __rdiv__, sqrt, pow, norm, ...
+    kind: str  # log, div, sqrt, norm
+    step: int
+    line: int | None
+    layer: str = ""  # the module whose forward made the call ("" for the cell itself)
+    input_from: str = ""  # the operation that made the input that matters (a division's denominator)
+    input_from_line: int | None = None
+    closest: float | None = None
+    zeros: int = 0
+    below: int = 0
+
+
+@dataclass
+class LayerFeed:
+    """A Linear layer whose input was another module's output, unchanged (at most reshaped)."""
+
+    layer: str
+    fed_by: str
+    fed_by_type: str
+    step: int
+    line: int | None = None
 
 
 @dataclass
@@ -450,6 +485,8 @@ class ForwardRecord:
     nonfinite_ops: list[NonFiniteOp] = field(default_factory=list)
     symmetry: list[WeightSymmetry] = field(default_factory=list)
     error: str | None = None  # an error inside the probe (the rest of the run is still recorded)
+    singular_ops: list[SingularOp] = field(default_factory=list)
+    feeds: list[LayerFeed] = field(default_factory=list)
 
 
 # -- one process of a torchrun job (capture/ranks.py, nbgrad/distributed) ---------------------------

@@ -67,6 +67,7 @@ class LossWatcher:
             prediction_tagged=tag is not None and tag.prediction,
             value_range=forward_stats.value_range(prediction, class_dim if classed else None),
             target=forward_stats.summary(target), prediction=forward_stats.summary(prediction),
+            reduction=str(kwargs.get("reduction", "mean")),
         )
         if tag is not None and tag.activation is not None:
             self.probe.activations[tag.activation].feeds_loss = True

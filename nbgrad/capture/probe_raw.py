@@ -72,6 +72,8 @@ class RawLoss:
     distance: torch.Tensor | None = None
     alignment: torch.Tensor | None = None
     labels: torch.Tensor | None = None  # min and max of the class labels that are not ignored
+    reduction: str = "mean"
+    value: torch.Tensor | None = None  # what the loss function returned (its mean)
 
 
 @dataclass

@@ -10,6 +10,7 @@ import math
 
 import torch
 
+from nbgrad.capture import probe_details
 from nbgrad.capture.forward_stats import ACTIVATION_FIELDS, SUMMARY_FIELDS
 from nbgrad.capture.naming import Names
 from nbgrad.capture.probe import Probe
@@ -116,6 +117,7 @@ def build(probe: Probe, names: Names, params: list[torch.Tensor], host: HostBatc
         record.inputs.append(ModelInput(layer(mid), step, line,
                                         _summary(shape, dtype, host.get(values))))  # type: ignore[arg-type]
     record.nonfinite_ops = _first_nonfinite_ops(probe, layer, host)
+    probe_details.build(probe, record, layer)
     for index, step, rows, values in probe.symmetry:
         w_spread, w_scale, g_spread, g_scale = host.get(values)  # type: ignore[misc]
         param = params[index]

@@ -7,9 +7,17 @@ same thing differently (a step's loss, a loss trend, the line that builds the op
 - model: weighted layers in forward order, gradients across them, init scale, activations
 - cell: which line of the cell does what, and how a line reads once fixed
 - words: how evidence names things and numbers
+- source: the cell's syntax tree: the loops a line runs in, where a name is assigned
+- divergence: whether values grew before a NaN, and the operations that can make one
+- trend: whether a loss series falls (first third against last third)
+- init: which line sets weights by hand
 """
 
 from nbgrad.diagnose.facts.cell import *  # noqa: F403
+from nbgrad.diagnose.facts.divergence import *  # noqa: F403
+from nbgrad.diagnose.facts.init import *  # noqa: F403
 from nbgrad.diagnose.facts.model import *  # noqa: F403
 from nbgrad.diagnose.facts.series import *  # noqa: F403
+from nbgrad.diagnose.facts.source import *  # noqa: F403
+from nbgrad.diagnose.facts.trend import *  # noqa: F403
 from nbgrad.diagnose.facts.words import *  # noqa: F403
