@@ -58,6 +58,7 @@ class ParamInfo:
     optimizer: int | None  # index into Run.optimizers, None when no optimizer holds it
     param_group: int | None
     aliases: list[str] = field(default_factory=list)  # other names of a tied parameter
+    written: str = ""  # as the user writes it: `model[0].weight` ("" when the same as `name`)
 
 
 @dataclass
@@ -69,6 +70,7 @@ class LayerInfo:
     params: list[str]
     training: bool
     aliases: list[str] = field(default_factory=list)  # the full name inside a wrapper (`module.fc`)
+    written: str = ""  # as the user writes it: `model[0]`, `model.fc1` ("" when the same as `name`)
     forward_order: int | None = None  # rank of its first forward call in the run; None: never ran
     forward_line: int | None = None  # the cell line from which it first ran
     first_step: int | None = None  # optimizer steps completed when it first ran

@@ -50,10 +50,12 @@ class Report:
     def problems(self) -> list[Diagnosis]:
         return [d for d in self.diagnoses if d.severity in ("error", "warning")]
 
-    def to_text(self) -> str:
+    def to_text(self, advanced: bool = False) -> str:
+        """The text report; `advanced` adds what a beginner need not read (unchanged optimizer
+        settings, state buffers)."""
         from nbgrad.render import text
 
-        return text.render(self)
+        return text.render(self, advanced)
 
     def to_html(self, figures: bool = True) -> str:
         """The static HTML report, with the figures as embedded PNGs unless `figures=False`."""

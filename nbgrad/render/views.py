@@ -131,9 +131,49 @@ def layer_rows(report: Report, update: int = -1) -> list[LayerRow]:
 
 
 def layer_step_table(report: Report, update: int = -1) -> Table:
-    """Every measured quantity of each layer at one update."""
+    """Every measured quantity of each layer at one update; numbers outside their healthy range
+    are said in words under it."""
     chosen = report.outcome.updates[update]
-    return Table.of(cols.LAYER, layer_rows(report, update), title=f"Layers at {chosen.label}")
+    rows = layer_rows(report, update)
+    table = Table.of(cols.LAYER, rows, title=f"Layers at {chosen.label}")
+    table.notes += readings(cols.LAYER, rows, report)
+    return table
+
+
+def readings(columns: list[Column], rows: list[Any], report: Report, limit: int = 3) -> list[str]:
+    """Numbers of a table outside their healthy range, in words (glossary.reading), at most
+    `limit`, each column once: the first thing a student should look at."""
+    from nbgrad.diagnose.glossary import reading
+
+    out: list[str] = []
+    for column in columns:
+        if not column.numeric:
+            continue
+        for row in rows:
+            value = getattr(row, column.key, None)
+            if not isinstance(value, (int, float)) or isinstance(value, bool):
+                continue
+            said = reading(column.title, value, written(report.run, getattr(row, "name", "")))
+            if said:
+                out.append(said)
+                break
+    return out[:limit]
+
+
+def written(run: Run, name: str) -> str:
+    """A layer or parameter as the user wrote it (`model[0]`), when the records know it."""
+    layer, param = run.layers.get(name), run.params.get(name)
+    return (layer.written if layer is not None else "") or \
+        (param.written if param is not None else "") or name
+
+
+def legend(tables: list[Table]) -> list[str]:
+    """One line per column the tables show: what it means and, where one exists, a healthy
+    value with its source (nbgrad.diagnose.glossary)."""
+    from nbgrad.diagnose.glossary import legend as terms
+
+    titles = [h for t in tables if t.rows for h in t.header]
+    return [t.line() for t in terms(titles)]
 
 
 @dataclass
@@ -182,16 +222,24 @@ def skipped_table(run: Run) -> Table:
                  numeric=[True, False, True, True, False])
 
 
-def hyperparameter_table(opt: OptimizerRecord) -> Table:
+BASIC_SETTINGS = ("lr",)  # shown even when unchanged: the one setting every student sets
+
+
+def hyperparameter_table(opt: OptimizerRecord, advanced: bool = False) -> Table:
+    """The settings that changed during the steps and the learning rate; with `advanced`, the
+    others (unchanged momentum, betas, ...), which a beginner need not read."""
     rows = []
     for gi, (before, after) in enumerate(zip(opt.before.groups, opt.after.groups)):
         for key in sorted(set(before) | set(after)):
             b, a = _hyper_value(before.get(key)), _hyper_value(after.get(key))
             if a == b and (before.get(key) is None or before.get(key) is False):
                 continue  # implementation switches left at their defaults (foreach, fused, ...)
-            rows.append([str(gi), key, b, a, "changed" if a != b else ""])
-    return Table(["group", "hyperparameter", "before", "after", "change"], rows,
-                 title=f"{opt.type} '{opt.name}': hyperparameters")
+            basic = a != b or key in BASIC_SETTINGS
+            if basic != advanced:
+                rows.append([str(gi), key, b, a, "changed" if a != b else ""])
+    title = f"{opt.type} '{opt.name}': " + ("other settings (unchanged)" if advanced
+                                           else "hyperparameters")
+    return Table(["group", "hyperparameter", "before", "after", "change"], rows, title=title)
 
 
 def _buffer_total(values: list[float]) -> str:
