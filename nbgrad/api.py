@@ -19,7 +19,7 @@ from typing import Any
 
 from nbgrad import options
 from nbgrad import verify as verifying
-from nbgrad.capture import CaptureSession, StopRun, interrupts, snapshot
+from nbgrad.capture import CaptureSession, StopRun, interrupts, naming, snapshot
 from nbgrad.capture.finish import build_run
 from nbgrad.capture.recorder import Recorder
 from nbgrad.diagnose import diagnose
@@ -68,6 +68,7 @@ class Check:
         self.failure: BaseException | None = None  # nbgrad's own, before the cell ran
         self._installed = False
         self._started = 0.0
+        self.earlier: list[tuple[str, Any]] = []
 
     # -- running ----------------------------------------------------------------------------
     def run(self, target: Callable[[], Any]) -> Any:
@@ -95,6 +96,10 @@ class Check:
         """Snapshot what the cell may change. Raises NbgradUsageError when it cannot fit in
         memory (before anything ran); a bug here is noted, and the cell then runs plain."""
         self._started = time.perf_counter()
+        try:  # which model each name held before the cell: to name an old model's parameters
+            self.earlier = naming.bindings(self.namespace)
+        except Exception:  # a namespace that cannot be listed: names are then just less helpful
+            self.earlier = []
         if self.keep:
             return
         try:
@@ -205,7 +210,8 @@ class Check:
             namespace = _with_frame_locals(self.namespace, tb, self.filename)
             run = build_run(self.recorder, namespace, source=self.source,
                             first_line=self.first_line, timeout_s=self.timeout or 0.0,
-                            stopped_by=stopped_by, elapsed_s=elapsed, error=info)
+                            stopped_by=stopped_by, elapsed_s=elapsed, error=info,
+                            earlier=self.earlier)
             failed = self._analysis_error()
             # records cut short by nbgrad's own failure would make rules report what did not
             # happen (no step seen, say): no diagnosis from them

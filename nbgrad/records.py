@@ -58,7 +58,7 @@ class ParamInfo:
     optimizer: int | None  # index into Run.optimizers, None when no optimizer holds it
     param_group: int | None
     aliases: list[str] = field(default_factory=list)  # other names of a tied parameter
-    written: str = ""  # as the user writes it: `model[0].weight` ("" when the same as `name`)
+    previously: str = ""  # the variable that held its model before the cell re-created it
 
 
 @dataclass
@@ -70,7 +70,6 @@ class LayerInfo:
     params: list[str]
     training: bool
     aliases: list[str] = field(default_factory=list)  # the full name inside a wrapper (`module.fc`)
-    written: str = ""  # as the user writes it: `model[0]`, `model.fc1` ("" when the same as `name`)
     forward_order: int | None = None  # rank of its first forward call in the run; None: never ran
     forward_line: int | None = None  # the cell line from which it first ran
     first_step: int | None = None  # optimizer steps completed when it first ran
@@ -229,6 +228,9 @@ class Run:
     manual_steps: list[StepRecord] = field(default_factory=list)
     forward: ForwardRecord = field(default_factory=lambda: ForwardRecord())  # defined below
     restore: RestoreInfo | None = None
+    # layers and parameters as the user writes them in Python, where that differs from the
+    # recorded name: "0" -> "model[0]", "fc1.weight" -> "model.fc1.weight"
+    written: dict[str, str] = field(default_factory=dict)
 
     @property
     def backward_calls(self) -> int:

@@ -86,7 +86,7 @@ def test_a_number_outside_its_healthy_range_is_said_in_words():
     # and the cell is tinted with the word in its tooltip (never colour alone)
     report = zoo_runs.report("no_zero_grad")
     table_notes = report.to_text().split("Layers at step 9:", 1)[1]
-    assert "(update/param 0.842 on 0 is very large: this step changed its weights by about 84 %" \
+    assert "(update/param 0.842 on model[0] is very large: this step changed its weights by about 84 %" \
         in table_notes
     assert 'class="num nbgrad-high" title="very large; healthy: about 0.001' in \
         report.to_html(figures=False)

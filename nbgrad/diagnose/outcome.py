@@ -196,6 +196,11 @@ def unmoved_reasons(run: Run, updates: list[Update]) -> dict[str, str]:
             why = "not changed by the manual updates"
         elif info.optimizer is None:
             why = "not in any optimizer"
+        elif info.previously:
+            line = facts.line_matching(run, rf"^\s*{info.previously}\s*=[^=]")
+            when = f"before line {line} re-created it" if line else "before the cell re-created it"
+            why = (f"a parameter of the model '{info.previously}' held {when}: the optimizer "
+                   "holds the old model, the loss uses the new one")
         elif all(g is None for g in grads):
             why = "never got a gradient"
         elif all((g or 0) == 0 for g in grads):

@@ -167,7 +167,8 @@ def grad_heatmap(report: Report) -> Figure | None:
     data, special = _grid_cells(grid.values, len(grid.steps))
     positives = [v for row in data for v in row if not math.isnan(v)]
     kinds = [kind for kind, rects in special.items() if rects]
-    fig, ax, cax = _frame(_layer_height(len(grid.layers)), _layer_labels(grid.layers),
+    labels = [views.written(report.run, name) for name in grid.layers]
+    fig, ax, cax = _frame(_layer_height(len(grid.layers)), _layer_labels(labels),
                           colorbar=bool(positives), legend=bool(kinds))
     if positives:
         low, high = _log_range(positives)
@@ -178,7 +179,7 @@ def grad_heatmap(report: Report) -> Figure | None:
     ax.set_xlim(-0.5, len(grid.steps) - 0.5)
     ax.set_ylim(len(grid.layers) - 0.5, -0.5)
     _step_ticks(ax, grid.steps)
-    _label_layers(ax, grid.layers)
+    _label_layers(ax, labels)
     _style(ax, "Gradient norm per layer and step")
     if kinds:
         fig.legend(handles=[_legend_patch(k) for k in kinds], loc="lower center",

@@ -92,7 +92,7 @@ def layer_grad_table(report: Report) -> Table:
         for i in shown:
             stats = updates[i].record.layers.get(layer.name)
             cells.append("" if stats is None else fmt(stats.grad_norm, NO_GRAD))
-        rows.append([layer.name, layer.type, *cells])
+        rows.append([written(run, layer.name), layer.type, *cells])
     several = len({u.optimizer for u in updates}) > 1
     header = [f"{updates[i].label}" + (f" ({updates[i].optimizer})" if several else "")
               for i in shown]
@@ -125,8 +125,9 @@ def layer_rows(report: Report, update: int = -1) -> list[LayerRow]:
     for layer in report.run.layers.values():
         s = rec.layers.get(layer.name)
         if s is not None:
-            rows.append(LayerRow(layer.name, layer.type, s.grad_norm, s.param_norm, s.update_norm,
-                                 s.update_to_param_ratio, s.grad_zero_fraction))
+            rows.append(LayerRow(written(report.run, layer.name), layer.type, s.grad_norm,
+                                 s.param_norm, s.update_norm, s.update_to_param_ratio,
+                                 s.grad_zero_fraction))
     return rows
 
 
@@ -153,7 +154,7 @@ def readings(columns: list[Column], rows: list[Any], report: Report, limit: int 
             value = getattr(row, column.key, None)
             if not isinstance(value, (int, float)) or isinstance(value, bool):
                 continue
-            said = reading(column.title, value, written(report.run, getattr(row, "name", "")))
+            said = reading(column.title, value, getattr(row, "name", ""))
             if said:
                 out.append(said)
                 break
@@ -162,9 +163,7 @@ def readings(columns: list[Column], rows: list[Any], report: Report, limit: int 
 
 def written(run: Run, name: str) -> str:
     """A layer or parameter as the user wrote it (`model[0]`), when the records know it."""
-    layer, param = run.layers.get(name), run.params.get(name)
-    return (layer.written if layer is not None else "") or \
-        (param.written if param is not None else "") or name
+    return run.written.get(name, name)
 
 
 def legend(tables: list[Table]) -> list[str]:
