@@ -163,6 +163,15 @@ class OptimizerRecord:
 
 
 @dataclass
+class LoopLength:
+    """A `for` loop of the cell and how many items its iterable holds (batches of a DataLoader)."""
+
+    line: int  # the cell line of the `for`
+    iterable: str  # as written: "loader", "data.train_loader"
+    length: int
+
+
+@dataclass
 class ErrorInfo:
     type: str
     message: str
@@ -231,6 +240,7 @@ class Run:
     # layers and parameters as the user writes them in Python, where that differs from the
     # recorded name: "0" -> "model[0]", "fc1.weight" -> "model.fc1.weight"
     written: dict[str, str] = field(default_factory=dict)
+    loops: list[LoopLength] = field(default_factory=list)  # the cell's loops of a known length
 
     @property
     def backward_calls(self) -> int:
@@ -380,6 +390,7 @@ class LossCall:
     descent_alignment: float | None = None
     label_min: float | None = None  # class labels other than ignore_index (class losses)
     label_max: float | None = None
+    warning: str = ""  # torch's warning while computing the loss ("Using a target size ...")
 
 
 @dataclass

@@ -115,6 +115,75 @@ for xb, yb in loader:
         <= names
 
 
+def test_a_loop_stopped_in_its_first_epoch_says_why_the_epoch_print_is_missing(shell, capsys):
+    report = run(shell, DEEP_SIGMOID)
+    assert "epoch 0" not in capsys.readouterr().out  # the student's print never ran
+    (d,) = [d for d in report.diagnoses if d.code == "NBG001"]
+    assert d.severity == "info" and d.line == 12  # the print after the inner loop
+    assert d.title == ("The check stopped the loop mid-epoch (10 steps of 12 batches): the code "
+                       "after the inner loop did not run")
+    assert d.evidence[0].text == ("the loop `for xb, yb in loader:` (line 7) goes over 12 items "
+                                  "(len(loader) = 12); the check stopped it after 10 optimizer "
+                                  "steps, as --steps asked")
+    assert d.evidence[1].text.startswith("line 12 `print(\"epoch\", epoch, loss.item())` comes "
+                                         "after the inner loop and never ran")
+    assert "%%gradcheck --steps 12" in d.fix
+    assert report.problems == [d for d in report.diagnoses if d.code == "NBG501"]  # a note only
+
+
+def test_a_whole_epoch_gets_no_note(shell, capsys):
+    report = run(shell, DEEP_SIGMOID.replace("--steps 10", "--steps 13"))
+    assert "epoch 0" in capsys.readouterr().out  # the first epoch ended, the print ran
+    assert "NBG001" not in [d.code for d in report.diagnoses]
+
+
+MSE_ON_LABELS = """%%gradcheck
+model = nn.Sequential(nn.Flatten(), nn.Linear(784, 3))
+opt = torch.optim.SGD(model.parameters(), lr=0.1)
+for xb, yb in loader:
+    opt.zero_grad()
+    loss = nn.functional.mse_loss(model(xb), yb)
+    loss.backward()
+    opt.step()
+"""
+
+
+def test_a_loss_shape_crash_is_explained_beside_the_traceback_with_torchs_warning(shell, capsys):
+    shell.run_cell(DATA, store_history=False)
+    result = shell.run_cell(MSE_ON_LABELS, store_history=False)
+    shown = capsys.readouterr()
+    assert isinstance(result.error_in_exec, RuntimeError)  # the student's error, unchanged
+    out = shown.out
+    # the traceback (as IPython shows it) and the report beside it
+    assert "RuntimeError" in out and "must match the size of tensor b (32)" in out
+    report = nbgrad.last_report()
+    (d,) = report.diagnoses
+    assert (d.code, d.line) == ("NBG911", 6)
+    assert d.title == ("The loss got 3 outputs per sample but one class label each: mse_loss "
+                       "compares numbers, cross_entropy compares classes")
+    texts = [e.text for e in d.evidence]
+    assert texts[0] == ("line 6 `loss = nn.functional.mse_loss(model(xb), yb)`: mse_loss got the "
+                        "model's output of shape (32, 3) and targets of shape (32,) (int64)")
+    assert texts[1].startswith('torch warned just before the error: "Using a target size '
+                               "(torch.Size([32])) that is different to the input size "
+                               '(torch.Size([32, 3]))')
+    assert texts[3] == "the targets are whole numbers from 0 to 2: class labels for the model's 3 outputs"
+    assert d.fix_code == "loss = nn.functional.cross_entropy(model(xb), yb)"
+    assert "[ERROR NBG911 loss-shape-mismatch]" in out and "torch warned just before" in out
+
+
+def test_a_regression_shape_crash_says_to_make_the_shapes_match(shell, capsys):
+    shell.run_cell(DATA + "T = torch.randn(384, 2)\nreg = torch.utils.data.DataLoader("
+                          "torch.utils.data.TensorDataset(X, T), batch_size=32)",
+                   store_history=False)
+    shell.run_cell(MSE_ON_LABELS.replace("loader", "reg"), store_history=False)
+    capsys.readouterr()
+    (d,) = nbgrad.last_report().diagnoses
+    assert d.code == "NBG911" and d.fix_code is None
+    assert d.title == "The loss got outputs of shape (32, 3) but targets of shape (32, 2)"
+    assert "Make the model's output and the targets the same shape" in d.fix
+
+
 @pytest.fixture(autouse=True)
 def _quiet(capsys):
     """The cells print their epochs; the tests read the reports."""

@@ -11,6 +11,7 @@ import torch
 
 import nbgrad
 from nbgrad.capture import naming, probe_records
+from nbgrad.capture.loops import loop_lengths
 from nbgrad.capture.recorder import (
     RawOptimizerState,
     RawSkipped,
@@ -225,6 +226,7 @@ def build_run(recorder: Recorder, namespace: Mapping[str, Any], *, source: str, 
         manual_steps=manual_steps,
         forward=probe_records.build(recorder.probe, found, recorder.params),
         written=_written(found),
+        loops=loop_lengths(source, first_line, namespace),
     )
 
 

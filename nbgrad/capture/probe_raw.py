@@ -72,6 +72,7 @@ class RawLoss:
     distance: torch.Tensor | None = None
     alignment: torch.Tensor | None = None
     labels: torch.Tensor | None = None  # min and max of the class labels that are not ignored
+    warning: str = ""  # what torch warned about while computing it (a shape mismatch)
 
 
 @dataclass

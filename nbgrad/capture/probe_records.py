@@ -88,7 +88,7 @@ def build(probe: Probe, names: Names, params: list[torch.Tensor]) -> ForwardReco
             classes=loss.classes, ignore_index=loss.ignore_index,
             broadcast_shape=loss.broadcast_shape, distance=_number(_host(loss.distance)),  # type: ignore[arg-type]
             descent_alignment=_number(_host(loss.alignment)),  # type: ignore[arg-type]
-            **_labels(loss)))
+            warning=loss.warning, **_labels(loss)))
     for mid, step, line, shape, dtype, values in probe.inputs:
         record.inputs.append(ModelInput(layer(mid), step, line,
                                         _summary(shape, dtype, _host(values))))  # type: ignore[arg-type]

@@ -202,6 +202,8 @@ def reading(title: str, value: float | None, where: str) -> str | None:
 # -- why each diagnosis matters --------------------------------------------------------------------
 # Two sentences a first-year student understands: what goes wrong in training, and what you see.
 WHY_IT_MATTERS: dict[str, str] = {
+    "NBG001": "The check runs only the first few steps of your loop and then stops it. Lines after "
+              "the loop (a print per epoch, an accuracy) did not run, so their output is missing.",
     "NBG101": "A model learns only from gradients, and here none reaches it. The loss is printed, "
               "but the weights never change, so the model stays exactly as it started.",
     "NBG102": "Some layers are cut off from the loss, so they get no gradient. They keep their "
@@ -299,6 +301,8 @@ WHY_IT_MATTERS: dict[str, str] = {
               "backward() must be called on the loss tensor itself.",
     "NBG910": "backward() needs a single number to start from. A loss with several values must be "
               "reduced first, usually with .mean().",
+    "NBG911": "A loss compares the model's output with the target, number by number, so both must "
+              "have the same shape. PyTorch warned that they do not, and the computation then failed.",
 }
 
 DOCS = "docs/rules"
