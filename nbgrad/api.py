@@ -69,6 +69,7 @@ class Check:
         self._installed = False
         self._started = 0.0
         self.earlier: list[tuple[str, Any]] = []
+        self.quiz = False  # an exercise: the report hides causes and fixes until revealed
 
     # -- running ----------------------------------------------------------------------------
     def run(self, target: Callable[[], Any]) -> Any:
@@ -216,7 +217,7 @@ class Check:
             # records cut short by nbgrad's own failure would make rules report what did not
             # happen (no step seen, say): no diagnosis from them
             return Report(run=run, diagnoses=[] if failed else diagnose(run, error),
-                          analysis_error=failed)
+                          analysis_error=failed, quiz=self.quiz)
         except Exception as failure:
             run = Run(source=self.source, first_line=self.first_line,
                       steps_requested=self.recorder.steps_requested,
@@ -250,6 +251,7 @@ def _compile_cell(source: str, first_line: int, filename: str | None = None
 def gradcheck(source_or_callable: str | Callable[[], Any], steps: int = DEFAULT_STEPS, *,
               namespace: dict[str, Any] | None = None, timeout: float | None = DEFAULT_TIMEOUT_S,
               keep: bool = False, activations: bool = False, verify: bool = False,
+              quiz: bool = False,
               progress: Progress | None = None, first_line: int = 1, filename: str | None = None,
               execute: Callable[[], object] | None = None,
               recompile: verifying.Compiler | None = None) -> Report:
@@ -263,7 +265,9 @@ def gradcheck(source_or_callable: str | Callable[[], Any], steps: int = DEFAULT_
     without one (None: no limit). The first and last steps are watched in detail;
     `activations=True` also records activation statistics on every step (slower).
     `verify=True` then tries each fix that is code from the state before the cell (nbgrad/verify.py);
-    without it, the report's dashboard offers that trial on demand.
+    without it, the report's dashboard offers that trial on demand. `quiz=True` makes the report an
+    exercise: symptoms shown, causes and fixes hidden until `nbgrad.reveal()` or the dashboard's
+    Reveal.
 
     For adapters: `first_line` is the number of the source's first line; `filename` names the
     compiled cell in tracebacks (the magic gives IPython's, so errors read "Cell In[5], line 3");
@@ -273,7 +277,7 @@ def gradcheck(source_or_callable: str | Callable[[], Any], steps: int = DEFAULT_
     """
     __tracebackhide__ = True
     options.check_api(steps=steps, timeout=timeout, keep=keep, activations=activations,
-                      verify=verify)
+                      verify=verify, quiz=quiz)
     if verify and keep:
         raise NbgradUsageError(usage_message(
             "verify and keep cannot be combined: a fix is tried from the state before the cell, "
@@ -318,6 +322,7 @@ def gradcheck(source_or_callable: str | Callable[[], Any], steps: int = DEFAULT_
             f"gradcheck() takes the source of a cell or a function, not {type(source_or_callable).__name__}.",
             "pass the training code as a string, or a function with no arguments that runs it.",
             "nbgrad.gradcheck('for x, y in loader: ...', steps=10)"))
+    check.quiz = quiz
     with verifying.trials(check, compiler, verify=verify, progress=progress):
         check.run(run_target)
     assert check.report is not None

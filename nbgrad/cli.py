@@ -91,7 +91,7 @@ def _progress(stream: TextIO) -> api.Progress:
 
 
 def run_script(path: Path, script_args: Sequence[str], *, steps: int, timeout: float | None,
-               activations: bool = False, verify: bool = False,
+               activations: bool = False, verify: bool = False, quiz: bool = False,
                progress: api.Progress | None = None) -> tuple[Report, BaseException | None]:
     """Run a script as `__main__` under a Check; returns its report and the script's own exception."""
     filename = str(path.resolve())
@@ -102,6 +102,7 @@ def run_script(path: Path, script_args: Sequence[str], *, steps: int, timeout: f
     check = api.Check(steps=steps, timeout=timeout, filename=filename, source=source, first_line=1,
                       progress=progress, activations=activations)
     check.namespace = namespace
+    check.quiz = quiz
 
     def compile_script(fixed: str) -> tuple[str, Callable[[], object]]:
         """A corrected copy of the script, run as the script was (a fix's trial)."""

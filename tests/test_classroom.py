@@ -189,3 +189,94 @@ def _quiet(capsys):
     """The cells print their epochs; the tests read the reports."""
     yield
     capsys.readouterr()
+
+
+VANISHING = DEEP_SIGMOID.replace("%%gradcheck --steps 10", "%%gradcheck --steps 10 --quiz")
+
+
+def test_quiz_shows_the_symptoms_and_hides_the_cause_until_revealed(shell, capsys):
+    report = run(shell, VANISHING)
+    shown = capsys.readouterr().out  # what the terminal shell displayed: the text report
+    assert report.quiz and report.hidden
+    assert "Exercise: 1 problem to find. The causes are hidden" in shown
+    grads = report.run.steps[0].layers
+    assert "symptom: the loss fell from 1.115 to 1.071 over 10 steps" in shown
+    assert (grads["1"].grad_norm, grads["11"].grad_norm) == pytest.approx((1.28e-04, 0.5905),
+                                                                          rel=1e-3)
+    assert "symptom: at step 0 the layers' gradient norms go from 1.28e-04 (model[1]) to 0.5905 " \
+           "(model[11]), 4617x apart" in shown
+    assert "[WARNING] problem 1: hidden" in shown
+    for cause in ("anishing", "Use ReLU", "NBG501", "vanishing-gradients"):  # no cause, no fix
+        assert cause not in shown and cause not in report.to_html(figures=False), cause
+    assert "Gradient norm per layer:" in shown  # the symptoms' tables stay
+    # the JSON keeps it an exercise
+    assert nbgrad.Report.from_json(report.to_json()).hidden
+    # the teacher reveals the last check's answer
+    answer = nbgrad.reveal()
+    assert answer is report and not report.hidden
+    text = answer.to_text()
+    assert text.startswith("nbgrad: 1 problem found: Vanishing gradients: 'model[1]' gets ")
+    assert "    fix: Use ReLU" in text and "symptom:" not in text
+
+
+def test_the_quiz_dashboard_gives_hints_one_at_a_time_and_reveals_in_place(shell):
+    from nbgrad.render.widget import Dashboard
+    from tests.rendered import NoFigures
+
+    report = run(shell, VANISHING)
+    dash = Dashboard(report, NoFigures(report))
+    assert "Exercise: 1 problem to find" in dash.verdict.value
+    (row,) = dash.quiz.rows
+    assert "Problem 1: what do the symptoms say?" in row.summary.value
+    assert "Vanishing" not in row.summary.value + row.said.value
+    assert row.button.description == "Hint 1 of 3"
+    row.hint()
+    assert "Hint 1: It is about gradients across depth, NaN/Inf." in row.said.value
+    assert "Hint 2" not in row.said.value and row.button.description == "Hint 2 of 3"
+    row.hint()
+    # the model is built over lines 2-4: the diagnosis has no single line to point at
+    assert "Hint 2: It is not on one line of this cell: look at how the objects were built." \
+        in row.said.value
+    row.hint()
+    assert "Hint 3: The numbers: at step 0, per weight" in row.said.value
+    assert row.button.disabled and row.button.description == "no more hints"
+    assert dash.trials.widget.layout.display == "none"
+    # nbgrad.reveal() turns the dashboard on screen into the answer, in place
+    nbgrad.reveal()
+    assert dash.quiz is None
+    assert "1 problem found" in dash.verdict.value and "Exercise" not in dash.verdict.value
+    assert "Vanishing gradients" in dash.rows[0].summary.value
+    assert dash.answers.children[0] is dash.rows[0].widget
+    assert dash.trials.widget.layout.display == ""
+    dash.close()
+
+
+def test_quiz_is_one_option_for_the_magic_the_api_and_the_command_line():
+    from nbgrad import options
+
+    assert [o.name for o in options.on("cli") if o.name == "quiz"] == ["quiz"]
+    assert ("--quiz", {"action": "store_true", "help": options.named("quiz").help}) in \
+        options.argparse_arguments("magic")
+    with pytest.raises(nbgrad.errors.NbgradUsageError, match="quiz must be True or False"):
+        nbgrad.gradcheck("pass", quiz="yes")
+
+
+def test_reveal_without_a_check_says_what_to_do(monkeypatch):
+    from nbgrad import api
+
+    monkeypatch.setattr(api, "_LAST", [])
+    with pytest.raises(nbgrad.errors.NbgradUsageError, match="run a cell with %%gradcheck --quiz"):
+        nbgrad.reveal()
+
+
+def test_a_quiz_on_a_loop_that_never_learns_says_what_never_changed(shell, capsys):
+    report = run(shell, """%%gradcheck --steps 5 --quiz
+model = nn.Sequential(nn.Flatten(), nn.Linear(784, 16), nn.ReLU(), nn.Linear(16, 3))
+opt = torch.optim.SGD(model.parameters(), lr=0)
+for xb, yb in loader:
+    opt.zero_grad()
+    nn.functional.cross_entropy(model(xb), yb).backward()
+    opt.step()
+""")
+    assert "symptom: 4 of 4 parameters never changed" in report.outcome.summary
+    assert "learning rate" not in capsys.readouterr().out.split("Gradient norm per layer")[0]

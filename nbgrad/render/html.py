@@ -14,7 +14,13 @@ from nbgrad.diagnose.glossary import docs_page, term, why_it_matters
 from nbgrad.render import columns, views
 from nbgrad.render.activations import activation_rows
 from nbgrad.render.moves import param_moves
-from nbgrad.render.style import HEALTH_CELL, HEALTH_WORD, severity_css
+from nbgrad.render.style import (
+    HEALTH_CELL,
+    HEALTH_WORD,
+    SEVERITY_ICON,
+    SEVERITY_WORD,
+    severity_css,
+)
 from nbgrad.render.views import Table
 
 if TYPE_CHECKING:
@@ -159,10 +165,16 @@ def render(report: Report, figures: str = "",
     parts = [STYLE, '<div class="nbgrad-report">',
              f'<div class="nbgrad-verdict">nbgrad: {escape(outcome.verdict)}</div>',
              "<div>" + "<br>".join(escape(x) for x in outcome.summary) + "</div>"]
-    parts += [diagnosis(d, report, shown.get(i, "")) for i, d in enumerate(report.diagnoses)]
-    parts.append(table(views.trials_table(report)))
-    parts += [table(views.rates_table(d)) for d in views.verified(report)]
-    if report.verification is not None and not views.verified(report):
+    if outcome.hidden:
+        parts += [f'<div class="nbgrad-diag nbgrad-{d.severity}"><b>{SEVERITY_ICON[d.severity]} '
+                  f"{SEVERITY_WORD[d.severity]}</b>: problem {i}, hidden</div>"
+                  for i, d in enumerate(report.problems, 1)]
+        parts.append(f'<p class="nbgrad-note">{escape(views.HIDDEN)}</p>')
+    else:
+        parts += [diagnosis(d, report, shown.get(i, "")) for i, d in enumerate(report.diagnoses)]
+        parts.append(table(views.trials_table(report)))
+        parts += [table(views.rates_table(d)) for d in views.verified(report)]
+    if report.verification is not None and not views.verified(report) and not outcome.hidden:
         parts.append(f"<p><b>Fixes tried:</b> {escape(report.verification.verdict)}</p>")
     parts.append(figures)
     explained = [views.trials_table(report),

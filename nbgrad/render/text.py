@@ -28,7 +28,16 @@ def _table(table: Table, indent: str = "  ") -> list[str]:
     return out
 
 
+def hidden_lines(report: Report) -> list[str]:
+    """An exercise: each problem by its severity only, the cause and fix left for the student."""
+    out = [f"[{SEVERITY_LABEL[d.severity]}] problem {i}: hidden"
+           for i, d in enumerate(report.problems, 1)]
+    return [*out, f"    ({views.HIDDEN})"]
+
+
 def diagnosis_lines(report: Report) -> list[str]:
+    if report.outcome.hidden:
+        return hidden_lines(report)
     out: list[str] = []
     for d in report.diagnoses:
         where = f" (line {d.line})" if d.line else ""
@@ -69,12 +78,14 @@ def render(report: Report, advanced: bool = False) -> str:
     out = [f"nbgrad: {outcome.verdict}", "", *outcome.summary]
     if report.diagnoses:
         out += ["", *diagnosis_lines(report)]
-    out += verification_lines(report)
+    out += [] if outcome.hidden else verification_lines(report)
     skipped = _table(views.skipped_table(run))
     if skipped:
         out += ["", *skipped]
         shown.append(views.skipped_table(run))
-    shown += [views.trials_table(report), *(views.rates_table(d) for d in views.verified(report))]
+    if not outcome.hidden:
+        shown += [views.trials_table(report),
+                  *(views.rates_table(d) for d in views.verified(report))]
     if outcome.updates:
         folded = 0
         tables = [views.layer_grad_table(report), views.layer_step_table(report)]

@@ -75,6 +75,27 @@ def diagnosis_view(d: Diagnosis, run: Run) -> DiagnosisView:
                          [e.text for e in d.evidence], d.why, d.fix, d.fix_code)
 
 
+HIDDEN = ("the cause and the fix are hidden (an exercise): look at the symptoms, the loss and the "
+          "gradients; nbgrad.reveal() shows the answer")
+
+
+def hints(d: Diagnosis, run: Run) -> list[str]:
+    """An exercise's hints for one problem, from vague to nearly the answer: what it is about,
+    where to look, the measured numbers."""
+    from nbgrad.diagnose.catalogue import family
+
+    out = [f"It is about {family(d.code).about}."]
+    if d.line:
+        text = run.cell_line(d.line).strip()
+        out.append(f"Look at line {d.line}" + (f": `{text}`" if text else "") + ".")
+    else:
+        out.append("It is not on one line of this cell: look at how the objects were built.")
+    numbers = [e.text for e in d.evidence[:2]]
+    if numbers:
+        out.append("The numbers: " + "; ".join(numbers) + ".")
+    return out
+
+
 def step_columns(count: int, limit: int = MAX_STEP_COLUMNS) -> list[int]:
     """Which updates get a column: all when few, else evenly spread including first and last."""
     if count <= limit:

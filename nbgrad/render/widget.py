@@ -12,6 +12,7 @@ kernel keeps one dashboard per cell, not one per run.
 
 from __future__ import annotations
 
+import weakref
 from html import escape
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +24,7 @@ from nbgrad.diagnose.outcome import plural
 from nbgrad.render import html, views
 from nbgrad.render.figures import FigureSet
 from nbgrad.render.style import HEALTH_CELL, SEVERITY_COLOR, STATUS_ICON
+from nbgrad.render.widget_quiz import Quiz
 from nbgrad.render.widget_tabs import tabs
 from nbgrad.render.widget_trial import TrialBox, TrialProgress, close_widgets
 
@@ -63,6 +65,7 @@ SEVERITY_ROWS
 .nbgrad-dashboard img.nbgrad-figure,.nbgrad-figure{background:#fff;border-radius:4px;
   max-width:100%;height:auto;margin:4px 0}
 .nbgrad-matters{color:var(--jp-ui-font-color1);margin:2px 0 0}
+.nbgrad-hint{margin:2px 0 2px 12px}
 .nbgrad-dashboard .nbgrad-high,.nbgrad-dashboard .nbgrad-low{HEALTH}
 </style>""".replace("HEALTH", HEALTH_CELL).replace("SEVERITY_ROWS", "".join(
     f".nbgrad-row-{s}{{border-left-color:{c}}}.nbgrad-row-{s} .nbgrad-sev{{color:{c}}}"
@@ -174,9 +177,28 @@ class Dashboard:
         self.trials = TrialsBox(self)
         self.tabs, self.parts = tabs(report, self.figures)
         self.legend = W.HTML(html.legend(legend_tables(report)))
-        self.widget = W.VBox([W.HTML(CSS), self.verdict, W.VBox([r.widget for r in self.rows]),
+        self.quiz: Quiz | None = None
+        self.answers = W.VBox([r.widget for r in self.rows])
+        if report.outcome.hidden:  # an exercise: hints and a Reveal stand where the answers go
+            self.quiz = Quiz(report, self.reveal)
+            self.answers.children = [self.quiz.widget]
+            self.trials.widget.layout.display = "none"
+        self.widget = W.VBox([W.HTML(CSS), self.verdict, self.answers,
                               self.trials.widget, self.tabs, self.legend])
         self.widget.add_class("nbgrad-dashboard")
+        _LIVE.add(self)
+
+    def reveal(self) -> None:
+        """Show an exercise's answers in place: the verdict, each problem's row, the fixes."""
+        self.report.reveal()
+        self.verdict.value = verdict_html(self.report)
+        hidden = self.quiz
+        self.quiz = None
+        self.answers.children = [r.widget for r in self.rows]
+        self.trials.widget.layout.display = ""
+        if hidden is not None:
+            for widget in _descendants(hidden.widget):
+                widget.close()
 
     def tab(self, title: str) -> Any:
         """The part behind the tab with this title (KeyError when the tab is absent)."""
@@ -184,6 +206,7 @@ class Dashboard:
 
     def close(self) -> None:
         """Close every widget of the tree: the kernel forgets them, the frontend drops them."""
+        _LIVE.discard(self)
         for widget in _descendants(self.widget):
             widget.close()
 
@@ -270,6 +293,16 @@ def _descendants(widget: W.Widget) -> list[W.Widget]:
 
 
 _BY_CELL: dict[str, Dashboard] = {}  # the dashboard each notebook cell displays now
+# dashboards alive and not closed, so that nbgrad.reveal() can update them in place
+_LIVE: weakref.WeakSet[Dashboard] = weakref.WeakSet()
+
+
+def reveal_shown(report: Report) -> int:
+    """Reveal the exercise in every open dashboard of `report`; how many there were."""
+    shown = [d for d in list(_LIVE) if d.report is report and d.quiz is not None]
+    for dashboard in shown:
+        dashboard.reveal()
+    return len(shown)
 
 
 def displayed(dashboard: Dashboard, cell: str | None, deleted: list[str] | None = None) -> None:
