@@ -12,10 +12,10 @@ from typing import Any
 __version__ = "0.1.0"
 
 from nbgrad.api import capture, gradcheck, last_report
-from nbgrad.classroom import reveal
+from nbgrad.classroom import compare, reveal
 from nbgrad.report import Report
 
-__all__ = ["Report", "__version__", "capture", "gradcheck", "last_report",
+__all__ = ["Report", "__version__", "capture", "compare", "gradcheck", "last_report",
            "load_ipython_extension", "reveal", "unload_ipython_extension"]
 
 

@@ -7,9 +7,14 @@ reports loaded from JSON as well as on the last check of this session.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from nbgrad import api
 from nbgrad.errors import NbgradUsageError, usage_message
 from nbgrad.report import Report
+
+if TYPE_CHECKING:
+    from nbgrad.render.card import Card
 
 
 def reveal(report: Report | None = None) -> Report:
@@ -28,3 +33,24 @@ def reveal(report: Report | None = None) -> Report:
         return chosen
     reveal_shown(chosen)
     return chosen
+
+
+def compare(before: Report, after: Report | None = None, code: str | None = None) -> Card:
+    """A before/after card for a projector: symptom → cause → fix → result, both loss curves on
+    one plot, the first layer's gradient before and after.
+
+    `compare(before, after)`: the check of the broken cell and of the fixed one; the first
+    problem of `before` (or `code`) is the one followed. `compare(report)`: a report whose fix
+    was tried (`--verify`, or the dashboard's "Try the fix"), the tried fix being the after."""
+    from nbgrad.diagnose import comparison
+    from nbgrad.render.card import Card
+
+    if after is not None:
+        return Card(comparison.between(before, after, code))
+    found = comparison.tried(before, code)
+    if found is None:
+        raise NbgradUsageError(usage_message(
+            "nbgrad.compare(report) needs a report whose fix was tried, or a second report.",
+            "check the cell with --verify (or click Try the fix), or check the fixed cell too "
+            "and pass both reports.", "nbgrad.compare(before, after)"))
+    return Card(found)

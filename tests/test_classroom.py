@@ -280,3 +280,60 @@ for xb, yb in loader:
 """)
     assert "symptom: 4 of 4 parameters never changed" in report.outcome.summary
     assert "learning rate" not in capsys.readouterr().out.split("Gradient norm per layer")[0]
+
+
+NO_ZERO_GRAD = """%%gradcheck --steps 10 --verify
+for epoch in range(100):
+    loss = loss_fn(model(x), y)
+    loss.backward()
+    optimizer.step()
+"""
+SETUP = """torch.manual_seed(0)
+x = torch.randn(64, 10)
+y = (x[:, :1] - 2 * x[:, 1:2]).tanh()
+loss_fn = nn.MSELoss()
+model = nn.Sequential(nn.Linear(10, 32), nn.ReLU(), nn.Linear(32, 1))
+optimizer = torch.optim.SGD(model.parameters(), lr=0.05)
+"""
+
+
+def test_compare_makes_a_before_after_card_of_two_checks(shell):
+    shell.run_cell(SETUP, store_history=False)
+    shell.run_cell(NO_ZERO_GRAD.replace(" --verify", ""), store_history=False)
+    before = nbgrad.last_report()
+    shell.run_cell(NO_ZERO_GRAD.replace(" --verify", "").replace(
+        "    loss = loss_fn", "    optimizer.zero_grad()\n    loss = loss_fn"), store_history=False)
+    after = nbgrad.last_report()
+    card = nbgrad.compare(before, after)
+    c = card.comparison
+    assert c.symptom == ["the loss fell from 0.7204 to 0.3494 over 10 steps"]
+    assert c.cause == "Gradients accumulate across steps: zero_grad() is missing (line 4)"
+    assert c.fix_code == "optimizer.zero_grad()" and c.resolved and c.improved
+    assert c.result == ("loss 0.7204 → 0.3266 (it was 0.7204 → 0.3494): lower than before; the "
+                        "problem is gone")
+    # the first layer's gradient: it grows step after step without zero_grad(), shrinks with it
+    assert c.layer == "model[0]" and len(c.before_grad) == len(c.after_grad) == 10
+    assert c.before_grad[-1] > 4 * c.before_grad[0] and c.after_grad[-1] < c.after_grad[0]
+    assert c.before_grad == [s.layers["0"].grad_norm for s in before.run.steps]
+    text = str(card).splitlines()
+    assert [line.split()[0] for line in text if not line.startswith(" ")] == \
+        ["SYMPTOM", "CAUSE", "FIX", "RESULT"]
+    assert "RESULT   ✔ fixed: loss 0.7204 → 0.3266" in str(card)
+    html = card._repr_html_()
+    assert "font-size:22px" in html and html.count('class="label"') == 4
+    assert html.count("<img") == 1 and card.png().startswith(b"\x89PNG")
+
+
+def test_the_verified_fix_is_a_card_too(shell):
+    shell.run_cell(SETUP, store_history=False)
+    shell.run_cell(NO_ZERO_GRAD, store_history=False)
+    report = nbgrad.last_report()
+    card = nbgrad.compare(report)
+    c = card.comparison
+    v = report.diagnoses[0].verification
+    assert (c.before_losses, c.after_losses) == (v.original_losses, v.trial.losses)
+    assert c.result == v.verdict and c.result.startswith("Tried: with a line put before line 4")
+    assert (c.before_label, c.after_label) == ("your cell", "with the fix")
+    assert c.after_grad == v.trial.grad_norms[v.trial.layers.index("0")]
+    with pytest.raises(nbgrad.errors.NbgradUsageError, match="needs a report whose fix was tried"):
+        nbgrad.compare(nbgrad.Report.from_json(report.to_json().replace('"verification"', '"x"')))

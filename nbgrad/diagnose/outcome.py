@@ -145,6 +145,9 @@ def decide(run: Run, diagnoses: list[Diagnosis], analysis_error: str | None = No
                    hidden=hidden and bool(problems), symptoms=shown_symptoms)
 
 
+SPREAD_WORTH_SAYING = 100.0  # layers of one model are usually within about 100x (the glossary)
+
+
 def times(ratio: float) -> str:
     """`34300x`, `2.5x`: a ratio as a person reads it."""
     return f"{ratio:.0f}x" if ratio >= 10 else f"{ratio:.2g}x"
@@ -176,7 +179,8 @@ def symptoms(run: Run, updates: list[Update], unmoved: dict[str, str],
         if none:
             out.append(f"{plural(len(none), 'layer')} of {len(norms)} got no gradient at "
                        f"{updates[0].label}")
-        if len(known) >= 2:
+        spread = max(known.values()) / min(known.values()) if len(known) >= 2 else 1.0
+        if spread >= SPREAD_WORTH_SAYING:
             low = min(known, key=lambda n: known[n])
             high = max(known, key=lambda n: known[n])
             out.append(f"at {updates[0].label} the layers' gradient norms go from {fmt(known[low])} "
