@@ -7,6 +7,8 @@ reports loaded from JSON as well as on the last check of this session.
 
 from __future__ import annotations
 
+import glob
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from nbgrad import api
@@ -15,6 +17,7 @@ from nbgrad.report import Report
 
 if TYPE_CHECKING:
     from nbgrad.render.card import Card
+    from nbgrad.render.tally import Summary
 
 
 def reveal(report: Report | None = None) -> Report:
@@ -44,6 +47,7 @@ def compare(before: Report, after: Report | None = None, code: str | None = None
     was tried (`--verify`, or the dashboard's "Try the fix"), the tried fix being the after."""
     from nbgrad.diagnose import comparison
     from nbgrad.render.card import Card
+    from nbgrad.render.tally import Summary
 
     if after is not None:
         return Card(comparison.between(before, after, code))
@@ -54,3 +58,17 @@ def compare(before: Report, after: Report | None = None, code: str | None = None
             "check the cell with --verify (or click Try the fix), or check the fixed cell too "
             "and pass both reports.", "nbgrad.compare(before, after)"))
     return Card(found)
+
+
+def summary(reports: Sequence[Report | str]) -> Summary:
+    """Which diagnoses a class's reports found, and how often (once per report), with one
+    example line each, as text and a small chart. `reports`: Report objects or paths of reports
+    saved as JSON (`nbgrad check --json`, `report.to_json()`); a glob is expanded."""
+    from nbgrad.render.tally import Summary
+    from nbgrad.tally import load, tally
+
+    paths = [p for item in reports if isinstance(item, str)
+             for p in (sorted(glob.glob(item)) or [item])]
+    loaded, unreadable = load(paths)
+    objects = [(f"report {i}", r) for i, r in enumerate(reports, 1) if isinstance(r, Report)]
+    return Summary(tally([*objects, *loaded], unreadable))

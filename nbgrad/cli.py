@@ -3,6 +3,7 @@
     nbgrad check train.py [--steps N] [--timeout SECONDS] [--activations] [--verify]
                           [--json out.json] [--html out.html] [-- ARGS]
     nbgrad show out.json [--html out.html]
+    nbgrad summary reports/*.json [--html class.html]
 
 The script runs as `__main__` with `sys.argv` set to it and ARGS, under the same instrumentation as
 `%%gradcheck`; its loop is stopped after N optimizer steps and the text report is printed. Exit status,
@@ -34,6 +35,7 @@ from nbgrad.verify import trials as verify_trials
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 CHECK_EXAMPLE = "nbgrad check train.py --steps 10 --json report.json -- --lr 0.1"
 SHOW_EXAMPLE = "nbgrad show report.json --html report.html"
+SUMMARY_EXAMPLE = "nbgrad summary reports/*.json --html class.html"
 
 
 class UsageError(Exception):
@@ -42,7 +44,8 @@ class UsageError(Exception):
 
 class Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
-        example = SHOW_EXAMPLE if self.prog.endswith(" show") else CHECK_EXAMPLE
+        example = SHOW_EXAMPLE if self.prog.endswith(" show") else \
+            SUMMARY_EXAMPLE if self.prog.endswith(" summary") else CHECK_EXAMPLE
         raise UsageError(usage_message(
             f"{self.prog}: {message}.",
             "see `nbgrad check --help`; the script's own arguments go after `--`.", example))
@@ -66,6 +69,13 @@ def build_parser() -> Parser:
                                "Report.to_json()), optionally as an HTML page too.")
     show.add_argument("report", help="The JSON file.")
     show.add_argument("--html", metavar="PATH", help="Also write the report as an HTML page.")
+    summary = commands.add_parser(
+        "summary", help="count which diagnoses a class's saved reports found",
+        description="Read reports saved with --json (a class's, say) and print, for each "
+                    "diagnosis, in how many reports it occurred, with one example line.")
+    summary.add_argument("reports", nargs="+", help="The JSON files (reports/*.json).")
+    summary.add_argument("--html", metavar="PATH",
+                         help="Also write the summary with its chart as an HTML page.")
     return parser
 
 
@@ -232,6 +242,27 @@ def _show(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _summary(args: argparse.Namespace) -> int:
+    """A class's reports: which diagnoses occurred how often, with one example line each."""
+    from nbgrad.render.tally import to_html, to_text
+    from nbgrad.tally import load, tally
+
+    _check_outputs("summary", args, SUMMARY_EXAMPLE)
+    loaded, unreadable = load(args.reports)
+    if not loaded:
+        raise UsageError(usage_message(
+            f"nbgrad summary: none of the {len(args.reports)} files is an nbgrad report"
+            + (f" ({unreadable[0]})" if unreadable else "") + ".",
+            "pass reports saved by `nbgrad check --json PATH` or `report.to_json()`.",
+            SUMMARY_EXAMPLE))
+    counted = tally(loaded, unreadable)
+    sys.stdout.write(to_text(counted))
+    if args.html:
+        _write(args.html, f"<!doctype html><meta charset=utf-8><title>nbgrad summary</title>"
+                          f"{to_html(counted)}")
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """The `nbgrad` command; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -247,9 +278,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                                            "`nbgrad show REPORT.json` to print a saved report.",
                                            CHECK_EXAMPLE))
         if script_args and args.command != "check":
-            raise UsageError(usage_message("nbgrad show: takes no arguments after `--`.",
+            raise UsageError(usage_message(f"nbgrad {args.command}: takes no arguments after `--`.",
                                            "only `nbgrad check` passes arguments on to a script.",
                                            SHOW_EXAMPLE))
+        if args.command == "summary":
+            return _summary(args)
         return _check(args, script_args) if args.command == "check" else _show(args)
     except UsageError as error:
         print(error, file=sys.stderr)

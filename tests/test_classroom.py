@@ -337,3 +337,45 @@ def test_the_verified_fix_is_a_card_too(shell):
     assert c.after_grad == v.trial.grad_norms[v.trial.layers.index("0")]
     with pytest.raises(nbgrad.errors.NbgradUsageError, match="needs a report whose fix was tried"):
         nbgrad.compare(nbgrad.Report.from_json(report.to_json().replace('"verification"', '"x"')))
+
+
+def test_summary_counts_a_class_s_saved_reports(tmp_path, capsys):
+    from nbgrad.cli import main
+    from tests import zoo_runs
+
+    reports = {"ana": "no_zero_grad", "ben": "no_zero_grad", "cho": "lr_zero", "dev": "classic",
+               "eli": "sigmoid_deep"}
+    for student, loop in reports.items():
+        (tmp_path / f"{student}.json").write_text(zoo_runs.report(loop).to_json())
+    (tmp_path / "broken.json").write_text("{not json")
+    paths = sorted(str(p) for p in tmp_path.glob("*.json"))
+    assert main(["summary", *paths, "--html", str(tmp_path / "class.html")]) == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert lines[0] == "nbgrad summary: 5 reports: 4 with a problem, 1 without"
+    first = lines[2].split()
+    assert first[:5] == ["NBG301", "grads-accumulate", "error", "2", "of"]
+    assert first[6] == "█" * 20  # the most frequent has the longest bar
+    assert lines[3] == ("      e.g. ana.json, line 10: Gradients accumulate across steps: "
+                        "zero_grad() is missing")
+    assert "NBG401 lr-zero" in out and "1 of 5  " + "█" * 10 in out
+    assert "(could not read broken.json: not an nbgrad report (JSONDecodeError" in out
+    html = (tmp_path / "class.html").read_text()
+    assert html.count("<img") == 1 and "<td>docs/rules/NBG3.md</td>" in html
+    # the same from a notebook, with Report objects or a glob
+    counted = nbgrad.summary([str(tmp_path / "*.json")]).tally
+    assert [(c.code, c.reports) for c in counted.counts][:1] == [("NBG301", 2)]
+    assert counted.reports == 5 and counted.clean == 1 and len(counted.unreadable) == 1
+    objects = nbgrad.summary([zoo_runs.report("lr_zero"), zoo_runs.report("lr_zero")]).tally
+    assert [(c.code, c.reports, c.example.split(",")[0]) for c in objects.counts
+            if c.code == "NBG401"] == [("NBG401", 2, "report 1")]
+
+
+def test_summary_of_no_report_says_what_to_pass(tmp_path, capsys):
+    from nbgrad.cli import main
+
+    (tmp_path / "notes.json").write_text("[]")
+    assert main(["summary", str(tmp_path / "notes.json")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("nbgrad summary: none of the 1 files is an nbgrad report")
+    assert "Example: nbgrad summary reports/*.json --html class.html" in err
