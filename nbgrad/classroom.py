@@ -47,7 +47,6 @@ def compare(before: Report, after: Report | None = None, code: str | None = None
     was tried (`--verify`, or the dashboard's "Try the fix"), the tried fix being the after."""
     from nbgrad.diagnose import comparison
     from nbgrad.render.card import Card
-    from nbgrad.render.tally import Summary
 
     if after is not None:
         return Card(comparison.between(before, after, code))
