@@ -306,7 +306,9 @@ def test_compare_makes_a_before_after_card_of_two_checks(shell):
     after = nbgrad.last_report()
     card = nbgrad.compare(before, after)
     c = card.comparison
-    assert c.symptom == ["the loss fell from 0.7204 to 0.3494 over 10 steps"]
+    assert c.symptom == ["the loss fell from 0.7204 to 0.3494 over 10 steps",
+                         "the gradient norm of model[0] grew 5.3x from step 0 to step 9 "
+                         "(0.5209 -> 2.747)"]  # "but my loss goes down": the gradient piles up
     assert c.cause == "Gradients accumulate across steps: zero_grad() is missing (line 4)"
     assert c.fix_code == "optimizer.zero_grad()" and c.resolved and c.improved
     assert c.result == ("loss 0.7204 → 0.3266 (it was 0.7204 → 0.3494): lower than before; the "

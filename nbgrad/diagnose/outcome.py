@@ -146,6 +146,13 @@ def decide(run: Run, diagnoses: list[Diagnosis], analysis_error: str | None = No
 
 
 SPREAD_WORTH_SAYING = 100.0  # layers of one model are usually within about 100x (the glossary)
+GROWTH_WORTH_SAYING = 3.0  # a layer's gradient 3x larger or smaller over the few steps a check runs
+
+
+def _first_weight_layer(run: Run, known: dict[str, float]) -> str | None:
+    """The first layer the forward pass ran that has a gradient (the layer a card follows)."""
+    order = [name for name in run.forward.order if name in known]
+    return order[0] if order else next(iter(known), None)
 
 
 def times(ratio: float) -> str:
@@ -179,6 +186,16 @@ def symptoms(run: Run, updates: list[Update], unmoved: dict[str, str],
         if none:
             out.append(f"{plural(len(none), 'layer')} of {len(norms)} got no gradient at "
                        f"{updates[0].label}")
+        first = _first_weight_layer(run, known)
+        grads = [u.record.layers[first].grad_norm for u in updates if first in u.record.layers] \
+            if first else []
+        if first is not None and len(grads) >= 2 and grads[0] and grads[-1] and \
+                max(grads[-1] / grads[0], grads[0] / grads[-1]) >= GROWTH_WORTH_SAYING:
+            trend = "grew" if grads[-1] > grads[0] else "shrank"
+            factor = max(grads[-1] / grads[0], grads[0] / grads[-1])
+            out.append(f"the gradient norm of {run.written.get(first, first)} {trend} "
+                       f"{times(factor)} from {updates[0].label} to {updates[-1].label} "
+                       f"({fmt(grads[0])} -> {fmt(grads[-1])})")
         spread = max(known.values()) / min(known.values()) if len(known) >= 2 else 1.0
         if spread >= SPREAD_WORTH_SAYING:
             low = min(known, key=lambda n: known[n])
