@@ -246,7 +246,7 @@ def test_a_changed_hyperparameter_is_marked():
               "    model(x).sum().backward()\n    opt.step()\n    sched.step()\n")
     report = nbgrad.gradcheck(source, steps=3, namespace=namespace())
     shown = text_of(Dashboard(report).tab("Optimizer").widget)
-    changed = re.findall(r"<tr><td>0</td><td>(\w+)</td><td>([^<]*)</td><td>([^<]*)</td>"
+    changed = re.findall(r"<tr><td>0</td><td[^>]*>(\w+)</td><td>([^<]*)</td><td>([^<]*)</td>"
                          r'<td class="nbgrad-changed">changed</td></tr>', shown)
     # halved twice: the run stops in the third opt.step(), before its sched.step()
     assert changed == [("lr", "0.1", "0.025")]

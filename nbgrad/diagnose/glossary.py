@@ -118,7 +118,7 @@ _TERMS = [
     Term("last loss", "the loss at the last recorded step."),
     Term("problems found", "the problems nbgrad still found when the corrected cell ran."),
     Term("result", "whether the fix helped: the problem is gone and the loss is lower."),
-    Term("lr", "a learning rate that was tried."),
+    Term("lr", "the learning rate: how far each step moves the weights along the gradient."),
     Term("chosen", "the learning rate suggested: the one that trained best in these steps."),
     # -- other tables ----------------------------------------------------------------------------
     Term("after step", "the optimizer step after which the GradScaler skipped one."),
@@ -128,6 +128,8 @@ _TERMS = [
 
 # words inside tables and summaries that are not column titles (hyperparameters, state buffers)
 _WORDS = [
+    Term("lr", "the learning rate: how far each step moves the weights along the gradient."),
+    Term("step", "Adam's count of the steps it has taken (it corrects its averages early on)."),
     Term("dampening", "SGD: how much of the new gradient is left out of the momentum (0: none)."),
     Term("momentum", "SGD: how much of the previous steps' direction each step keeps (0.9 is "
                      "common)."),
@@ -147,8 +149,6 @@ _WORDS = [
                    "these."),
     Term("broadcast", "PyTorch silently stretching two tensors of different shapes to one shape, "
                       "e.g. (32, 1) against (32,) gives (32, 32)."),
-    Term("RNG restored", "the random number generators were put back, so your next cell draws "
-                         "the same random numbers as without the check."),
 ]
 
 TERMS: dict[str, Term] = {t.title: t for t in _TERMS}
@@ -166,11 +166,21 @@ def term(title: str) -> Term | None:
     return None
 
 
-def legend(titles: list[str]) -> list[Term]:
-    """The terms of these column titles, each once, in order (step columns as one entry)."""
+def word(text: str) -> Term | None:
+    """The meaning of a word inside a table (a hyperparameter, a state buffer)."""
+    return WORDS.get(text)
+
+
+def legend(titles: list[str], words: list[str] | None = None) -> list[Term]:
+    """The terms of these column titles and of the words the tables hold (betas, exp_avg), each
+    once, in order (step columns as one entry)."""
     out: list[Term] = []
     for title in titles:
         found = term(title)
+        if found is not None and all(found.meaning != t.meaning for t in out):
+            out.append(found)
+    for text in words or []:
+        found = WORDS.get(text)
         if found is not None and all(found.meaning != t.meaning for t in out):
             out.append(found)
     return out

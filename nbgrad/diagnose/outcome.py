@@ -361,8 +361,9 @@ def restore_line(info: RestoreInfo | None) -> str:
     else:
         objects = "no object restored" if info.failed else \
             "no model or optimizer existed before the cell"
-    rng = f"; RNG restored ({', '.join(info.rng)})" if info.rng else ""
-    line = (f"state: {objects}{rng}; names the cell (re)binds and objects it creates keep "
+    rng = (f"; random number generators restored ({', '.join(info.rng)}): the next cell draws "
+           "the same numbers as without the check") if info.rng else ""
+    line = (f"state: {objects}{rng}; variables the cell assigns and objects it creates keep "
             "their new values")
     if info.failed:
         line += f". NOT restored: {'; '.join(info.failed)}"

@@ -10,7 +10,7 @@ from __future__ import annotations
 from html import escape
 from typing import TYPE_CHECKING
 
-from nbgrad.diagnose.glossary import docs_page, term, why_it_matters
+from nbgrad.diagnose.glossary import docs_page, term, why_it_matters, word
 from nbgrad.render import columns, views
 from nbgrad.render.activations import activation_rows
 from nbgrad.render.moves import param_moves
@@ -77,8 +77,14 @@ def _rows(rows: list[list[str]], numeric: list[bool], header: list[str] | None =
     return "".join(
         "<tr>" + "".join(f"<td>{name_cell(c)}</td>" if i == 0 else
                          f"<td{health(titles[i], c)}>{escape(c)}</td>" if numeric[i] else
-                         f"<td>{escape(c)}</td>" for i, c in enumerate(row)) + "</tr>"
+                         f"<td{said(c)}>{escape(c)}</td>" for i, c in enumerate(row)) + "</tr>"
         for row in rows)
+
+
+def said(text: str) -> str:
+    """A tooltip for a word the glossary explains (betas, exp_avg, dampening)."""
+    found = word(text)
+    return "" if found is None else f' title="{escape(found.line(), quote=True)}"'
 
 
 def header_cell(title: str, numeric: bool) -> str:

@@ -193,7 +193,8 @@ def legend(tables: list[Table]) -> list[str]:
     from nbgrad.diagnose.glossary import legend as terms
 
     titles = [h for t in tables if t.rows for h in t.header]
-    return [t.line() for t in terms(titles)]
+    words = [cell for t in tables for row in t.rows for cell in row]
+    return [t.line() for t in terms(titles, words)]
 
 
 @dataclass

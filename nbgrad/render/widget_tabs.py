@@ -14,7 +14,7 @@ from nbgrad.diagnose.outcome import plural
 from nbgrad.render import columns, views
 from nbgrad.render.activations import ActivationRow, activation_rows
 from nbgrad.render.figures import FigureSet
-from nbgrad.render.html import folded, header_cell
+from nbgrad.render.html import folded, header_cell, said
 from nbgrad.render.moves import param_moves
 from nbgrad.render.views import Table
 from nbgrad.render.widget_table import SortableTable
@@ -40,7 +40,8 @@ def html_table(t: Table, marks: dict[str, str] | None = None) -> str:
         cells = []
         for c, n in zip(row, numeric):
             mark = " ".join(x for x in ((marks or {}).get(c), "num" if n else None) if x)
-            cells.append(f'<td class="{mark}">{escape(c)}</td>' if mark else f"<td>{escape(c)}</td>")
+            cells.append(f'<td class="{mark}"{said(c)}>{escape(c)}</td>' if mark
+                         else f"<td{said(c)}>{escape(c)}</td>")
         body += "<tr>" + "".join(cells) + "</tr>"
     return f'<table class="nbgrad-table"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
