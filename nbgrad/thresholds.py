@@ -169,3 +169,14 @@ STALL_MIN_DROP = Threshold(
 IDENTICAL_ROWS = Threshold(
     1e-6, "rows count as identical when they differ by under 1e-6 of the largest entry: float32 "
     "rounding (eps 1.2e-7) of identical computations stays below it, random init is far above")
+
+# -- across the ranks of a torchrun job (rules/ranks.py) --------------------------------------------
+RANK_CHECKSUM_TOLERANCE = Threshold(
+    1e-6, "relative difference of two ranks' parameter or gradient checksums (sum, sum of squares) "
+    "above which they differ: DDP's all-reduce hands every rank the same bytes, so wrapped models "
+    "agree exactly; float32 sums of equal tensors agree to their rounding (~1e-7), while one SGD "
+    "step on other data moves them by orders of magnitude more")
+BATCHNORM_RANK_BATCH = Threshold(
+    16, "examples per rank below which BatchNorm's per-rank statistics are noisy: Wu & He, Group "
+    "Normalization (2018), fig. 1: ImageNet error grows as the batch per GPU falls below 16 and "
+    "sharply at 8 and below; SyncBatchNorm computes them over every rank's batch")

@@ -48,6 +48,20 @@ def test_magic_drives_the_bar_step_by_step_and_closes_it(shell, monkeypatch):
     assert bar.widget.comm is None and bar.bar.comm is None  # closed: the dashboard takes over
 
 
+def test_a_closed_bar_leaves_no_widget_model_in_the_kernel(monkeypatch):
+    """Layouts and styles are widget models of their own: a bar that closed only its visible
+    widgets left five models in the kernel per run."""
+    from ipywidgets.widgets.widget import _instances
+
+    monkeypatch.setattr(progress, "has_widget_frontend", lambda: True)
+    before = set(_instances)
+    with capture_output(), progress.progress_bar(3) as bar:
+        assert bar is not None
+        bar(1, 3)
+        assert len(set(_instances) - before) >= 5  # bar, label, box and their layouts/styles
+    assert set(_instances) - before == set()
+
+
 def test_the_bar_is_closed_when_the_cell_raises(shell, monkeypatch):
     bars: list[progress.ProgressBar] = []
 

@@ -311,6 +311,16 @@ WHY_IT_MATTERS: dict[str, str] = {
               "backward() must be called on the loss tensor itself.",
     "NBG910": "backward() needs a single number to start from. A loss with several values must be "
               "reduced first, usually with .mean().",
+    "NBG951": "Each process of the job trains its own copy of the model, and the copies must stay "
+              "identical. Here they drift apart, so the processes train different models.",
+    "NBG952": "Every process trains on the same examples, so using several processes gives no "
+              "extra data. Each one should get its own share (DistributedSampler).",
+    "NBG953": "The processes must take their steps together, since each step waits for all of "
+              "them. One that stops early or raises leaves the others waiting for ever.",
+    "NBG954": "DistributedDataParallel waits for a gradient of every parameter. Parameters that "
+              "get none make it wait or fail.",
+    "NBG955": "BatchNorm averages over the examples of one process only. With few examples per "
+              "process the averages are noisy, and training suffers.",
     "NBG911": "A loss compares the model's output with the target, number by number, so both must "
               "have the same shape. PyTorch warned that they do not, and the computation then failed.",
 }

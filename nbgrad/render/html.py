@@ -11,7 +11,7 @@ from html import escape
 from typing import TYPE_CHECKING
 
 from nbgrad.diagnose.glossary import docs_page, term, why_it_matters, word
-from nbgrad.render import columns, views
+from nbgrad.render import columns, ranks, views
 from nbgrad.render.activations import activation_rows
 from nbgrad.render.moves import param_moves
 from nbgrad.render.style import (
@@ -170,7 +170,8 @@ def render(report: Report, figures: str = "",
     shown = trial_figures or {}
     parts = [STYLE, '<div class="nbgrad-report">',
              f'<div class="nbgrad-verdict">nbgrad: {escape(outcome.verdict)}</div>',
-             "<div>" + "<br>".join(escape(x) for x in outcome.summary) + "</div>"]
+             "<div>" + "<br>".join(escape(x) for x in [*outcome.summary, *ranks.rank_lines(run)])
+             + "</div>"]
     if outcome.hidden:
         parts += [f'<div class="nbgrad-diag nbgrad-{d.severity}"><b>{SEVERITY_ICON[d.severity]} '
                   f"{SEVERITY_WORD[d.severity]}</b>: problem {i}, hidden</div>"
@@ -182,8 +183,9 @@ def render(report: Report, figures: str = "",
         parts += [table(views.rates_table(d)) for d in views.verified(report)]
     if report.verification is not None and not views.verified(report) and not outcome.hidden:
         parts.append(f"<p><b>Fixes tried:</b> {escape(report.verification.verdict)}</p>")
+    parts.append(table(ranks.rank_table(run)))
     parts.append(figures)
-    explained = [views.trials_table(report),
+    explained = [views.trials_table(report), ranks.rank_table(run),
                  *(views.rates_table(d) for d in views.verified(report)), views.skipped_table(run)]
     parts.append(table(views.skipped_table(run)))
     if outcome.updates:

@@ -71,9 +71,10 @@ class ProgressBar:
         with suppress(Exception):
             if self.handle is not None:
                 self.handle.update({"text/plain": ""}, raw=True)
-        for widget in (self.label, self.bar, self.widget):
-            with suppress(Exception):
-                widget.close()
+        with suppress(Exception):
+            from nbgrad.render.widget import close_tree
+
+            close_tree(self.widget)
 
 
 @contextmanager

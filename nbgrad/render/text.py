@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from nbgrad.diagnose.glossary import docs_page, why_it_matters
-from nbgrad.render import columns, views
+from nbgrad.render import columns, ranks, views
 from nbgrad.render.activations import activation_rows
 from nbgrad.render.style import SEVERITY_LABEL
 from nbgrad.render.views import Table
@@ -75,10 +75,14 @@ def render(report: Report, advanced: bool = False) -> str:
     """The report as text; `advanced` adds the optimizers' unchanged settings and state buffers."""
     run, outcome = report.run, report.outcome
     shown: list[Table] = []
-    out = [f"nbgrad: {outcome.verdict}", "", *outcome.summary]
+    out = [f"nbgrad: {outcome.verdict}", "", *outcome.summary, *ranks.rank_lines(run)]
     if report.diagnoses:
         out += ["", *diagnosis_lines(report)]
     out += [] if outcome.hidden else verification_lines(report)
+    differ = _table(ranks.rank_table(run))
+    if differ:
+        out += ["", *differ]
+        shown.append(ranks.rank_table(run))
     skipped = _table(views.skipped_table(run))
     if skipped:
         out += ["", *skipped]

@@ -197,8 +197,7 @@ class Dashboard:
         self.answers.children = [r.widget for r in self.rows]
         self.trials.widget.layout.display = ""
         if hidden is not None:
-            for widget in _descendants(hidden.widget):
-                widget.close()
+            close_tree(hidden.widget)
 
     def tab(self, title: str) -> Any:
         """The part behind the tab with this title (KeyError when the tab is absent)."""
@@ -207,8 +206,14 @@ class Dashboard:
     def close(self) -> None:
         """Close every widget of the tree: the kernel forgets them, the frontend drops them."""
         _LIVE.discard(self)
-        for widget in _descendants(self.widget):
-            widget.close()
+        close_tree(self.widget)
+
+
+def close_tree(widget: W.Widget) -> None:
+    """Close a widget with its children and the layout and style models they own: closing only
+    the widget leaves those in the kernel for good."""
+    for part in _descendants(widget):
+        part.close()
 
 
 class TrialsBox:

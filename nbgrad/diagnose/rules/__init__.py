@@ -25,6 +25,7 @@ from nbgrad.diagnose.rules import (
     membership,
     mid_epoch,
     nonfinite,
+    ranks,
     step_size,
     symmetry,
     train_mode,
@@ -50,4 +51,6 @@ RULES: list[Rule] = [
     symmetry.identical_units,
     data_scale.input_scale,
     data_scale.target_scale,
+    # across the ranks of a torchrun job (only when the run holds several ranks)
+    *ranks.RULES,
 ]
