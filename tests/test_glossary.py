@@ -121,3 +121,16 @@ def test_every_diagnosis_in_every_view_has_why_it_matters_and_its_page():
     assert WHY_IT_MATTERS["NBG301"] in unescape(row.summary.value)  # seen without opening it
     assert "More: docs/rules/NBG3.md" in row.text.value
     dash.close()
+
+
+def test_the_ranks_table_of_a_torchrun_job_is_explained_too():
+    from nbgrad.records import RankRecord, Run
+    from nbgrad.render import ranks
+
+    run = Run(source="", first_line=1, steps_requested=3, timeout_s=60, stopped_by="steps",
+              elapsed_s=1.0, ranks=[RankRecord(rank=0, world_size=2, steps_taken=3),
+                                    RankRecord(rank=1, world_size=2, steps_taken=2)])
+    table = ranks.rank_table(run)
+    assert table.header[:2] == ["rank", "steps"]
+    assert [h for h in table.header if term(h) is None] == []
+    assert [h for h in ranks._columns(run) if term(h) is None] == []

@@ -120,6 +120,19 @@ _TERMS = [
     Term("result", "whether the fix helped: the problem is gone and the loss is lower."),
     Term("lr", "the learning rate: how far each step moves the weights along the gradient."),
     Term("chosen", "the learning rate suggested: the one that trained best in these steps."),
+    # -- the ranks of a torchrun job ---------------------------------------------------------------
+    Term("rank", "one process of a torchrun job (rank 0, rank 1, ...), each training a copy of "
+                 "the model."),
+    Term("steps", "how many optimizer steps this process took."),
+    Term("ended", "how this process's run ended (its steps done, an error, stopped)."),
+    Term("at line", "the line of the script the process was at when its run ended."),
+    Term("loss first -> last", "this process's loss at its first and its last step."),
+    Term("weights after last step", "a checksum of this process's weights after its last step: "
+                                    "equal on every process when they train one model.",
+         "the same on every rank."),
+    Term("first batch (sum)", "a checksum of the first batch this process trained on: different "
+                              "on each rank when each gets its own share of the data.",
+         "different on every rank."),
     # -- other tables ----------------------------------------------------------------------------
     Term("after step", "the optimizer step after which the GradScaler skipped one."),
     Term("loss scale", "the factor the GradScaler multiplies the loss by (mixed precision)."),
