@@ -381,3 +381,26 @@ def test_summary_of_no_report_says_what_to_pass(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith("nbgrad summary: none of the 1 files is an nbgrad report")
     assert "Example: nbgrad summary reports/*.json --html class.html" in err
+
+
+def test_nbgrad_check_quiz_prints_the_exercise_and_keeps_the_answer_in_the_json(tmp_path, capsys):
+    from nbgrad.cli import main
+
+    script = tmp_path / "train.py"
+    script.write_text("import torch\nfrom torch import nn\ntorch.manual_seed(0)\n"
+                      "x, y = torch.randn(64, 4), torch.randn(64, 1)\n"
+                      "model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 1))\n"
+                      "opt = torch.optim.SGD(model.parameters(), lr=0.1)\n"
+                      "for i in range(100):\n"
+                      "    loss = nn.functional.mse_loss(model(x), y)\n"
+                      "    loss.backward()\n"
+                      "    opt.step()\n")
+    saved = tmp_path / "ana.json"
+    assert main(["check", str(script), "--quiz", "--steps", "5", "--json", str(saved)]) == 1
+    out = capsys.readouterr().out
+    assert out.startswith("nbgrad: Exercise: 1 problem to find")
+    assert "[ERROR] problem 1: hidden" in out and "zero_grad" not in out
+    report = nbgrad.Report.from_json(saved.read_text())
+    assert report.hidden and report.diagnoses[0].code == "NBG301"
+    assert main(["show", str(saved)]) == 0
+    assert "zero_grad" not in capsys.readouterr().out  # still an exercise when shown again
