@@ -233,6 +233,13 @@ def _check_ranks(args: argparse.Namespace, path: Path, script_args: list[str], n
     Each rank prints its own traceback; the exit status is as for one process."""
     from nbgrad.distributed.launch import run_ranks
 
+    quiz = values.pop("quiz", False)
+    if values.pop("verify", False):  # a trial re-runs the cell in its own process's state
+        raise UsageError(usage_message(
+            "nbgrad check: --verify cannot be combined with --nproc-per-node: a fix is tried from "
+            "the state of one process, and a job's ranks hold one state each.",
+            "check the job without --verify, or try the fix on one process first.",
+            "nbgrad check train.py --verify"))
     try:  # a script that does not compile is said once, here, not by every rank
         compile(path.read_text(encoding="utf-8"), str(path.resolve()), "exec")
     except SyntaxError as error:
@@ -242,6 +249,7 @@ def _check_ranks(args: argparse.Namespace, path: Path, script_args: list[str], n
           f"{values['steps']} optimizer steps", file=sys.stderr)
     outcome = run_ranks(path, script_args, nproc=nproc, **values)
     report = outcome.report
+    report.quiz = quiz
     sys.stdout.write(report.to_text())
     if args.json:
         _write(args.json, report.to_json(indent=1))

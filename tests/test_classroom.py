@@ -404,3 +404,14 @@ def test_nbgrad_check_quiz_prints_the_exercise_and_keeps_the_answer_in_the_json(
     assert report.hidden and report.diagnoses[0].code == "NBG301"
     assert main(["show", str(saved)]) == 0
     assert "zero_grad" not in capsys.readouterr().out  # still an exercise when shown again
+
+
+def test_verify_across_ranks_is_refused_with_what_to_do(tmp_path, capsys):
+    from nbgrad.cli import main
+
+    script = tmp_path / "train.py"
+    script.write_text("print('never runs')\n")
+    assert main(["check", str(script), "--nproc-per-node", "2", "--verify"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("nbgrad check: --verify cannot be combined with --nproc-per-node")
+    assert "never runs" not in capsys.readouterr().out
