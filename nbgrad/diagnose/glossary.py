@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from nbgrad import thresholds as T
-from nbgrad.diagnose.catalogue import CATALOGUE, FAMILIES, family
+from nbgrad.diagnose.catalogue import CATALOGUE, family
 from nbgrad.numbers import fmt
 
 Health = Literal["low", "high"]
@@ -355,5 +355,5 @@ def undocumented() -> list[str]:
     return [code for code in CATALOGUE if code not in WHY_IT_MATTERS]
 
 
-__all__ = ["DOCS", "FAMILIES", "TERMS", "WHY_IT_MATTERS", "WORDS", "Term", "docs_page", "legend",
-           "reading", "term", "why_it_matters"]
+__all__ = ["DOCS", "TERMS", "WHY_IT_MATTERS", "WORDS", "Term", "docs_page", "legend", "reading",
+           "term", "undocumented", "why_it_matters", "word"]
