@@ -12,10 +12,11 @@ from typing import Any
 __version__ = "0.1.0"
 
 from nbgrad.api import capture, gradcheck, last_report
+from nbgrad.classroom import compare, reveal, summary
 from nbgrad.report import Report
 
-__all__ = ["Report", "__version__", "capture", "gradcheck", "last_report",
-           "load_ipython_extension", "unload_ipython_extension"]
+__all__ = ["Report", "__version__", "capture", "compare", "gradcheck", "last_report",
+           "load_ipython_extension", "reveal", "summary", "unload_ipython_extension"]
 
 
 def load_ipython_extension(ipython: Any) -> None:

@@ -20,7 +20,7 @@ from typing import Any
 
 from nbgrad import options
 from nbgrad import verify as verifying
-from nbgrad.capture import CaptureSession, StopRun, interrupts, session, snapshot
+from nbgrad.capture import CaptureSession, StopRun, interrupts, naming, session, snapshot
 from nbgrad.capture.finish import build_run
 from nbgrad.capture.recorder import Recorder
 from nbgrad.diagnose import diagnose
@@ -71,6 +71,8 @@ class Check:
         self.failure: BaseException | None = None  # nbgrad's own, before the cell ran
         self._installed = False
         self._started = 0.0
+        self.earlier: list[tuple[str, Any]] = []
+        self.quiz = False  # an exercise: the report hides causes and fixes until revealed
         self.ranks = rank_run(self)  # in a process of a torchrun job: the cross-rank part
 
     # -- running ----------------------------------------------------------------------------
@@ -99,6 +101,10 @@ class Check:
         """Snapshot what the cell may change. Raises NbgradUsageError when it cannot fit in
         memory (before anything ran); a bug here is noted, and the cell then runs plain."""
         self._started = time.perf_counter()
+        try:  # which model each name held before the cell: to name an old model's parameters
+            self.earlier = naming.bindings(self.namespace)
+        except Exception:  # a namespace that cannot be listed: names are then just less helpful
+            self.earlier = []
         if self.keep:
             return
         try:
@@ -236,12 +242,13 @@ class Check:
             namespace = _with_frame_locals(self.namespace, tb, self.filename)
             run = build_run(self.recorder, namespace, source=self.source,
                             first_line=self.first_line, timeout_s=self.timeout or 0.0,
-                            stopped_by=stopped_by, elapsed_s=elapsed, error=info)
+                            stopped_by=stopped_by, elapsed_s=elapsed, error=info,
+                            earlier=self.earlier)
             failed = self._analysis_error()
             # records cut short by nbgrad's own failure would make rules report what did not
             # happen (no step seen, say): no diagnosis from them
             return Report(run=run, diagnoses=[] if failed else diagnose(run, error),
-                          analysis_error=failed)
+                          analysis_error=failed, quiz=self.quiz)
         except Exception as failure:
             run = Run(source=self.source, first_line=self.first_line,
                       steps_requested=self.recorder.steps_requested,
@@ -275,6 +282,7 @@ def _compile_cell(source: str, first_line: int, filename: str | None = None
 def gradcheck(source_or_callable: str | Callable[[], Any], steps: int = DEFAULT_STEPS, *,
               namespace: dict[str, Any] | None = None, timeout: float | None = DEFAULT_TIMEOUT_S,
               keep: bool = False, activations: bool = False, verify: bool = False,
+              quiz: bool = False,
               progress: Progress | None = None, first_line: int = 1, filename: str | None = None,
               execute: Callable[[], object] | None = None,
               recompile: verifying.Compiler | None = None) -> Report:
@@ -288,7 +296,9 @@ def gradcheck(source_or_callable: str | Callable[[], Any], steps: int = DEFAULT_
     without one (None: no limit). The first and last steps are watched in detail;
     `activations=True` also records activation statistics on every step (slower).
     `verify=True` then tries each fix that is code from the state before the cell (nbgrad/verify.py);
-    without it, the report's dashboard offers that trial on demand.
+    without it, the report's dashboard offers that trial on demand. `quiz=True` makes the report an
+    exercise: symptoms shown, causes and fixes hidden until `nbgrad.reveal()` or the dashboard's
+    Reveal.
 
     For adapters: `first_line` is the number of the source's first line; `filename` names the
     compiled cell in tracebacks (the magic gives IPython's, so errors read "Cell In[5], line 3");
@@ -298,7 +308,7 @@ def gradcheck(source_or_callable: str | Callable[[], Any], steps: int = DEFAULT_
     """
     __tracebackhide__ = True
     options.check_api(steps=steps, timeout=timeout, keep=keep, activations=activations,
-                      verify=verify)
+                      verify=verify, quiz=quiz)
     if verify and keep:
         raise NbgradUsageError(usage_message(
             "verify and keep cannot be combined: a fix is tried from the state before the cell, "
@@ -343,6 +353,7 @@ def gradcheck(source_or_callable: str | Callable[[], Any], steps: int = DEFAULT_
             f"gradcheck() takes the source of a cell or a function, not {type(source_or_callable).__name__}.",
             "pass the training code as a string, or a function with no arguments that runs it.",
             "nbgrad.gradcheck('for x, y in loader: ...', steps=10)"))
+    check.quiz = quiz
     with verifying.trials(check, compiler, verify=verify, progress=progress):
         check.run(run_target)
     assert check.report is not None

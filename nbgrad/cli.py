@@ -1,8 +1,9 @@
 """`nbgrad check train.py`: run a training script for a few instrumented steps, outside a notebook.
 
-    nbgrad check train.py [--steps N] [--timeout SECONDS] [--activations] [--verify]
+    nbgrad check train.py [--steps N] [--timeout SECONDS] [--activations] [--verify] [--quiz]
                           [--json out.json] [--html out.html] [--nproc-per-node N] [-- ARGS]
     nbgrad show out.json [--html out.html]
+    nbgrad summary reports/*.json [--html class.html]
 
 The script runs as `__main__` with `sys.argv` set to it and ARGS, under the same instrumentation as
 `%%gradcheck`; its loop is stopped after N optimizer steps and the text report is printed. Exit status,
@@ -37,6 +38,7 @@ from nbgrad.verify import trials as verify_trials
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 CHECK_EXAMPLE = "nbgrad check train.py --steps 10 --json report.json -- --lr 0.1"
 SHOW_EXAMPLE = "nbgrad show report.json --html report.html"
+SUMMARY_EXAMPLE = "nbgrad summary reports/*.json --html class.html"
 
 
 class UsageError(Exception):
@@ -45,7 +47,8 @@ class UsageError(Exception):
 
 class Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
-        example = SHOW_EXAMPLE if self.prog.endswith(" show") else CHECK_EXAMPLE
+        example = SHOW_EXAMPLE if self.prog.endswith(" show") else \
+            SUMMARY_EXAMPLE if self.prog.endswith(" summary") else CHECK_EXAMPLE
         raise UsageError(usage_message(
             f"{self.prog}: {message}.",
             "see `nbgrad check --help`; the script's own arguments go after `--`.", example))
@@ -69,6 +72,13 @@ def build_parser() -> Parser:
                                "Report.to_json()), optionally as an HTML page too.")
     show.add_argument("report", help="The JSON file.")
     show.add_argument("--html", metavar="PATH", help="Also write the report as an HTML page.")
+    summary = commands.add_parser(
+        "summary", help="count which diagnoses a class's saved reports found",
+        description="Read reports saved with --json (a class's, say) and print, for each "
+                    "diagnosis, in how many reports it occurred, with one example line.")
+    summary.add_argument("reports", nargs="+", help="The JSON files (reports/*.json).")
+    summary.add_argument("--html", metavar="PATH",
+                         help="Also write the summary with its chart as an HTML page.")
     return parser
 
 
@@ -94,7 +104,7 @@ def _progress(stream: TextIO) -> api.Progress:
 
 
 def run_script(path: Path, script_args: Sequence[str], *, steps: int, timeout: float | None,
-               activations: bool = False, verify: bool = False,
+               activations: bool = False, verify: bool = False, quiz: bool = False,
                progress: api.Progress | None = None) -> tuple[Report, BaseException | None]:
     """Run a script as `__main__` under a Check; returns its report and the script's own exception."""
     filename = str(path.resolve())
@@ -105,6 +115,7 @@ def run_script(path: Path, script_args: Sequence[str], *, steps: int, timeout: f
     check = api.Check(steps=steps, timeout=timeout, filename=filename, source=source, first_line=1,
                       progress=progress, activations=activations)
     check.namespace = namespace
+    check.quiz = quiz
 
     def compile_script(fixed: str) -> tuple[str, Callable[[], object]]:
         """A corrected copy of the script, run as the script was (a fix's trial)."""
@@ -200,12 +211,6 @@ def _check(args: argparse.Namespace, script_args: list[str]) -> int:
     _check_outputs("check", args, CHECK_EXAMPLE)
     nproc = values.pop("nproc_per_node")
     if nproc:
-        if values.pop("verify", False):
-            raise UsageError(usage_message(
-                "--verify and --nproc-per-node cannot be used together: trying a fix re-runs the "
-                "script from its state before the run, which nbgrad can do in one process only.",
-                "check on several processes without --verify, then try the fixes on one process.",
-                f"nbgrad check {args.script} --verify"))
         return _check_ranks(args, path, script_args, nproc, values)
     print(f"nbgrad: running {args.script} for up to {values['steps']} optimizer steps",
           file=sys.stderr)
@@ -228,6 +233,13 @@ def _check_ranks(args: argparse.Namespace, path: Path, script_args: list[str], n
     Each rank prints its own traceback; the exit status is as for one process."""
     from nbgrad.distributed.launch import run_ranks
 
+    quiz = values.pop("quiz", False)
+    if values.pop("verify", False):  # a trial re-runs the cell in its own process's state
+        raise UsageError(usage_message(
+            "nbgrad check: --verify cannot be combined with --nproc-per-node: a fix is tried from "
+            "the state of one process, and a job's ranks hold one state each.",
+            "check the job without --verify, or try the fix on one process first.",
+            "nbgrad check train.py --verify"))
     try:  # a script that does not compile is said once, here, not by every rank
         compile(path.read_text(encoding="utf-8"), str(path.resolve()), "exec")
     except SyntaxError as error:
@@ -237,6 +249,7 @@ def _check_ranks(args: argparse.Namespace, path: Path, script_args: list[str], n
           f"{values['steps']} optimizer steps", file=sys.stderr)
     outcome = run_ranks(path, script_args, nproc=nproc, **values)
     report = outcome.report
+    report.quiz = quiz
     sys.stdout.write(report.to_text())
     if args.json:
         _write(args.json, report.to_json(indent=1))
@@ -270,6 +283,27 @@ def _show(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _summary(args: argparse.Namespace) -> int:
+    """A class's reports: which diagnoses occurred how often, with one example line each."""
+    from nbgrad.render.tally import to_html, to_text
+    from nbgrad.tally import load, tally
+
+    _check_outputs("summary", args, SUMMARY_EXAMPLE)
+    loaded, unreadable = load(args.reports)
+    if not loaded:
+        raise UsageError(usage_message(
+            f"nbgrad summary: none of the {len(args.reports)} files is an nbgrad report"
+            + (f" ({unreadable[0]})" if unreadable else "") + ".",
+            "pass reports saved by `nbgrad check --json PATH` or `report.to_json()`.",
+            SUMMARY_EXAMPLE))
+    counted = tally(loaded, unreadable)
+    sys.stdout.write(to_text(counted))
+    if args.html:
+        _write(args.html, f"<!doctype html><meta charset=utf-8><title>nbgrad summary</title>"
+                          f"{to_html(counted)}")
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """The `nbgrad` command; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -285,9 +319,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                                            "`nbgrad show REPORT.json` to print a saved report.",
                                            CHECK_EXAMPLE))
         if script_args and args.command != "check":
-            raise UsageError(usage_message("nbgrad show: takes no arguments after `--`.",
+            raise UsageError(usage_message(f"nbgrad {args.command}: takes no arguments after `--`.",
                                            "only `nbgrad check` passes arguments on to a script.",
                                            SHOW_EXAMPLE))
+        if args.command == "summary":
+            return _summary(args)
         return _check(args, script_args) if args.command == "check" else _show(args)
     except UsageError as error:
         print(error, file=sys.stderr)

@@ -90,6 +90,13 @@ OPTIONS: tuple[Option, ...] = (
            must="True or False",
            fix="pass verify=True to try the fixes, False to only diagnose.",
            accepts=_is_bool),
+    Option("quiz", bool, False,
+           help="Exercise mode: show the symptoms (the loss, what did not move, the gradients) and "
+                "hide the causes and fixes; the dashboard gives hints one at a time and a Reveal "
+                "button, and nbgrad.reveal() shows the answer of the last check.",
+           must="True or False",
+           fix="pass quiz=True to hide the causes until revealed, False to show them.",
+           accepts=_is_bool),
     Option("keep", bool, False,
            help="Keep what the recorded steps changed (parameters, optimizer and scheduler "
                 "state, RNG) instead of restoring it.",

@@ -63,6 +63,7 @@ class ParamInfo:
     optimizer: int | None  # index into Run.optimizers, None when no optimizer holds it
     param_group: int | None
     aliases: list[str] = field(default_factory=list)  # other names of a tied parameter
+    previously: str = ""  # the variable that held its model before the cell re-created it
 
 
 @dataclass
@@ -167,6 +168,15 @@ class OptimizerRecord:
 
 
 @dataclass
+class LoopLength:
+    """A `for` loop of the cell and how many items its iterable holds (batches of a DataLoader)."""
+
+    line: int  # the cell line of the `for`
+    iterable: str  # as written: "loader", "data.train_loader"
+    length: int
+
+
+@dataclass
 class ErrorInfo:
     type: str
     message: str
@@ -232,6 +242,10 @@ class Run:
     manual_steps: list[StepRecord] = field(default_factory=list)
     forward: ForwardRecord = field(default_factory=lambda: ForwardRecord())  # defined below
     restore: RestoreInfo | None = None
+    # layers and parameters as the user writes them in Python, where that differs from the
+    # recorded name: "0" -> "model[0]", "fc1.weight" -> "model.fc1.weight"
+    written: dict[str, str] = field(default_factory=dict)
+    loops: list[LoopLength] = field(default_factory=list)  # the cell's loops of a known length
     # one entry per process of a torchrun job (nbgrad/distributed): the run's own rank, and after
     # the merge every rank; empty for a run in one process
     ranks: list[RankRecord] = field(default_factory=list)  # defined below
@@ -404,6 +418,7 @@ class LossCall:
     label_max: float | None = None
     reduction: str = "mean"  # the loss function's reduction ('sum' scales the gradient by the batch)
     value: float | None = None  # what it returned (the mean, for an unreduced loss)
+    warning: str = ""  # torch's warning while computing the loss ("Using a target size ...")
 
 
 @dataclass

@@ -15,7 +15,7 @@ from nbgrad.diagnose.diagnosis import Diagnosis, TrialSet
 from nbgrad.diagnose.outcome import Outcome, decide
 from nbgrad.records import Run
 
-_DECIDED_FROM = ("run", "diagnoses", "analysis_error")
+_DECIDED_FROM = ("run", "diagnoses", "analysis_error", "quiz", "revealed")
 
 
 @dataclass
@@ -24,6 +24,8 @@ class Report:
     diagnoses: list[Diagnosis] = field(default_factory=list)
     analysis_error: str | None = None  # set when nbgrad itself failed to analyse the run
     verification: TrialSet | None = None  # several fixes tried: each alone, then all together
+    quiz: bool = False  # an exercise: the causes and fixes stay hidden until revealed
+    revealed: bool = False
     # what runs a fix on demand (the dashboard's buttons); set by the check, not saved in JSON
     trials: Any = field(default=None, repr=False, compare=False)
 
@@ -33,7 +35,7 @@ class Report:
         anyone asks) and again only when the run, the diagnoses or the analysis error change."""
         decided = self.__dict__.get("_outcome")
         if decided is None:
-            decided = decide(self.run, self.diagnoses, self.analysis_error)
+            decided = decide(self.run, self.diagnoses, self.analysis_error, hidden=self.hidden)
             self.__dict__["_outcome"] = decided
         return decided
 
@@ -43,6 +45,16 @@ class Report:
             self.__dict__.pop("_outcome", None)
 
     @property
+    def hidden(self) -> bool:
+        """Whether the causes and fixes are hidden now (an exercise not yet revealed)."""
+        return self.quiz and not self.revealed
+
+    def reveal(self) -> Report:
+        """Show the causes and fixes of an exercise (`--quiz`); returns the report to display."""
+        self.revealed = True
+        return self
+
+    @property
     def verdict(self) -> str:
         return self.outcome.verdict
 
@@ -50,10 +62,12 @@ class Report:
     def problems(self) -> list[Diagnosis]:
         return [d for d in self.diagnoses if d.severity in ("error", "warning")]
 
-    def to_text(self) -> str:
+    def to_text(self, advanced: bool = False) -> str:
+        """The text report; `advanced` adds what a beginner need not read (unchanged optimizer
+        settings, state buffers)."""
         from nbgrad.render import text
 
-        return text.render(self)
+        return text.render(self, advanced)
 
     def to_html(self, figures: bool = True) -> str:
         """The static HTML report, with the figures as embedded PNGs unless `figures=False`."""
@@ -75,7 +89,8 @@ class Report:
     def to_dict(self) -> dict[str, Any]:
         return {"run": self.run.to_dict(), "diagnoses": [d.to_dict() for d in self.diagnoses],
                 "analysis_error": self.analysis_error,
-                "verification": None if self.verification is None else self.verification.to_dict()}
+                "verification": None if self.verification is None else self.verification.to_dict(),
+                "quiz": self.quiz, "revealed": self.revealed}
 
     def to_json(self, indent: int | None = None) -> str:
         return json.dumps(self.to_dict(), indent=indent)
@@ -87,7 +102,8 @@ class Report:
         return cls(run=Run.from_dict(data["run"]),
                    diagnoses=[Diagnosis.from_dict(d) for d in data["diagnoses"]],
                    analysis_error=data.get("analysis_error"),
-                   verification=None if verification is None else TrialSet.from_dict(verification))
+                   verification=None if verification is None else TrialSet.from_dict(verification),
+                   quiz=bool(data.get("quiz", False)), revealed=bool(data.get("revealed", False)))
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
         """Widget view (in a Jupyter kernel), static HTML with figures, and the text report."""

@@ -229,13 +229,25 @@ def check_tab(notebook: Notebook, dash: Any, title: str) -> None:
         assert sizes and all(w and bw > 100 and bh > 50 for w, bw, bh in sizes), (title, sizes)
 
 
+def raising_cells(name: str) -> int:
+    """Cells tagged raises-exception: their traceback (the user's own error) is the lesson."""
+    path = REPO / "notebooks" / name
+    if not path.exists():
+        return 0
+    nb = nbformat.read(path, as_version=4)
+    return sum(1 for c in nb.cells if "raises-exception" in c.metadata.get("tags", []))
+
+
 def check_page_clean(notebook: Notebook) -> None:
     page = notebook.panel
     text = page.locator(".jp-Notebook").inner_text()
+    raising = raising_cells(notebook.name)
     for sign in BROKEN:
+        if raising and sign == "Traceback (most recent call last)":
+            continue
         assert sign not in text, f"{notebook.name}: {sign!r} on the page"
     assert page.locator(".jupyter-widgets-error-widget").count() == 0
-    assert page.locator("[data-mime-type='application/vnd.jupyter.error']").count() == 0
+    assert page.locator("[data-mime-type='application/vnd.jupyter.error']").count() <= raising
     assert page.locator("img[onerror]").count() == 0
     assert not page.locator(".widget-hprogress, .widget-vprogress").count()  # the bar made way
     assert notebook.errors == [], notebook.errors
@@ -261,9 +273,12 @@ def test_notebook_dashboards_render(lab: JupyterLab, page: Any, name: str) -> No
             titles = [t.inner_text().strip() for t in tabs]
             assert titles[:3] == ["Gradients", "Optimizer", "Loss"], titles
             every_tab = i in (0, len(dashboards) - 1)  # all tabs of the first and last; the
+            # a cell that raised before its first step (a lesson on the error) has no tables
+            stepped = not dash.get_by_text("No optimizer step was recorded").count()
             for tab, title in zip(tabs, titles if every_tab else titles[:1]):  # others: Gradients
                 tab.click()
-                check_tab(notebook, dash, title)
+                if stepped:
+                    check_tab(notebook, dash, title)
                 if i == 0 or title == "Gradients":  # every dashboard once, every tab of the first
                     notebook.shoot(dash, f"{stem}-{i}-{title.lower()}-light")
             tabs[0].click()

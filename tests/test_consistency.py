@@ -121,6 +121,6 @@ def test_the_gradient_table_shows_every_step_of_a_default_run_and_says_what_it_l
 
 def test_a_step_counter_reads_as_its_value_not_as_a_norm():
     report = zoo_runs.report("adamw_clip")
-    state = text_tables(report.to_text())["AdamW 'opt': state"]
+    state = text_tables(report.to_text(advanced=True))["AdamW 'opt': state"]
     (step,) = [row for row in state if row[0] == "step"]
     assert step[1:] == ["absent", "10 on 6 params", "created"]

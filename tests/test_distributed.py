@@ -233,7 +233,8 @@ def test_the_other_examples_come_out_as_documented(tmp_path, capfd, name, args, 
     assert (got, found) == (status, codes)  # a correct script: no warning, no error
     if codes == ["NBG954"]:  # the unused head is named; the drift it causes is folded into it
         (found,) = [d for d in data["diagnoses"] if d["code"] == "NBG954"]
-        assert "aux.weight, aux.bias of 'model' got no gradient at step 0" in \
+        # parameters named as the script writes them (model.aux.weight), not by their key
+        assert "model.aux.weight, model.aux.bias of 'model' got no gradient at step 0" in \
             [e["text"] for e in found["evidence"]]
         assert any(e["text"].startswith("after step 0, the weights") for e in found["evidence"])
 

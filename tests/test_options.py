@@ -49,7 +49,7 @@ def test_a_new_option_is_one_declaration(monkeypatch, capsys):
                           accepts=lambda v: isinstance(v, int) and 0 <= v <= 3)
     monkeypatch.setattr(options, "OPTIONS", (*options.OPTIONS, quiz))
     assert options.summary("cli") == ("--steps N, --timeout SECONDS, --activations, --verify, "
-                                      "--nproc-per-node N, --quiz-level LEVEL")
+                                      "--quiz, --nproc-per-node N, --quiz-level LEVEL")
     with pytest.raises(SystemExit):
         build_parser().parse_args(["check", "--help"])
     assert "--quiz-level LEVEL How many questions to ask before the report (default: 1)." in \

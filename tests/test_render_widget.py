@@ -122,15 +122,16 @@ def test_a_corrected_cell_that_raised_is_not_offered():
 
 def test_gradient_table_sorts_by_value_with_no_grad_first(dash):
     table = dash.tab("Gradients").table
-    assert [r.name for r in table.visible_rows()] == list(dash.report.run.layers)  # model order
+    run = dash.report.run  # layers named as the cell writes them: model.unused, model.body[0]
+    assert [r.name for r in table.visible_rows()] == [run.written[n] for n in run.layers]
     table.sort_by.value = "grad_norm"
     rows = table.visible_rows()
-    assert rows[0].name == "unused" and rows[0].grad_norm is None
+    assert rows[0].name == "model.unused" and rows[0].grad_norm is None
     values = [r.grad_norm for r in rows[1:]]
     assert values == sorted(values)
     table.order.value = "desc"
     rows = table.visible_rows()
-    assert rows[0].name == "unused"
+    assert rows[0].name == "model.unused"
     assert [r.grad_norm for r in rows[1:]] == sorted(values, reverse=True)
     assert "grad norm ▼" in table.body.value
     assert ">no grad<" in table.body.value  # shown as such, not as 0
@@ -145,20 +146,21 @@ def test_slider_changes_bars_and_table(dash):
     assert "step 0" in tab.caption.value
     run = dash.report.run
     by_name = {r.name: r for r in tab.table.rows}
-    assert by_name["body.0"].grad_norm == run.steps[0].layers["body.0"].grad_norm
-    assert by_name["body.0"].grad_norm != run.steps[3].layers["body.0"].grad_norm
+    assert by_name["model.body[0]"].grad_norm == run.steps[0].layers["body.0"].grad_norm
+    assert by_name["model.body[0]"].grad_norm != run.steps[3].layers["body.0"].grad_norm
 
 
 def test_optimizer_tab_puts_unmoved_params_first_with_the_reason(dash):
     tab = dash.tab("Optimizer")
     first = tab.widget.children[0].value
     assert "2 parameters did not move" in first
-    assert [r.name for r in tab.unmoved.rows] == ["unused.weight", "unused.bias"]
+    assert [r.name for r in tab.unmoved.rows] == ["model.unused.weight", "model.unused.bias"]
     assert "never got a gradient" in tab.unmoved.body.value
     shown = text_of(tab.widget)
     assert "Adam 'optimizer': 4 steps" in shown
     assert "exp_avg" in shown and "created" in shown and "lr" in shown
-    assert [r.name for r in tab.params.visible_rows()[:2]] == ["unused.weight", "unused.bias"]
+    assert [r.name for r in tab.params.visible_rows()[:2]] == ["model.unused.weight",
+                                                                "model.unused.bias"]
 
 
 def test_loss_tab_lists_every_backward_call(dash):
@@ -187,7 +189,8 @@ def test_activations_tab_only_when_recorded():
     assert list(d.tabs.titles)[-1] == "Activations"
     rows = d.tab("Activations").table.rows
     assert [(r.layer, r.kind, r.saturated_fraction, r.dead_fraction, r.step) for r in rows] == [
-        ("body.0", "tanh", 0.75, None, 3), ("head", "relu", None, 0.25, 3)]  # latest step wins
+        ("model.body[0]", "tanh", 0.75, None, 3),  # latest step wins, named as written
+        ("head", "relu", None, 0.25, 3)]
     # a relu does not saturate, a tanh's dead units are not counted, neither slope was recorded:
     # n/a, never 0
     assert d.tab("Activations").table.body.value.count(">n/a<") == 4
@@ -243,7 +246,7 @@ def test_a_changed_hyperparameter_is_marked():
               "    model(x).sum().backward()\n    opt.step()\n    sched.step()\n")
     report = nbgrad.gradcheck(source, steps=3, namespace=namespace())
     shown = text_of(Dashboard(report).tab("Optimizer").widget)
-    changed = re.findall(r"<tr><td>0</td><td>(\w+)</td><td>([^<]*)</td><td>([^<]*)</td>"
+    changed = re.findall(r"<tr><td>0</td><td[^>]*>(\w+)</td><td>([^<]*)</td><td>([^<]*)</td>"
                          r'<td class="nbgrad-changed">changed</td></tr>', shown)
     # halved twice: the run stops in the third opt.step(), before its sched.step()
     assert changed == [("lr", "0.1", "0.025")]

@@ -136,7 +136,7 @@ for _ in range(100):
     assert isinstance(ns["model"], nn.Linear) and ns["model"] is not old_model
     assert not torch.equal(ns["model"].weight, ns["w0"])  # the new model keeps its two steps
     assert same(before, picture(old_model)) == []  # the old object, which existed, is restored
-    assert "names the cell (re)binds and objects it creates keep their new values" in \
+    assert "variables the cell assigns and objects it creates keep their new values" in \
         report.to_text()
 
 
@@ -284,7 +284,8 @@ def test_a_lazy_module_is_said_not_restored():
     assert report.run.restore.failed == [
         "model: ValueError: it has lazy parameters that are not initialized yet",
         "opt: ValueError: it has lazy parameters that are not initialized yet"]
-    assert "state: no object restored; RNG restored (torch, numpy, random)" in report.to_text()
+    assert "state: no object restored; random number generators restored (torch, numpy, random)" \
+        in report.to_text()
 
 
 def test_ctrl_c_during_the_restore_waits_until_it_is_complete(monkeypatch):

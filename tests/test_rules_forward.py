@@ -27,7 +27,8 @@ def test_example2_sigmoids_are_named_as_an_info_with_the_shrink_factor() -> None
     assert d.layers == ["fc1", "fc3"]
     shrink = float(re.search(r"per weight shrink (\d+)x", d.title).group(1))
     # the norms in the evidence are the gradient table's numbers at that step
-    norms = {e.layer: (e.value, e.step) for e in d.evidence if e.text.startswith(("'fc1':", "'fc3':"))}
+    norms = {e.layer: (e.value, e.step) for e in d.evidence
+             if e.text.startswith(("'model.fc1':", "'model.fc3':"))}  # as the cell writes them
     run = report.run
     for layer, (norm, step) in norms.items():
         assert norm == run.steps[step].layers[layer].grad_norm

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 import nbgrad
 from nbgrad import thresholds
 from nbgrad.diagnose import diagnose
+from nbgrad.diagnose.glossary import WHY_IT_MATTERS
 from nbgrad.diagnose.rules import exceptions, learning_rate, loss_trend, step_size
 from nbgrad.records import (
     ErrorInfo,
@@ -310,18 +311,20 @@ def test_a_diagnosis_reads_in_the_text_report():
     assert diagnosis_lines(report) == [
         "[ERROR NBG302 zero-grad-before-step] zero_grad() runs between backward() and step(): every "
         "step sees no gradient (line 4)",
+        f"    why it matters: {WHY_IT_MATTERS['NBG302']}",
         "    evidence: at 3 of 3 steps, opt.step() found no gradient on its 1 parameter, although "
         "backward() does produce gradients",
         "    evidence: the calls run in the order backward() (line 6) -> zero_grad() (line 4) -> "
         "step() (line 7)",
         "    evidence: largest update of a parameter at these steps: norm 0",
-        "    why: zero_grad() erases the gradients backward() just computed, so step() has nothing "
+        "    in detail: zero_grad() erases the gradients backward() just computed, so step() has nothing "
         "to apply and the model does not learn.",
         "    fix: Move opt.zero_grad() (line 4) before loss.backward() (line 6), or after "
         "opt.step(): zero_grad() -> backward() -> step().",
         "        # remove line 4: opt.zero_grad()",  # the edits: zero_grad() moved after step()
         "        # after line 7:",
         "        opt.zero_grad()",
+        "    more: docs/rules/NBG3.md",
     ]
     assert report.verdict == ("1 problem found: zero_grad() runs between backward() and step(): "
                               "every step sees no gradient (line 4)")

@@ -1030,6 +1030,21 @@ while True:
     "loss_not_reduced": Broken(
         mutate(CLASSIC, "loss = F.mse_loss(model(x), y)", 'loss = F.mse_loss(model(x), y, reduction="none")'),
         "NBG910", "error", line="loss.backward()", raises="RuntimeError"),
+    "mse_on_class_labels_crash": Broken(
+        mutate(CLASSES, "loss = criterion(model(x), y)", "loss = F.mse_loss(model(x), y)"),
+        "NBG911", "error", line="loss = F.mse_loss(model(x), y)", raises="RuntimeError"),
+    "print_after_inner_loop": Broken(
+        DATA + """loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(X, Y), batch_size=16)
+model = nn.Sequential(nn.Linear(8, H), nn.ReLU(), nn.Linear(H, 1))
+opt = torch.optim.SGD(model.parameters(), lr=0.05)
+for epoch in range(3):
+    for x, y in loader:
+        opt.zero_grad()
+        loss = F.mse_loss(model(x), y)
+        loss.backward()
+        opt.step()
+    print(f"epoch {epoch}: loss {loss.item():.3f}")
+""", "NBG001", "info", line='print(f"epoch {epoch}: loss {loss.item():.3f}")'),
 }
 
 

@@ -16,6 +16,7 @@ NO_CODE = {
     "batchnorm1d_batch_one": "the batch of one is in the data; no one line of the cell sets it",
     "targets_shuffled_apart": "a note: why the loss stays flat is not known from the records",
     "log_softmax_into_ce": "a note: log_softmax before CrossEntropyLoss is harmless",
+    "print_after_inner_loop": "a note: the check's own --steps stopped the loop; the cell is fine",
 }
 
 # loops whose fix resolves the diagnosis but whose loss does not end lower in their few steps:

@@ -16,6 +16,7 @@ from torch import nn
 
 import nbgrad
 from nbgrad.capture import naming, probe_records
+from nbgrad.capture.loops import loop_lengths
 from nbgrad.capture.manual import MANUAL
 from nbgrad.capture.recorder import (
     RawOptimizerState,
@@ -186,11 +187,12 @@ def _events(recorder: Recorder, batch: HostBatch) -> list[Event]:
 
 def build_run(recorder: Recorder, namespace: Mapping[str, Any], *, source: str, first_line: int,
               timeout_s: float, stopped_by: StopReason, elapsed_s: float,
-              error: ErrorInfo | None) -> Run:
+              error: ErrorInfo | None, earlier: list[tuple[str, Any]] | None = None) -> Run:
     """Name everything, pull the numbers off the device, aggregate per layer."""
     recorder.finish_manual()
     modules = {**recorder.modules, **recorder.probe.modules}  # the probe also saw forwards that raised
-    found = naming.resolve(namespace, recorder.params, modules.values(), recorder.optimizers)
+    found = naming.resolve(namespace, recorder.params, modules.values(), recorder.optimizers,
+                           earlier)
     names = [found.params[id(p)] for p in recorder.params]
     numel = [p.numel() for p in recorder.params]
     membership: dict[int, tuple[int, int]] = {}
@@ -206,6 +208,7 @@ def build_run(recorder: Recorder, namespace: Mapping[str, Any], *, source: str, 
             dtype=str(p.dtype).replace("torch.", ""), device=str(p.device),
             requires_grad=p.requires_grad, optimizer=oi, param_group=gi,
             aliases=found.aliases.get(id(p), []),
+            previously=found.previously.get(id(p), ""),
         )
     layers: dict[str, LayerInfo] = {}
     for mid, name in found.modules.items():
@@ -259,4 +262,16 @@ def build_run(recorder: Recorder, namespace: Mapping[str, Any], *, source: str, 
         manual_steps=manual_steps,
         forward=probe_records.build(recorder.probe, found, recorder.params, batch),
         not_measured=recorder.not_measured(),
+        written=_written(found),
+        loops=loop_lengths(source, first_line, namespace),
     )
+
+
+def _written(found: naming.Names) -> dict[str, str]:
+    """Recorded name -> as written, for every module and parameter where the two differ."""
+    out = {}
+    for key, written in found.written.items():
+        name = found.modules.get(key) or found.params.get(key)
+        if name is not None and name != written:
+            out[name] = written
+    return out

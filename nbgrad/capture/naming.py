@@ -27,6 +27,27 @@ class Names:
     owner: dict[int, str] = field(default_factory=dict)  # id(param) -> layer name
     module_aliases: dict[int, list[str]] = field(default_factory=dict)  # id(module) -> full names
     containers: dict[int, str] = field(default_factory=dict)  # id(module) -> plain list/dict holding it
+    # id(module or param) -> the name as the user writes it in Python (`model[0]`, `model.fc1`)
+    written: dict[int, str] = field(default_factory=dict)
+    previously: dict[int, str] = field(default_factory=dict)  # id(param) -> the name its model had
+
+
+def as_written(root: str, path: str) -> str:
+    """`model` and `encoder.0.fc` as Python spells it: `model.encoder[0].fc` (a Sequential's or
+    ModuleList's children are indexed, a ModuleDict's keys that are no identifier quoted)."""
+    out = root
+    for part in path.split(".") if path else []:
+        quote = '"' if "'" in part else "'"
+        out += f"[{part}]" if part.isdigit() else f".{part}" if part.isidentifier() \
+            else f"[{quote}{part}{quote}]"
+    return out
+
+
+def bindings(namespace: Mapping[str, Any]) -> list[tuple[str, nn.Module]]:
+    """The models the namespace names now: kept before a cell runs, so that parameters of a model
+    the cell re-creates are named by the variable that held them (`model`, the old one)."""
+    return [(name, value) for name, value in list(namespace.items())
+            if not name.startswith("_") and _is(value, nn.Module)]
 
 
 WRAPPER_CHILDREN = ("module", "_orig_mod")  # DataParallel and DDP's `module`, torch.compile's
@@ -135,7 +156,8 @@ def _unreachable_roots(modules: list[nn.Module], reachable: set[int],
 
 
 def resolve(namespace: Mapping[str, Any], params: Iterable[torch.Tensor],
-            modules: Iterable[nn.Module], optimizers: list[torch.optim.Optimizer]) -> Names:
+            modules: Iterable[nn.Module], optimizers: list[torch.optim.Optimizer],
+            earlier: list[tuple[str, nn.Module]] | None = None) -> Names:
     params = list(params)
     modules = list(modules)
     names = Names()
@@ -148,11 +170,16 @@ def resolve(namespace: Mapping[str, Any], params: Iterable[torch.Tensor],
     names.containers = {mid: held[mid][1] for mid in names.modules if mid in held}
     tensors = {id(v): k for k, v in namespace.items()
                if _is(v, torch.Tensor) and not k.startswith("_")}
+    held = {id(p) for optimizer in optimizers for g in optimizer.param_groups for p in g["params"]}
+    _name_earlier(names, earlier or [], held)
     for oi, optimizer in enumerate(optimizers):
         for gi, group in enumerate(optimizer.param_groups):
             for pi, param in enumerate(group["params"]):
                 if id(param) not in names.params:
-                    label = tensors.get(id(param)) or f"optimizer{oi}.group{gi}.param{pi}"
+                    owner = object_name(namespace, optimizer, f"optimizer {oi}")
+                    where = f"group {gi}, " if len(optimizer.param_groups) > 1 else ""
+                    label = tensors.get(id(param)) or (
+                        f"{owner}'s {where}param {pi} (not in a named model)")
                     names.params[id(param)] = label
                     names.owner[id(param)] = label
     for param in params:
@@ -161,6 +188,26 @@ def resolve(namespace: Mapping[str, Any], params: Iterable[torch.Tensor],
             names.params[id(param)] = label
             names.owner[id(param)] = label
     return names
+
+
+def _name_earlier(names: Names, earlier: list[tuple[str, nn.Module]], held: set[int]) -> None:
+    """Models bound before the cell that no name reaches now, but whose parameters an optimizer
+    holds: the cell re-created `model` after the optimizer was built on the old one. Their layers
+    are named `model[0] (old)` and their parameters `model[0].weight (old)`."""
+    for root_name, root in earlier:
+        if id(root) in names.modules or not any(id(p) in held for p in root.parameters()):
+            continue
+        for qual, module in root.named_modules():
+            if id(module) in names.modules:
+                continue
+            full = f"{as_written(root_name, qual)} (old)"
+            names.modules[id(module)] = full
+            names.module_objects[id(module)] = module
+            for pname, param in module.named_parameters(recurse=False):
+                if id(param) not in names.params:
+                    names.params[id(param)] = f"{as_written(root_name, qual)}.{pname} (old)"
+                    names.owner[id(param)] = full
+                    names.previously[id(param)] = root_name
 
 
 def _name_modules(names: Names, roots: list[tuple[str, nn.Module]], prefix: bool) -> None:
@@ -179,6 +226,8 @@ def _name_modules(names: Names, roots: list[tuple[str, nn.Module]], prefix: bool
                 continue  # an inner wrapper (its model gets the name), or named already
             names.modules[id(module)] = full
             names.module_objects[id(module)] = module
+            written = as_written(root_name, short) if root_name.isidentifier() else full
+            names.written[id(module)] = written
             if long != full:
                 names.module_aliases[id(module)] = [long]
             for pname, param in nn.Module.named_parameters(module, recurse=False):
@@ -188,6 +237,7 @@ def _name_modules(names: Names, roots: list[tuple[str, nn.Module]], prefix: bool
                     continue
                 names.params[id(param)] = pfull
                 names.owner[id(param)] = full
+                names.written[id(param)] = f"{written}.{pname}"
                 if long != full:
                     names.aliases.setdefault(id(param), []).append(f"{long}.{pname}")
 

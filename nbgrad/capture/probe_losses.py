@@ -51,6 +51,12 @@ class LossWatcher:
         self.record(name, prediction, target, kwargs, cell_line(self.probe.filename), module,
                     args=args)
 
+    def on_warning(self, name: str, message: str) -> None:
+        """torch warned while computing loss `name` (a target size that differs from the input's):
+        kept with the loss, as evidence when the loss then fails or broadcasts."""
+        if self.records and self.records[-1].function == name and not self.records[-1].warning:
+            self.records[-1].warning = message
+
     def record(self, name: str, prediction: torch.Tensor, target: torch.Tensor,
                kwargs: dict[str, Any], line: int | None, module: int | None, args: Any = ()) -> None:
         window = self.probe.window

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import sys
 import warnings
+from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -34,16 +36,20 @@ class ProbeMode(TorchFunctionMode):
                 or torch.compiler.is_compiling()):
             return func(*args, **kwargs)
         name = getattr(func, "__name__", "")
+        warned: Callable[[str], None] | None = None
         if name in CLASS_LOSSES or name in ELEMENTWISE_LOSSES:
             probe.safely(probe.losses_seen.on_loss, name, args, kwargs)
-        out = _call_keeping_warnings(func, args, kwargs)
+            warned = partial(probe.safely, probe.losses_seen.on_warning, name)
+        out = _call_keeping_warnings(func, args, kwargs, warned)
         if isinstance(out, torch.Tensor):
             probe.safely(probe.on_op, name, args, out)
         return out
 
 
-def _call_keeping_warnings(func: Any, args: Any, kwargs: dict[str, Any]) -> Any:
-    """Call `func`; a warning it raises is shown where it would be shown without the mode.
+def _call_keeping_warnings(func: Any, args: Any, kwargs: dict[str, Any],
+                           noted: Callable[[str], None] | None = None) -> Any:
+    """Call `func`; a warning it raises is shown where it would be shown without the mode (and
+    its text given to `noted`, also when `func` then raises).
 
     Warnings are intercepted at the last moment (`warnings._showwarnmsg`, after the filters and
     the once-per-location registry decided to show them), so the filters' state is not touched.
@@ -57,6 +63,8 @@ def _call_keeping_warnings(func: Any, args: Any, kwargs: dict[str, Any]) -> Any:
     finally:
         warnings._showwarnmsg = show  # type: ignore[attr-defined]
         for warning in caught:
+            if noted is not None:
+                noted(str(warning.message))
             if warning.filename == __file__:
                 _reissue(warning, func)
             else:

@@ -74,6 +74,7 @@ class RawLoss:
     labels: torch.Tensor | None = None  # min and max of the class labels that are not ignored
     reduction: str = "mean"
     value: torch.Tensor | None = None  # what the loss function returned (its mean)
+    warning: str = ""  # what torch warned about while computing it (a shape mismatch)
 
 
 @dataclass

@@ -112,7 +112,7 @@ def build(probe: Probe, names: Names, params: list[torch.Tensor], host: HostBatc
             classes=loss.classes, ignore_index=loss.ignore_index,
             broadcast_shape=loss.broadcast_shape, distance=scalar(loss.distance),
             descent_alignment=scalar(loss.alignment),
-            **_labels(loss, host)))
+            warning=loss.warning, **_labels(loss, host)))
     for mid, step, line, shape, dtype, values in probe.inputs:
         record.inputs.append(ModelInput(layer(mid), step, line,
                                         _summary(shape, dtype, host.get(values))))  # type: ignore[arg-type]

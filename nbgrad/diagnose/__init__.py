@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from nbgrad.diagnose.diagnosis import Diagnosis, Evidence, fold_consequences, ordered
 from nbgrad.diagnose.rules import RULES
+from nbgrad.diagnose.written import as_written
 from nbgrad.records import Run
 
 __all__ = ["RULES", "Diagnosis", "Evidence", "diagnose"]
@@ -21,4 +22,5 @@ def diagnose(run: Run, error: BaseException | None = None) -> list[Diagnosis]:
         found.extend(rule(run))
     diagnoses = ordered(fold_consequences(found))
     fixes.settle(run, diagnoses)  # each fix as the edits of the cell, every line of it
+    as_written(run, diagnoses)  # the words in the names the user writes: model[0], not 0
     return diagnoses

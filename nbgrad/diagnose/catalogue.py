@@ -28,6 +28,7 @@ class Family:
 
 
 FAMILIES = [
+    Family("NBG0", "how the check ran your cell (notes, not problems)"),
     Family("NBG1", "the loss does not reach the parameters"),
     Family("NBG2", "optimizer membership: parameters no optimizer holds, optimizers that hold "
                    "nothing used, everything frozen"),
@@ -46,6 +47,8 @@ FAMILIES = [
 ]
 
 _CODES = [
+    Code("NBG001", "stopped-mid-epoch", ("info",),
+         "the check stopped the loop in its first epoch: lines after the inner loop did not run"),
     Code("NBG101", "loss-detached", ("error",),
          "backward() ran, yet no parameter got a gradient: the loss was cut from the model"),
     Code("NBG102", "layer-cut-from-loss", ("error", "warning", "info"),
@@ -141,6 +144,8 @@ _CODES = [
          "backward() was called on a Python number, not on a tensor"),
     Code("NBG910", "backward-non-scalar", ("error",),
          "backward() was called on a tensor with several values instead of one loss number"),
+    Code("NBG911", "loss-shape-mismatch", ("error",),
+         "The loss failed: the model's output and the targets have different shapes"),
     Code("NBG951", "ranks-parameters-differ", ("error",),
          "the ranks' weights differ after a step (model not wrapped in DDP, no_sync() left on)"),
     Code("NBG952", "ranks-same-batches", ("warning",),

@@ -8,6 +8,7 @@ nothing of its own, so no two views of one run can disagree on what happened.
 from __future__ import annotations
 
 import ast
+import math
 import os
 from dataclasses import dataclass, field
 from typing import Literal
@@ -85,10 +86,15 @@ class Outcome:
     no_step_reason: str | None = None  # why no update was seen, when none was
     problems: int = 0
     notes: int = 0
+    hidden: bool = False  # an exercise (--quiz): causes and fixes are not shown until revealed
+    symptoms: list[str] = field(default_factory=list)  # what the records show, naming no cause
 
 
-def decide(run: Run, diagnoses: list[Diagnosis], analysis_error: str | None = None) -> Outcome:
-    """The outcome of one run; pure, so a report loaded from JSON decides the same again."""
+def decide(run: Run, diagnoses: list[Diagnosis], analysis_error: str | None = None,
+           hidden: bool = False) -> Outcome:
+    """The outcome of one run; pure, so a report loaded from JSON decides the same again.
+    `hidden` (an exercise): the verdict counts the problems without naming their causes, and the
+    summary gives the symptoms instead."""
     problems = [d for d in diagnoses if d.severity in ("error", "warning")]
     notes = len(diagnoses) - len(problems)
     updates = _updates(run)
@@ -98,6 +104,11 @@ def decide(run: Run, diagnoses: list[Diagnosis], analysis_error: str | None = No
         status = "failed"
         headline = "nbgrad could not analyse this run"
         verdict = f"{headline}: {analysis_error}"
+    elif problems and hidden:
+        status = "error" if problems[0].severity == "error" else "warning"
+        headline = f"Exercise: {plural(len(problems), 'problem')} to find"
+        verdict = (f"{headline}. The causes are hidden: read the symptoms, the loss and the "
+                   "gradients, then ask for a hint or reveal the answer")
     elif problems:
         status = "error" if problems[0].severity == "error" else "warning"
         headline = f"{plural(len(problems), 'problem')} found"
@@ -124,10 +135,76 @@ def decide(run: Run, diagnoses: list[Diagnosis], analysis_error: str | None = No
             else ""
         headline = verdict = f"No problems found in {plural(len(updates), 'step')}{skipped}"
     losses = loss_series(run)
+    unmoved = unmoved_reasons(run, updates)
     summary = ([ANALYSIS_FAILED_HELP] if analysis_error else []) + _summary(run, updates, losses)
+    shown_symptoms = symptoms(run, updates, unmoved, losses)
+    if hidden and problems:
+        summary += [f"symptom: {s}" for s in shown_symptoms]
     return Outcome(status=status, headline=headline, verdict=verdict, summary=summary,
-                   updates=updates, unmoved=unmoved_reasons(run, updates), losses=losses,
-                   no_step_reason=reason, problems=len(problems), notes=notes)
+                   updates=updates, unmoved=unmoved, losses=losses,
+                   no_step_reason=reason, problems=len(problems), notes=notes,
+                   hidden=hidden and bool(problems), symptoms=shown_symptoms)
+
+
+SPREAD_WORTH_SAYING = 100.0  # layers of one model are usually within about 100x (the glossary)
+GROWTH_WORTH_SAYING = 3.0  # a layer's gradient 3x larger or smaller over the few steps a check runs
+
+
+def _first_weight_layer(run: Run, known: dict[str, float]) -> str | None:
+    """The first layer the forward pass ran that has a gradient (the layer a card follows)."""
+    order = [name for name in run.forward.order if name in known]
+    return order[0] if order else next(iter(known), None)
+
+
+def times(ratio: float) -> str:
+    """`34300x`, `2.5x`: a ratio as a person reads it."""
+    return f"{ratio:.0f}x" if ratio >= 10 else f"{ratio:.2g}x"
+
+
+def symptoms(run: Run, updates: list[Update], unmoved: dict[str, str],
+             series: list[LossSeries]) -> list[str]:
+    """What a student can see in the records without being told the cause: the loss, what never
+    changed, how far apart the layers' gradients are, a NaN (an exercise's starting point)."""
+    out = []
+    bad = next((u.index for u in updates for v in u.record.losses
+                if v is not None and not math.isfinite(v)), None)
+    losses = [v for v in (series[0].values if len(series) == 1 else []) if v is not None]
+    if bad is not None:
+        out.append(f"the loss is not a number (NaN or inf) from step {bad} on")
+    elif len(losses) >= 2:  # one optimizer's loss (a GAN's two are in the summary, each alone)
+        change = "fell" if losses[-1] < losses[0] else "rose" if losses[-1] > losses[0] \
+            else "stayed"
+        out.append(f"the loss {change} from {fmt(losses[0])} to {fmt(losses[-1])} over "
+                   f"{plural(len(updates), updates[0].kind)}")
+    learnable = [p for p in run.params.values() if p.requires_grad and p.numel]
+    if unmoved and learnable:
+        out.append(f"{len([n for n in unmoved if n in {p.name for p in learnable}])} of "
+                   f"{plural(len(learnable), 'parameter')} never changed")
+    if updates:
+        norms = {name: s.grad_norm for name, s in updates[0].record.layers.items()}
+        none = [name for name, g in norms.items() if g is None]
+        known = {name: g for name, g in norms.items() if g is not None and g > 0}
+        if none:
+            out.append(f"{plural(len(none), 'layer')} of {len(norms)} got no gradient at "
+                       f"{updates[0].label}")
+        first = _first_weight_layer(run, known)
+        grads = [u.record.layers[first].grad_norm for u in updates if first in u.record.layers] \
+            if first else []
+        if first is not None and len(grads) >= 2 and grads[0] and grads[-1] and \
+                max(grads[-1] / grads[0], grads[0] / grads[-1]) >= GROWTH_WORTH_SAYING:
+            trend = "grew" if grads[-1] > grads[0] else "shrank"
+            factor = max(grads[-1] / grads[0], grads[0] / grads[-1])
+            out.append(f"the gradient norm of {run.written.get(first, first)} {trend} "
+                       f"{times(factor)} from {updates[0].label} to {updates[-1].label} "
+                       f"({fmt(grads[0])} -> {fmt(grads[-1])})")
+        spread = max(known.values()) / min(known.values()) if len(known) >= 2 else 1.0
+        if spread >= SPREAD_WORTH_SAYING:
+            low = min(known, key=lambda n: known[n])
+            high = max(known, key=lambda n: known[n])
+            out.append(f"at {updates[0].label} the layers' gradient norms go from {fmt(known[low])} "
+                       f"({run.written.get(low, low)}) to {fmt(known[high])} "
+                       f"({run.written.get(high, high)}), {times(known[high] / known[low])} apart")
+    return out
 
 
 def _updates(run: Run) -> list[Update]:
@@ -197,6 +274,11 @@ def unmoved_reasons(run: Run, updates: list[Update]) -> dict[str, str]:
             why = "not changed by the manual updates"
         elif info.optimizer is None:
             why = "not in any optimizer"
+        elif info.previously:
+            line = facts.line_matching(run, rf"^\s*{info.previously}\s*=[^=]")
+            when = f"before line {line} re-created it" if line else "before the cell re-created it"
+            why = (f"a parameter of the model '{info.previously}' held {when}: the optimizer "
+                   "holds the old model, the loss uses the new one")
         elif all(g is None for g in grads):
             why = "never got a gradient"
         elif all((g or 0) == 0 for g in grads):
@@ -281,8 +363,9 @@ def restore_line(info: RestoreInfo | None) -> str:
     else:
         objects = "no object restored" if info.failed else \
             "no model or optimizer existed before the cell"
-    rng = f"; RNG restored ({', '.join(info.rng)})" if info.rng else ""
-    line = (f"state: {objects}{rng}; names the cell (re)binds and objects it creates keep "
+    rng = (f"; random number generators restored ({', '.join(info.rng)}): the next cell draws "
+           "the same numbers as without the check") if info.rng else ""
+    line = (f"state: {objects}{rng}; variables the cell assigns and objects it creates keep "
             "their new values")
     if info.failed:
         line += f". NOT restored: {'; '.join(info.failed)}"

@@ -27,8 +27,9 @@ def _number(value: float | None) -> float | None:
     return value if value is not None and math.isfinite(value) else None
 
 
-def _row(record: ActivationRecord) -> ActivationRow:
-    return ActivationRow(record.after or record.layer, record.kind,
+def _row(record: ActivationRecord, run: Run) -> ActivationRow:
+    name = record.after or record.layer
+    return ActivationRow(run.written.get(name, name), record.kind,
                          _number(record.saturated_fraction), _number(record.dead_fraction),
                          record.step, _number(record.mean_slope))
 
@@ -37,7 +38,7 @@ def activation_rows(run: Run) -> list[ActivationRow]:
     """Each activation's latest record, in the order activations were first recorded."""
     rows: dict[tuple[str, str, str], ActivationRow] = {}
     for record in run.forward.activations:
-        row = _row(record)
+        row = _row(record, run)
         if row.saturated_fraction is None and row.dead_fraction is None:
             continue
         key = (record.layer, record.after, record.kind)

@@ -167,7 +167,8 @@ def grad_heatmap(report: Report) -> Figure | None:
     data, special = _grid_cells(grid.values, len(grid.steps))
     positives = [v for row in data for v in row if not math.isnan(v)]
     kinds = [kind for kind, rects in special.items() if rects]
-    fig, ax, cax = _frame(_layer_height(len(grid.layers)), _layer_labels(grid.layers),
+    labels = [views.written(report.run, name) for name in grid.layers]
+    fig, ax, cax = _frame(_layer_height(len(grid.layers)), _layer_labels(labels),
                           colorbar=bool(positives), legend=bool(kinds))
     if positives:
         low, high = _log_range(positives)
@@ -178,7 +179,7 @@ def grad_heatmap(report: Report) -> Figure | None:
     ax.set_xlim(-0.5, len(grid.steps) - 0.5)
     ax.set_ylim(len(grid.layers) - 0.5, -0.5)
     _step_ticks(ax, grid.steps)
-    _label_layers(ax, grid.layers)
+    _label_layers(ax, labels)
     _style(ax, "Gradient norm per layer and step")
     if kinds:
         fig.legend(handles=[_legend_patch(k) for k in kinds], loc="lower center",
@@ -410,7 +411,7 @@ def trial_heatmaps(report: Report, d: Diagnosis) -> Figure | None:
         drawn.append((title, data, special, columns))
     positives = [x for _, data, _, _ in drawn for row in data for x in row if not math.isnan(x)]
     kinds = sorted({k for _, _, special, _ in drawn for k, rects in special.items() if rects})
-    labels = _layer_labels(layers)
+    labels = _layer_labels([views.written(report.run, name) for name in layers])
     height = _layer_height(len(layers))
     left_margin = 0.25 + INCH_PER_CHAR * max((len(x) for x in labels), default=6)
     right_margin, gap, top, bottom = 1.05, 0.25, 0.35, 0.5 + (0.3 if kinds else 0.0)
@@ -430,7 +431,7 @@ def trial_heatmaps(report: Report, d: Diagnosis) -> Figure | None:
         _step_ticks(ax, list(range(columns)))
         _style(ax, title)
         ax.set_yticks([])
-    _label_layers(axes[0], layers)
+    _label_layers(axes[0], [views.written(report.run, name) for name in layers])
     if mesh is not None and norm is not None:
         cax = fig.add_axes(((WIDTH - right_margin + 0.1) / WIDTH, bottom / height, 0.15 / WIDTH,
                             (height - top - bottom) / height))

@@ -53,7 +53,8 @@ def param_moves(report: Report) -> list[ParamMove]:
         buffers = buffer_changes(opt.before.buffers.get(name, {}),
                                  opt.after.buffers.get(name, {})) if opt else []
         rows.append(ParamMove(
-            name=name, layer=info.layer, optimizer=f"{opt.type} '{opt.name}'" if opt else "",
+            name=run.written.get(name, name), layer=run.written.get(info.layer, info.layer),
+            optimizer=f"{opt.type} '{opt.name}'" if opt else "",
             group=info.param_group, steps_moved=sum(1 for u in updates if u > 0),
             steps_seen=len(stats), path_length=sum(u for u in updates if math.isfinite(u)),
             last_ratio=ratios[-1] if ratios else None, buffers=buffers,

@@ -6,6 +6,7 @@ emoji font; severity is always a word too, never colour alone.
 
 from __future__ import annotations
 
+from nbgrad.diagnose import glossary
 from nbgrad.diagnose.outcome import Status
 from nbgrad.diagnose.verification import TRIAL_WORDS
 
@@ -29,3 +30,9 @@ def severity_css(selector: str) -> str:
 # a tried fix: what its verification found (Verification.status)
 TRIAL_ICON = {"helped": "✔", "partly": "◐", "did not help": "✘", "raised": "✖", "stopped": "■"}
 TRIAL_WORD = TRIAL_WORDS
+
+# a number outside its healthy range (nbgrad.diagnose.glossary): an orange tint that reads on
+# light and dark themes and for red-green colour blindness, a dotted underline, and the word
+# ("very large") in its tooltip and under its table: never colour alone
+HEALTH_CELL = "background:rgba(230,159,0,.22);text-decoration:underline dotted"
+HEALTH_WORD = glossary.HEALTH_WORD

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from nbgrad.diagnose.glossary import docs_page, why_it_matters
 from nbgrad.render import columns, ranks, views
 from nbgrad.render.activations import activation_rows
 from nbgrad.render.style import SEVERITY_LABEL
@@ -27,13 +28,25 @@ def _table(table: Table, indent: str = "  ") -> list[str]:
     return out
 
 
+def hidden_lines(report: Report) -> list[str]:
+    """An exercise: each problem by its severity only, the cause and fix left for the student."""
+    out = [f"[{SEVERITY_LABEL[d.severity]}] problem {i}: hidden"
+           for i, d in enumerate(report.problems, 1)]
+    return [*out, f"    ({views.HIDDEN})"]
+
+
 def diagnosis_lines(report: Report) -> list[str]:
+    if report.outcome.hidden:
+        return hidden_lines(report)
     out: list[str] = []
     for d in report.diagnoses:
         where = f" (line {d.line})" if d.line else ""
         out.append(f"[{SEVERITY_LABEL[d.severity]} {d.code} {d.slug}] {d.title}{where}")
+        plain = why_it_matters(d.code)
+        if plain:
+            out.append(f"    why it matters: {plain}")
         out += [f"    evidence: {e.text}" for e in d.evidence]
-        out.append(f"    why: {d.why}")
+        out.append(f"    in detail: {d.why}")
         out.append(f"    fix: {d.fix}")
         if d.fix_code:
             out += [f"        {c}" for c in d.fix_code.splitlines()]
@@ -41,6 +54,7 @@ def diagnosis_lines(report: Report) -> list[str]:
         if v is not None:
             out.append(f"    tried: {v.icon} {v.verdict}")
             out.append(f"        {v.losses}")
+        out.append(f"    more: {docs_page(d.code)}")
     return out
 
 
@@ -57,28 +71,46 @@ def verification_lines(report: Report) -> list[str]:
     return out
 
 
-def render(report: Report) -> str:
+def render(report: Report, advanced: bool = False) -> str:
+    """The report as text; `advanced` adds the optimizers' unchanged settings and state buffers."""
     run, outcome = report.run, report.outcome
+    shown: list[Table] = []
     out = [f"nbgrad: {outcome.verdict}", "", *outcome.summary, *ranks.rank_lines(run)]
     if report.diagnoses:
         out += ["", *diagnosis_lines(report)]
+    out += [] if outcome.hidden else verification_lines(report)
     differ = _table(ranks.rank_table(run))
     if differ:
         out += ["", *differ]
-    out += verification_lines(report)
+        shown.append(ranks.rank_table(run))
     skipped = _table(views.skipped_table(run))
     if skipped:
         out += ["", *skipped]
+        shown.append(views.skipped_table(run))
+    if not outcome.hidden:
+        shown += [views.trials_table(report),
+                  *(views.rates_table(d) for d in views.verified(report))]
     if outcome.updates:
-        out += ["", *_table(views.layer_grad_table(report))]
-        out += ["", *_table(views.layer_step_table(report))]
+        folded = 0
+        tables = [views.layer_grad_table(report), views.layer_step_table(report)]
         for opt in run.optimizers:
-            out += ["", *_table(views.hyperparameter_table(opt))]
-            out += _table(views.state_table(opt))
-        unmoved = _table(views.unmoved_table(report))
-        if unmoved:
-            out += ["", *unmoved]
-        acts = _table(Table.of(columns.ACTIVATION, activation_rows(run), title="Activations"))
-        if acts:
-            out += ["", *acts]
+            tables.append(views.hyperparameter_table(opt))
+            more = [views.hyperparameter_table(opt, advanced=True), views.state_table(opt)]
+            if advanced:
+                tables += more
+            else:
+                folded += sum(bool(t.rows) for t in more)
+        tables += [views.unmoved_table(report),
+                   Table.of(columns.ACTIVATION, activation_rows(run), title="Activations")]
+        for table in tables:
+            lines = _table(table)
+            if lines:
+                out += ["", *lines]
+                shown.append(table)
+        if folded:
+            out += ["", "(the optimizers' unchanged settings and state buffers are left out: "
+                        "report.to_text(advanced=True) or the dashboard's Optimizer tab shows them)"]
+    meanings = views.legend(shown)
+    if meanings:
+        out += ["", "What the columns mean", *[f"  {line}" for line in meanings]]
     return "\n".join(out).rstrip() + "\n"

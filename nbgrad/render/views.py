@@ -75,6 +75,27 @@ def diagnosis_view(d: Diagnosis, run: Run) -> DiagnosisView:
                          [e.text for e in d.evidence], d.why, d.fix, d.fix_code)
 
 
+HIDDEN = ("the cause and the fix are hidden (an exercise): look at the symptoms, the loss and the "
+          "gradients; nbgrad.reveal() shows the answer")
+
+
+def hints(d: Diagnosis, run: Run) -> list[str]:
+    """An exercise's hints for one problem, from vague to nearly the answer: what it is about,
+    where to look, the measured numbers."""
+    from nbgrad.diagnose.catalogue import family
+
+    out = [f"It is about {family(d.code).about}."]
+    if d.line:
+        text = run.cell_line(d.line).strip()
+        out.append(f"Look at line {d.line}" + (f": `{text}`" if text else "") + ".")
+    else:
+        out.append("It is not on one line of this cell: look at how the objects were built.")
+    numbers = [e.text for e in d.evidence[:2]]
+    if numbers:
+        out.append("The numbers: " + "; ".join(numbers) + ".")
+    return out
+
+
 def step_columns(count: int, limit: int = MAX_STEP_COLUMNS) -> list[int]:
     """Which updates get a column: all when few, else evenly spread including first and last."""
     if count <= limit:
@@ -92,7 +113,7 @@ def layer_grad_table(report: Report) -> Table:
         for i in shown:
             stats = updates[i].record.layers.get(layer.name)
             cells.append("" if stats is None else fmt(stats.grad_norm, NO_GRAD))
-        rows.append([layer.name, layer.type, *cells])
+        rows.append([written(run, layer.name), layer.type, *cells])
     several = len({u.optimizer for u in updates}) > 1
     header = [f"{updates[i].label}" + (f" ({updates[i].optimizer})" if several else "")
               for i in shown]
@@ -125,15 +146,55 @@ def layer_rows(report: Report, update: int = -1) -> list[LayerRow]:
     for layer in report.run.layers.values():
         s = rec.layers.get(layer.name)
         if s is not None:
-            rows.append(LayerRow(layer.name, layer.type, s.grad_norm, s.param_norm, s.update_norm,
-                                 s.update_to_param_ratio, s.grad_zero_fraction))
+            rows.append(LayerRow(written(report.run, layer.name), layer.type, s.grad_norm,
+                                 s.param_norm, s.update_norm, s.update_to_param_ratio,
+                                 s.grad_zero_fraction))
     return rows
 
 
 def layer_step_table(report: Report, update: int = -1) -> Table:
-    """Every measured quantity of each layer at one update."""
+    """Every measured quantity of each layer at one update; numbers outside their healthy range
+    are said in words under it."""
     chosen = report.outcome.updates[update]
-    return Table.of(cols.LAYER, layer_rows(report, update), title=f"Layers at {chosen.label}")
+    rows = layer_rows(report, update)
+    table = Table.of(cols.LAYER, rows, title=f"Layers at {chosen.label}")
+    table.notes += readings(cols.LAYER, rows, report)
+    return table
+
+
+def readings(columns: list[Column], rows: list[Any], report: Report, limit: int = 3) -> list[str]:
+    """Numbers of a table outside their healthy range, in words (glossary.reading), at most
+    `limit`, each column once: the first thing a student should look at."""
+    from nbgrad.diagnose.glossary import reading
+
+    out: list[str] = []
+    for column in columns:
+        if not column.numeric:
+            continue
+        for row in rows:
+            value = getattr(row, column.key, None)
+            if not isinstance(value, (int, float)) or isinstance(value, bool):
+                continue
+            said = reading(column.title, value, getattr(row, "name", ""))
+            if said:
+                out.append(said)
+                break
+    return out[:limit]
+
+
+def written(run: Run, name: str) -> str:
+    """A layer or parameter as the user wrote it (`model[0]`), when the records know it."""
+    return run.written.get(name, name)
+
+
+def legend(tables: list[Table]) -> list[str]:
+    """One line per column the tables show: what it means and, where one exists, a healthy
+    value with its source (nbgrad.diagnose.glossary)."""
+    from nbgrad.diagnose.glossary import legend as terms
+
+    titles = [h for t in tables if t.rows for h in t.header]
+    words = [cell for t in tables for row in t.rows for cell in row]
+    return [t.line() for t in terms(titles, words)]
 
 
 @dataclass
@@ -182,16 +243,24 @@ def skipped_table(run: Run) -> Table:
                  numeric=[True, False, True, True, False])
 
 
-def hyperparameter_table(opt: OptimizerRecord) -> Table:
+BASIC_SETTINGS = ("lr",)  # shown even when unchanged: the one setting every student sets
+
+
+def hyperparameter_table(opt: OptimizerRecord, advanced: bool = False) -> Table:
+    """The settings that changed during the steps and the learning rate; with `advanced`, the
+    others (unchanged momentum, betas, ...), which a beginner need not read."""
     rows = []
     for gi, (before, after) in enumerate(zip(opt.before.groups, opt.after.groups)):
         for key in sorted(set(before) | set(after)):
             b, a = _hyper_value(before.get(key)), _hyper_value(after.get(key))
             if a == b and (before.get(key) is None or before.get(key) is False):
                 continue  # implementation switches left at their defaults (foreach, fused, ...)
-            rows.append([str(gi), key, b, a, "changed" if a != b else ""])
-    return Table(["group", "hyperparameter", "before", "after", "change"], rows,
-                 title=f"{opt.type} '{opt.name}': hyperparameters")
+            basic = a != b or key in BASIC_SETTINGS
+            if basic != advanced:
+                rows.append([str(gi), key, b, a, "changed" if a != b else ""])
+    title = f"{opt.type} '{opt.name}': " + ("other settings (unchanged)" if advanced
+                                           else "hyperparameters")
+    return Table(["group", "hyperparameter", "before", "after", "change"], rows, title=title)
 
 
 def _buffer_total(values: list[float]) -> str:

@@ -12,16 +12,19 @@ kernel keeps one dashboard per cell, not one per run.
 
 from __future__ import annotations
 
+import weakref
 from html import escape
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as W
 
 from nbgrad.diagnose.fixes import offered_cell
+from nbgrad.diagnose.glossary import docs_page, why_it_matters
 from nbgrad.diagnose.outcome import plural
 from nbgrad.render import html, views
 from nbgrad.render.figures import FigureSet
-from nbgrad.render.style import SEVERITY_COLOR, STATUS_ICON
+from nbgrad.render.style import HEALTH_CELL, SEVERITY_COLOR, STATUS_ICON
+from nbgrad.render.widget_quiz import Quiz
 from nbgrad.render.widget_tabs import tabs
 from nbgrad.render.widget_trial import TrialBox, TrialProgress, close_widgets
 
@@ -61,7 +64,10 @@ SEVERITY_ROWS
 .nbgrad-dashboard .nbgrad-report .num{text-align:right}
 .nbgrad-dashboard img.nbgrad-figure,.nbgrad-figure{background:#fff;border-radius:4px;
   max-width:100%;height:auto;margin:4px 0}
-</style>""".replace("SEVERITY_ROWS", "".join(
+.nbgrad-matters{color:var(--jp-ui-font-color1);margin:2px 0 0}
+.nbgrad-hint{margin:2px 0 2px 12px}
+.nbgrad-dashboard .nbgrad-high,.nbgrad-dashboard .nbgrad-low{HEALTH}
+</style>""".replace("HEALTH", HEALTH_CELL).replace("SEVERITY_ROWS", "".join(
     f".nbgrad-row-{s}{{border-left-color:{c}}}.nbgrad-row-{s} .nbgrad-sev{{color:{c}}}"
     for s, c in SEVERITY_COLOR.items()))
 
@@ -79,6 +85,15 @@ def verdict_html(report: Report) -> str:
             + "<br>".join(escape(x) for x in lines) + "</div>")
 
 
+def details_html(v: views.DiagnosisView) -> str:
+    """What a row's toggle opens: the evidence, the rule's reasoning, the fix, the docs page."""
+    code = f"<pre>{escape(v.fix_code)}</pre>" if v.fix_code else ""
+    evidence = "".join(f"<li>{escape(e)}</li>" for e in v.evidence)
+    return (f"<b>Evidence</b><ul>{evidence}</ul><b>In detail</b><p>{escape(v.why)}</p>"
+            f"<b>Fix</b><p>{escape(v.fix)}</p>{code}"
+            f'<p class="nbgrad-note">More: {escape(docs_page(v.code))}</p>')
+
+
 class DiagnosisRow:
     """Severity, title and cell line; a toggle opens the evidence, why, fix, the trial of the fix
     ("Try the fix", or what it showed) and, once the corrected cell ran, the button that adds it."""
@@ -89,16 +104,14 @@ class DiagnosisRow:
         self.diagnosis = d
         self.report = report
         where = f'<div class="nbgrad-where">{escape(v.where)}</div>' if v.where else ""
+        plain = why_it_matters(d.code)
+        matters = f'<div class="nbgrad-matters">{escape(plain)}</div>' if plain else ""
         self.summary = W.HTML(
             f'<span class="nbgrad-sev">{v.icon} {escape(v.word)}</span> <b>{escape(v.title)}</b>'
-            f' <code>{escape(v.code)}</code>{where}', layout=W.Layout(flex="1 1 auto"))
+            f' <code>{escape(v.code)}</code>{where}{matters}', layout=W.Layout(flex="1 1 auto"))
         self.toggle = W.ToggleButton(value=False, description="evidence and fix",
                                      icon="chevron-down", layout=W.Layout(width="170px"))
-        evidence = "".join(f"<li>{escape(e)}</li>" for e in v.evidence)
-        code = f"<pre>{escape(v.fix_code)}</pre>" if v.fix_code else ""
-        self.text = W.HTML(
-            f"<b>Evidence</b><ul>{evidence}</ul><b>Why it matters</b><p>{escape(v.why)}</p>"
-            f"<b>Fix</b><p>{escape(v.fix)}</p>{code}")
+        self.text = W.HTML(details_html(v))
         position = index if index is not None else report.diagnoses.index(d)
         self.trial = TrialBox(report, position, figures or FigureSet(report), self._tried)
         self.corrected: str | None = None
@@ -128,11 +141,7 @@ class DiagnosisRow:
 
     def _tried(self) -> None:
         """A trial ended: the words (the fix may now be the sweep's best rate) and the offer."""
-        v = views.diagnosis_view(self.diagnosis, self.report.run)
-        code = f"<pre>{escape(v.fix_code)}</pre>" if v.fix_code else ""
-        evidence = "".join(f"<li>{escape(e)}</li>" for e in v.evidence)
-        self.text.value = (f"<b>Evidence</b><ul>{evidence}</ul><b>Why it matters</b>"
-                           f"<p>{escape(v.why)}</p><b>Fix</b><p>{escape(v.fix)}</p>{code}")
+        self.text.value = details_html(views.diagnosis_view(self.diagnosis, self.report.run))
         self._offer()
 
     def _show(self, change: dict[str, Any]) -> None:
@@ -167,9 +176,28 @@ class Dashboard:
                      for i, d in enumerate(report.diagnoses)]
         self.trials = TrialsBox(self)
         self.tabs, self.parts = tabs(report, self.figures)
-        self.widget = W.VBox([W.HTML(CSS), self.verdict, W.VBox([r.widget for r in self.rows]),
-                              self.trials.widget, self.tabs])
+        self.legend = W.HTML(html.legend(legend_tables(report)))
+        self.quiz: Quiz | None = None
+        self.answers = W.VBox([r.widget for r in self.rows])
+        if report.outcome.hidden:  # an exercise: hints and a Reveal stand where the answers go
+            self.quiz = Quiz(report, self.reveal)
+            self.answers.children = [self.quiz.widget]
+            self.trials.widget.layout.display = "none"
+        self.widget = W.VBox([W.HTML(CSS), self.verdict, self.answers,
+                              self.trials.widget, self.tabs, self.legend])
         self.widget.add_class("nbgrad-dashboard")
+        _LIVE.add(self)
+
+    def reveal(self) -> None:
+        """Show an exercise's answers in place: the verdict, each problem's row, the fixes."""
+        self.report.reveal()
+        self.verdict.value = verdict_html(self.report)
+        hidden = self.quiz
+        self.quiz = None
+        self.answers.children = [r.widget for r in self.rows]
+        self.trials.widget.layout.display = ""
+        if hidden is not None:
+            close_tree(hidden.widget)
 
     def tab(self, title: str) -> Any:
         """The part behind the tab with this title (KeyError when the tab is absent)."""
@@ -177,6 +205,7 @@ class Dashboard:
 
     def close(self) -> None:
         """Close every widget of the tree: the kernel forgets them, the frontend drops them."""
+        _LIVE.discard(self)
         close_tree(self.widget)
 
 
@@ -242,6 +271,20 @@ class TrialsBox:
         self.show()
 
 
+def legend_tables(report: Report) -> list[views.Table]:
+    """The tables whose columns the dashboard shows, for its legend."""
+    from nbgrad.render.activations import activation_rows
+    from nbgrad.render.columns import ACTIVATION, LAYER, LOSS, PARAM, UNMOVED
+
+    tables = [views.trials_table(report)]
+    if report.outcome.updates:
+        shown = [LAYER, UNMOVED, PARAM, LOSS] + ([ACTIVATION] if activation_rows(report.run) else [])
+        tables += [views.layer_grad_table(report),
+                   *(views.Table([c.title for c in columns], [[""]]) for columns in shown),
+                   *(views.hyperparameter_table(o) for o in report.run.optimizers)]
+    return tables
+
+
 def _descendants(widget: W.Widget) -> list[W.Widget]:
     """The widget, its children's trees, and the layout and style models each one owns."""
     out = [widget]
@@ -255,6 +298,16 @@ def _descendants(widget: W.Widget) -> list[W.Widget]:
 
 
 _BY_CELL: dict[str, Dashboard] = {}  # the dashboard each notebook cell displays now
+# dashboards alive and not closed, so that nbgrad.reveal() can update them in place
+_LIVE: weakref.WeakSet[Dashboard] = weakref.WeakSet()
+
+
+def reveal_shown(report: Report) -> int:
+    """Reveal the exercise in every open dashboard of `report`; how many there were."""
+    shown = [d for d in list(_LIVE) if d.report is report and d.quiz is not None]
+    for dashboard in shown:
+        dashboard.reveal()
+    return len(shown)
 
 
 def displayed(dashboard: Dashboard, cell: str | None, deleted: list[str] | None = None) -> None:

@@ -15,11 +15,19 @@ from typing import Any
 
 import ipywidgets as W
 
+from nbgrad.diagnose.glossary import term
 from nbgrad.render import views
 from nbgrad.render.columns import Column
+from nbgrad.render.style import HEALTH_WORD
 
 PAGE_SIZE = 20
 NAME_WIDTH = 36
+
+
+def _tooltip(title: str) -> str:
+    """A header's meaning and healthy range (nbgrad.diagnose.glossary), shown on hover."""
+    found = term(title)
+    return "" if found is None else f' title="{escape(found.line(), quote=True)}"'
 
 
 def _missing(value: Any) -> bool:
@@ -98,6 +106,14 @@ class SortableTable:
             return f'<span title="{escape(text)}">{escape(short)}</span>'
         if column.show is None and getattr(row, column.key) is None:
             return f'<span class="nbgrad-missing">{escape(text)}</span>'
+        found = term(column.title)
+        value = getattr(row, column.key, None)
+        judged = found.judge(value) if found is not None and column.numeric \
+            and isinstance(value, (int, float)) and not isinstance(value, bool) else None
+        if found is not None and judged is not None:  # colour and the word, never colour alone
+            word = HEALTH_WORD[judged]
+            return (f'<span class="nbgrad-{judged}" title="healthy: '
+                    f'{escape(found.healthy, quote=True)}">{escape(text)} ({word})</span>')
         if column.strong is not None and column.strong(row):
             return f"<b>{escape(text)}</b>"
         return escape(text)
@@ -105,7 +121,7 @@ class SortableTable:
     def _render(self) -> None:
         arrow = " ▲" if self.order.value == "asc" else " ▼"
         num = {c.key: ' class="num"' if c.numeric else "" for c in self.columns}
-        head = "".join(f"<th{num[c.key]}>{escape(c.title)}"
+        head = "".join(f"<th{num[c.key]}{_tooltip(c.title)}>{escape(c.title)}"
                        f"{arrow if c.key == self.sort_by.value else ''}</th>" for c in self.columns)
         body = "".join("<tr>" + "".join(f"<td{num[c.key]}>{self._cell(c, r)}</td>"
                                         for c in self.columns)

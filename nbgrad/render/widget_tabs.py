@@ -14,6 +14,7 @@ from nbgrad.diagnose.outcome import plural
 from nbgrad.render import columns, views
 from nbgrad.render.activations import ActivationRow, activation_rows
 from nbgrad.render.figures import FigureSet
+from nbgrad.render.html import folded, header_cell, said
 from nbgrad.render.moves import param_moves
 from nbgrad.render.views import Table
 from nbgrad.render.widget_table import SortableTable
@@ -33,14 +34,14 @@ def html_table(t: Table, marks: dict[str, str] | None = None) -> str:
     if not t.rows:
         return ""
     numeric = t.numeric or [False] * len(t.header)
-    head = "".join(f'<th class="num">{escape(h)}</th>' if n else f"<th>{escape(h)}</th>"
-                   for h, n in zip(t.header, numeric))
+    head = "".join(header_cell(h, n) for h, n in zip(t.header, numeric))
     body = ""
     for row in t.rows:
         cells = []
         for c, n in zip(row, numeric):
             mark = " ".join(x for x in ((marks or {}).get(c), "num" if n else None) if x)
-            cells.append(f'<td class="{mark}">{escape(c)}</td>' if mark else f"<td>{escape(c)}</td>")
+            cells.append(f'<td class="{mark}"{said(c)}>{escape(c)}</td>' if mark
+                         else f"<td{said(c)}>{escape(c)}</td>")
         body += "<tr>" + "".join(cells) + "</tr>"
     return f'<table class="nbgrad-table"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
@@ -65,15 +66,18 @@ class GradientsTab:
                                   continuous_update=False, disabled=last == 0)
         self.bars = image(figures.bars(last))
         self.caption = W.HTML()
+        self.readings = W.HTML()
         self.table = SortableTable(columns.LAYER, views.layer_rows(report, last),
                                    default_order="model order")
         self.slider.observe(lambda change: self.show_step(change["new"]), names="value")
         self._caption(last)
         self.widget = W.VBox([self.heatmap, self.slider, self.bars, self.caption,
-                              self.table.widget])
+                              self.table.widget, self.readings])
 
     def _caption(self, update: int) -> None:
         self.caption.value = f"<h4>Layers at {escape(self.report.outcome.updates[update].label)}</h4>"
+        notes = views.layer_step_table(self.report, update).notes
+        self.readings.value = "".join(f'<p class="nbgrad-note">{escape(n)}</p>' for n in notes)
 
     def show_step(self, update: int) -> None:
         data = self.figures.bars(update)
@@ -105,10 +109,15 @@ class OptimizerTab:
             head = (f"<h4>{escape(opt.type)} '{escape(opt.name)}': {plural(opt.steps, 'step')}"
                     f", {plural(len(opt.param_groups), 'param group')}</h4>")
             hyper = html_table(views.hyperparameter_table(opt), {"changed": "nbgrad-changed"})
+            others = html_table(views.hyperparameter_table(opt, advanced=True))
             state = html_table(views.state_table(opt), {"created": "nbgrad-changed"})
             state = state or '<p class="nbgrad-note">No state buffers (this optimizer keeps none).</p>'
+            advanced = folded("Advanced: settings that did not change, and the optimizer's "
+                              "state buffers", (f"<b>Settings that did not change</b>{others}"
+                                                if others else "")
+                              + "<b>State buffers over all parameters</b>" + state)
             parts.append(W.HTML(head + "<b>Hyperparameters, before -> after</b>" + hyper
-                                + "<b>State buffers over all parameters</b>" + state))
+                                + advanced))
         shown = [c for c in columns.PARAM  # drop columns that would say the same on every row
                  if c.key != "layer"
                  and (c.key != "optimizer" or len({m.optimizer for m in moves}) > 1)

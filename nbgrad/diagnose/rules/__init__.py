@@ -23,8 +23,10 @@ from nbgrad.diagnose.rules import (
     linearity,
     loss_direction,
     loss_misuse,
+    loss_shape,
     loss_trend,
     membership,
+    mid_epoch,
     nonfinite,
     penalty,
     ranks,
@@ -39,7 +41,7 @@ Rule = Callable[[Run], list[Diagnosis]]
 RULES: list[Rule] = [
     # what the recorded steps show: wiring, clearing, step size, the loss, the cell's exception
     *graph.RULES, *membership.RULES, *clearing.RULES, *learning_rate.RULES, *loss_trend.RULES,
-    *step_size.RULES, *exceptions.RULES,
+    *step_size.RULES, *exceptions.RULES, *loss_shape.RULES, *mid_epoch.RULES,
     # what the forward pass shows: depth, NaN/Inf, activations, the loss function, modes, data
     nonfinite.nonfinite_values,
     depth.gradients_across_depth,
