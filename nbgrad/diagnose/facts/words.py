@@ -32,8 +32,11 @@ def percent(value: float) -> str:
 
 
 def power_of_ten(value: float) -> str:
-    """The power of ten nearest to `value` on a log scale, written as a literal (`1e-3`, `0.1`)."""
-    exponent = round(math.log10(value))
+    """The power of ten nearest to `value` on a log scale, written as a literal (`1e-3`, `0.1`).
+
+    A value that underflowed to 0 (a tiny rate divided by a large gradient) is given the smallest
+    positive double's power, so that the suggestion stays a number."""
+    exponent = round(math.log10(max(value, 5e-324)))
     return f"{10.0 ** exponent:g}" if -4 <= exponent <= 3 else f"1e{exponent}"
 
 
