@@ -24,6 +24,7 @@ from torch.nn.modules.module import register_module_forward_pre_hook
 
 from nbgrad.capture import forward_stats
 from nbgrad.capture.callsite import cell_line
+from nbgrad.capture.probe_flow import FlowWatcher
 from nbgrad.capture.probe_losses import LossWatcher
 from nbgrad.capture.probe_mode import ProbeMode, push_bottom, remove_mode
 from nbgrad.capture.probe_raw import (
@@ -63,6 +64,7 @@ class Probe:
         self.calls: list[RawModuleCall] = []
         self.activations: list[RawActivation] = []
         self.losses_seen = LossWatcher(self)
+        self.flow = FlowWatcher(self)  # graph cuts, backward(), in-place ops, reshapes, axes
         self.inputs: list[tuple[int, int, int | None, list[int], str, torch.Tensor]] = []
         self.op_flags: list[tuple[str, int | None, int, int | None, torch.Tensor]] = []
         self.symmetry: list[tuple[int, int, int, torch.Tensor]] = []
@@ -146,6 +148,8 @@ class Probe:
         if window.step == self.windows[0] and id(module) not in self.order:
             self.order.append(id(module))
         first = args[0] if args else None
+        if isinstance(module, nn.RNNBase):
+            self.flow.on_recurrent(module, first)
         is_tensor = isinstance(first, torch.Tensor)
         if (id(module), module.training) not in window.calls:
             batch = first.shape[0] if is_tensor and first.dim() > 0 else None
@@ -178,6 +182,8 @@ class Probe:
             call.requires_grad = out.requires_grad
         tag = self._tag(out)
         tag.module = id(module)
+        if tag.first_module is None:
+            tag.first_module = id(module)
         if not window.stack and id(module) not in self.loss_modules:
             tag.prediction = True
 

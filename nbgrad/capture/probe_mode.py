@@ -16,7 +16,7 @@ from torch.overrides import TorchFunctionMode, _get_current_function_mode_stack
 if TYPE_CHECKING:
     from nbgrad.capture.probe import Probe
 
-from nbgrad.capture.probe_raw import CLASS_LOSSES, ELEMENTWISE_LOSSES
+from nbgrad.capture.probe_raw import CLASS_LOSSES, DISTRIBUTION_LOSSES, ELEMENTWISE_LOSSES
 
 TORCH_DISPATCH = ("overrides.py",)  # torch's handle_torch_function frames
 
@@ -34,9 +34,10 @@ class ProbeMode(TorchFunctionMode):
                 or torch.compiler.is_compiling()):
             return func(*args, **kwargs)
         name = getattr(func, "__name__", "")
-        if name in CLASS_LOSSES or name in ELEMENTWISE_LOSSES:
+        if name in CLASS_LOSSES or name in ELEMENTWISE_LOSSES or name in DISTRIBUTION_LOSSES:
             probe.safely(probe.losses_seen.on_loss, name, args, kwargs)
         out = _call_keeping_warnings(func, args, kwargs)
+        probe.safely(probe.flow.after_call, name, func, args, kwargs, out)
         if isinstance(out, torch.Tensor):
             probe.safely(probe.on_op, name, args, out)
         return out

@@ -6,6 +6,7 @@ import math
 
 import torch
 
+from nbgrad.capture import probe_flow_records
 from nbgrad.capture.forward_stats import ACTIVATION_FIELDS, SUMMARY_FIELDS
 from nbgrad.capture.naming import Names
 from nbgrad.capture.probe import Probe
@@ -88,11 +89,12 @@ def build(probe: Probe, names: Names, params: list[torch.Tensor]) -> ForwardReco
             classes=loss.classes, ignore_index=loss.ignore_index,
             broadcast_shape=loss.broadcast_shape, distance=_number(_host(loss.distance)),  # type: ignore[arg-type]
             descent_alignment=_number(_host(loss.alignment)),  # type: ignore[arg-type]
-            **_labels(loss)))
+            **_labels(loss), **probe_flow_records.loss_fields(probe, loss, layer)))
     for mid, step, line, shape, dtype, values in probe.inputs:
         record.inputs.append(ModelInput(layer(mid), step, line,
                                         _summary(shape, dtype, _host(values))))  # type: ignore[arg-type]
     record.nonfinite_ops = _first_nonfinite_ops(probe, layer)
+    probe_flow_records.add(record, probe, names, layer)
     for index, step, rows, values in probe.symmetry:
         w_spread, w_scale, g_spread, g_scale = _host(values)  # type: ignore[misc]
         param = params[index]

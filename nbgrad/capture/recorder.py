@@ -189,6 +189,8 @@ class Recorder:
         if not self.optimizers:
             self._check_manual_update()
             self.manual.note_graph(tensors)
+        if self.probe.window is not None:
+            self.probe.safely(self.probe.flow.on_backward, tensors)
         if self._backward_calls == 0:
             self._batch = self._entry_input
             self._stale = self._grads_by_param()

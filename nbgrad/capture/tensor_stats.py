@@ -179,6 +179,18 @@ def scalar(value: torch.Tensor) -> torch.Tensor | None:
 
 
 def fingerprint(value: torch.Tensor) -> torch.Tensor:
-    """Sum and sum of squares of a batch: equal for the same batch, different for another."""
+    """Sum, sum of squares and a position-weighted sum of a batch: equal for the same batch,
+    different for another.
+
+    The sums alone are equal for every batch of one-hot rows (one 1 per row) and for any batch
+    that is a reordering of another; weighting each value by where it sits (sample and feature,
+    with irregular weights) tells those apart, in one matrix-vector product over the batch.
+    """
     flat = value.detach().reshape(-1).to(torch.float32)
-    return torch.stack([flat.sum(), flat.square().sum()])
+    rows = value.shape[0] if value.dim() and value.shape[0] else 1
+    grid = flat.reshape(rows, -1)
+    golden = 0.6180339887  # multiples of an irrational number: weights that never repeat
+    by_feature = torch.arange(grid.shape[1], device=flat.device, dtype=torch.float32)
+    by_sample = torch.arange(rows, device=flat.device, dtype=torch.float32)
+    placed = (grid @ (by_feature * golden % 1 + 0.5)) @ (by_sample * golden % 1 + 0.5)
+    return torch.stack([flat.sum(), flat.square().sum(), placed])
