@@ -5,11 +5,19 @@ same thing differently (a step's loss, a loss trend, the line that builds the op
 
 - series: per-optimizer steps, losses and trends, gradients, updates, learning rates
 - model: weighted layers in forward order, gradients across them, init scale, activations
+- batching: where the cell shuffles, builds loaders, fetches batches
 - cell: which line of the cell does what, and how a line reads once fixed
+- dataflow: where a value used on a line was made or prepared
+- construction: where the cell builds a layer, where a loss input was made
 - words: how evidence names things and numbers
+- provenance: the graph cuts the loss went through, what backward() was called on
 """
 
+from nbgrad.diagnose.facts.batching import *  # noqa: F403
 from nbgrad.diagnose.facts.cell import *  # noqa: F403
+from nbgrad.diagnose.facts.construction import *  # noqa: F403
+from nbgrad.diagnose.facts.dataflow import *  # noqa: F403
 from nbgrad.diagnose.facts.model import *  # noqa: F403
+from nbgrad.diagnose.facts.provenance import *  # noqa: F403
 from nbgrad.diagnose.facts.series import *  # noqa: F403
 from nbgrad.diagnose.facts.words import *  # noqa: F403

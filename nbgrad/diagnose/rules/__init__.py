@@ -12,17 +12,20 @@ from collections.abc import Callable
 from nbgrad.diagnose.diagnosis import Diagnosis
 from nbgrad.diagnose.rules import (
     activations,
+    batches,
     clearing,
     data_scale,
     depth,
     exceptions,
     graph,
     learning_rate,
+    loss_axes,
     loss_direction,
     loss_misuse,
     loss_trend,
     membership,
     nonfinite,
+    sequences,
     step_size,
     symmetry,
     train_mode,
@@ -48,4 +51,6 @@ RULES: list[Rule] = [
     symmetry.identical_units,
     data_scale.input_scale,
     data_scale.target_scale,
+    # what the watched iterations show about the data and the loss's axes
+    *loss_axes.RULES, *batches.RULES, *sequences.RULES,
 ]
