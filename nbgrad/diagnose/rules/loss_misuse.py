@@ -37,13 +37,6 @@ def _probabilities(call: LossCall) -> bool:
             and call.input_row_sum_error <= PROBABILITY_SUM_TOLERANCE)
 
 
-def _log_probabilities(call: LossCall) -> bool:
-    """Every value <= 0 and exp sums to 1 along the classes: what log_softmax makes."""
-    return (call.input_max is not None and call.input_max <= PROBABILITY_SUM_TOLERANCE
-            and call.input_log_sum_error is not None
-            and call.input_log_sum_error <= PROBABILITY_SUM_TOLERANCE)
-
-
 def _where(run: Run, call: LossCall) -> str:
     line, outside = facts.input_made_at(run, call)
     if outside:
