@@ -383,6 +383,10 @@ class LossCall:
     input_log_sum_error: float | None = None  # max |logsumexp over classes|: 0 for log-probabilities
     input_cuts: list[int] = field(default_factory=list)  # ForwardRecord.cuts the input descends from
     labels: LabelStats | None = None  # class losses: how the labels of this batch look
+    # regression losses: how many different values the target holds when every one of them is
+    # an integer in [0, label_stats.MAX_LEVEL] (class labels look so), else None
+    target_levels: int | None = None
+    warnings: list[str] = field(default_factory=list)  # what torch warned while computing it
 
 
 @dataclass

@@ -191,6 +191,10 @@ SINGLE_CLASS_MIN_BATCH = Threshold(
     8, "a batch of n samples drawn from C >= 2 equally frequent classes holds one class with "
     "probability C**(1 - n): 1/128 at n = 8, C = 2; in both watched iterations, each a different "
     "class, 1/16384; below 8 samples that happens by chance too often")
+CLASS_LEVELS_MIN = Threshold(
+    3, "regression targets that are the integers 0..K-1 count as class labels from K = 3: two "
+    "levels {0, 1} are a binary target, which MSE on a sigmoid output fits as a probability "
+    "(the Brier score, a proper scoring rule), a legitimate choice")
 SAME_BATCH_MIN_STEPS = Threshold(
     3, "nbgrad: two equal batches in a row can be a loop that repeats on purpose; three and more, "
     "at every step, are the loop's way of fetching data")

@@ -1138,7 +1138,88 @@ DATA_BROKEN: dict[str, Broken] = {
         "NBG871", "warning", line="self.gru = nn.GRU(4, H)"),
 }
 
-CORRECT: dict[str, str] = {**WIRING_CORRECT, **FORWARD_CORRECT, **DATA_CORRECT}
-BROKEN: dict[str, Broken] = {**WIRING_BROKEN, **FORWARD_BROKEN, **DATA_BROKEN}
-assert len(CORRECT) == len(WIRING_CORRECT) + len(FORWARD_CORRECT) + len(DATA_CORRECT)
-assert len(BROKEN) == len(WIRING_BROKEN) + len(FORWARD_BROKEN) + len(DATA_BROKEN)
+# -- a beginner's first classifier, and regressions whose targets happen to be whole numbers ------
+
+FIRST_CLASSIFIER = """
+torch.manual_seed(SEED)
+X = torch.randn(300, 4)
+y = (X[:, 0] > 0).long() + (X[:, 1] > 0.5).long()  # three classes: 0, 1, 2
+model = nn.Sequential(nn.Linear(4, H), nn.ReLU(), nn.Linear(H, 3))
+criterion = nn.CrossEntropyLoss()
+optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+for epoch in range(100):
+    for i in range(0, 300, 30):
+        out = model(X[i:i + 30])
+        loss = criterion(out, y[i:i + 30])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+"""
+
+COUNTS = """
+torch.manual_seed(SEED)
+X = torch.rand(512, 6)
+counts = torch.poisson(3 * X[:, :1] + X[:, 1:2])  # events per interval: whole numbers, as floats
+model = nn.Sequential(nn.Linear(6, H), nn.ReLU(), nn.Linear(H, 1))
+opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+for epoch in range(100):
+    for i in range(0, 512, BATCH):
+        loss = F.mse_loss(model(X[i:i + BATCH]), counts[i:i + BATCH])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+"""
+
+RATINGS = """
+torch.manual_seed(SEED)
+users, items = torch.randint(0, 50, (1024,)), torch.randint(0, 40, (1024,))
+stars = ((users % 5 + items % 3) % 5 + 1)  # ratings of 1 to 5 stars, stored as integers
+U, V = nn.Embedding(50, 8), nn.Embedding(40, 8)
+opt = torch.optim.Adam([*U.parameters(), *V.parameters()], lr=1e-2)
+for epoch in range(100):
+    for i in range(0, 1024, BATCH):
+        u, v = users[i:i + BATCH], items[i:i + BATCH]
+        predicted = (U(u) * V(v)).sum(1)
+        loss = F.mse_loss(predicted, stars[i:i + BATCH].float())
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+"""
+
+SCORE_REGRESSION = """
+torch.manual_seed(SEED)
+X = torch.randn(300, 4)
+y = X[:, 0] + 0.5 * X[:, 1]
+model = nn.Sequential(nn.Linear(4, H), nn.ReLU(), nn.Linear(H, 1))
+criterion = nn.MSELoss()
+optimizer = torch.optim.SGD(model.parameters(), lr=0.05)
+for epoch in range(100):
+    for i in range(0, 300, 30):
+        out = model(X[i:i + 30]).squeeze(1)
+        loss = criterion(out, y[i:i + 30])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+"""
+
+BEGINNER_CORRECT: dict[str, str] = {
+    "first_classifier": FIRST_CLASSIFIER, "score_regression": SCORE_REGRESSION,
+    "count_regression": COUNTS, "ratings_regression": RATINGS,
+}
+
+BEGINNER_BROKEN: dict[str, Broken] = {
+    "mse_on_labels_three_outputs": Broken(
+        mutate(FIRST_CLASSIFIER, "nn.CrossEntropyLoss()", "nn.MSELoss()"),
+        "NBG814", "error", line="criterion = nn.MSELoss()", raises="RuntimeError"),
+    "mse_on_labels_one_output": Broken(
+        mutate(SCORE_REGRESSION, "y = X[:, 0] + 0.5 * X[:, 1]",
+               "y = ((X[:, 0] > 0).long() + (X[:, 1] > 0.5).long()).float()  # classes 0, 1, 2"),
+        "NBG814", "warning", line="criterion = nn.MSELoss()"),
+}
+
+CORRECT: dict[str, str] = {**WIRING_CORRECT, **FORWARD_CORRECT, **DATA_CORRECT, **BEGINNER_CORRECT}
+BROKEN: dict[str, Broken] = {**WIRING_BROKEN, **FORWARD_BROKEN, **DATA_BROKEN, **BEGINNER_BROKEN}
+assert len(CORRECT) == (len(WIRING_CORRECT) + len(FORWARD_CORRECT) + len(DATA_CORRECT)
+                        + len(BEGINNER_CORRECT))
+assert len(BROKEN) == (len(WIRING_BROKEN) + len(FORWARD_BROKEN) + len(DATA_BROKEN)
+                       + len(BEGINNER_BROKEN))

@@ -73,3 +73,19 @@ def _padding(labels: torch.Tensor, valid: torch.Tensor, freq: torch.Tensor) -> l
     monotone = (is_value[:, 1:].int() >= is_value[:, :-1].int()).all(dim=1)
     suffix = monotone & is_value[:, -1] & ~is_value[:, 0]
     return [value.float(), share, suffix.float().mean()]
+
+
+MAX_LEVEL = 31  # class labels of a beginner's regression-on-classes mistake are small integers
+
+
+def integer_levels(target: torch.Tensor) -> torch.Tensor:
+    """How many different values a regression target holds when all are integers in [0,
+    MAX_LEVEL] (NaN otherwise): class labels given to MSELoss look like that, real-valued targets
+    do not. Counted into fixed bins, on the device."""
+    x = target.detach().float().reshape(-1)
+    if x.numel() == 0:
+        return torch.full((), math.nan, device=target.device)
+    integer = ((x == x.round()) & (x >= 0) & (x <= MAX_LEVEL)).all()
+    bins = torch.zeros(MAX_LEVEL + 1, device=x.device).scatter_add_(
+        0, x.clamp(0, MAX_LEVEL).long(), torch.ones_like(x))
+    return torch.where(integer, (bins > 0).float().sum(), torch.full((), math.nan, device=x.device))

@@ -46,6 +46,9 @@ def loss_fields(probe: Probe, loss: RawLoss, layer: Layer) -> dict[str, Any]:
         fields["input_where"] = probe.flow.normalisers[loss.input_normaliser].where
     if loss.log_sum is not None:
         fields["input_log_sum_error"] = _number(float(loss.log_sum.detach().cpu()))
+    if loss.levels is not None:
+        fields["target_levels"] = _count(float(loss.levels.detach().cpu()))
+    fields["warnings"] = list(loss.warnings)
     if loss.label_stats is not None:
         data = dict(zip(label_stats.FIELDS, loss.label_stats.detach().cpu().tolist()))
         fields["labels"] = LabelStats(

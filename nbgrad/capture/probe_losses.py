@@ -13,7 +13,12 @@ import torch
 
 from nbgrad.capture import forward_stats, label_stats
 from nbgrad.capture.callsite import cell_line
-from nbgrad.capture.probe_raw import CLASS_LOSSES, DISTRIBUTION_LOSSES, RawLoss
+from nbgrad.capture.probe_raw import (
+    CLASS_LOSSES,
+    DISTRIBUTION_LOSSES,
+    REGRESSION_LOSSES,
+    RawLoss,
+)
 
 if TYPE_CHECKING:
     from nbgrad.capture.probe import Probe
@@ -23,6 +28,7 @@ class LossWatcher:
     def __init__(self, probe: Probe) -> None:
         self.probe = probe
         self.records: list[RawLoss] = []
+        self.last: RawLoss | None = None  # the record of the loss call now running
 
     def subtraction(self, args: Any, line: int | None, module: int | None) -> None:
         """`a - b` where one side is the model's output and the other needs no gradient."""
@@ -41,6 +47,7 @@ class LossWatcher:
         self.record("subtraction", prediction, target, {}, line, module)
 
     def on_loss(self, name: str, args: Any, kwargs: dict[str, Any]) -> None:
+        self.last = None
         prediction = args[0] if args else kwargs.get("input")
         target = args[1] if len(args) > 1 else kwargs.get("target")
         if not isinstance(prediction, torch.Tensor) or not isinstance(target, torch.Tensor):
@@ -75,6 +82,8 @@ class LossWatcher:
             input_cuts=tag.cuts if tag is not None else (),
             input_normaliser=tag.normaliser if tag is not None else None,
         )
+        if name in REGRESSION_LOSSES:
+            record.levels = label_stats.integer_levels(target)
         if name in DISTRIBUTION_LOSSES and prediction.dim():
             record.log_sum = prediction.detach().float().logsumexp(class_dim).abs().amax()
         if tag is not None and tag.activation is not None:
@@ -93,7 +102,14 @@ class LossWatcher:
             if shape is not None and shape.numel() > max(prediction.numel(), target.numel()):
                 record.broadcast_shape = list(shape)
         self.records.append(record)
+        self.last = record
         self.watch_gradient(record, prediction, target, classed)
+
+    def on_warnings(self, messages: list[str]) -> None:
+        """What torch warned while computing the loss just recorded ("Using a target size that
+        is different to the input size"): evidence beside an error that follows."""
+        if self.last is not None:
+            self.last.warnings.extend(m.splitlines()[0][:300] for m in messages[:3])
 
     def watch_gradient(self, record: RawLoss, prediction: torch.Tensor, target: torch.Tensor,
                        classed: bool) -> None:

@@ -34,17 +34,25 @@ class ProbeMode(TorchFunctionMode):
                 or torch.compiler.is_compiling()):
             return func(*args, **kwargs)
         name = getattr(func, "__name__", "")
-        if name in CLASS_LOSSES or name in ELEMENTWISE_LOSSES or name in DISTRIBUTION_LOSSES:
+        loss = name in CLASS_LOSSES or name in ELEMENTWISE_LOSSES or name in DISTRIBUTION_LOSSES
+        if loss:
             probe.safely(probe.losses_seen.on_loss, name, args, kwargs)
-        out = _call_keeping_warnings(func, args, kwargs)
+        warned: list[str] = []
+        try:
+            out = _call_keeping_warnings(func, args, kwargs, warned)
+        finally:  # also when the loss raises: its warning often says why
+            if loss and warned:
+                probe.safely(probe.losses_seen.on_warnings, warned)
         probe.safely(probe.flow.after_call, name, func, args, kwargs, out)
         if isinstance(out, torch.Tensor):
             probe.safely(probe.on_op, name, args, out)
         return out
 
 
-def _call_keeping_warnings(func: Any, args: Any, kwargs: dict[str, Any]) -> Any:
-    """Call `func`; a warning it raises is shown where it would be shown without the mode.
+def _call_keeping_warnings(func: Any, args: Any, kwargs: dict[str, Any],
+                           warned: list[str] | None = None) -> Any:
+    """Call `func`; a warning it raises is shown where it would be shown without the mode, and
+    its message is added to `warned`.
 
     Warnings are intercepted at the last moment (`warnings._showwarnmsg`, after the filters and
     the once-per-location registry decided to show them), so the filters' state is not touched.
@@ -58,6 +66,8 @@ def _call_keeping_warnings(func: Any, args: Any, kwargs: dict[str, Any]) -> Any:
     finally:
         warnings._showwarnmsg = show  # type: ignore[attr-defined]
         for warning in caught:
+            if warned is not None:
+                warned.append(str(warning.message))
             if warning.filename == __file__:
                 _reissue(warning, func)
             else:

@@ -14,6 +14,8 @@ ACTIVATION_MODULES = {nn.Sigmoid: "sigmoid", nn.Tanh: "tanh", nn.ReLU: "relu"}
 CLASS_LOSSES = {"cross_entropy", "nll_loss"}
 ELEMENTWISE_LOSSES = {"mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss",
                       "binary_cross_entropy", "binary_cross_entropy_with_logits"}
+# losses that compare real-valued predictions with real-valued targets
+REGRESSION_LOSSES = {"mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss"}
 # losses over a distribution per sample, which expect log-probabilities along the last axis
 DISTRIBUTION_LOSSES = {"kl_div", "ctc_loss"}
 SUBTRACTIONS = {"sub", "__sub__", "__rsub__", "rsub", "subtract"}
@@ -83,6 +85,8 @@ class RawLoss:
     input_normaliser: int | None = None
     log_sum: torch.Tensor | None = None  # max |logsumexp over the class dim| of the input
     label_stats: torch.Tensor | None = None  # label_stats.FIELDS
+    levels: torch.Tensor | None = None  # label_stats.integer_levels of a regression target
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass

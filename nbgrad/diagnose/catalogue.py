@@ -40,7 +40,8 @@ FAMILIES = [
     Family("NBG70", "the loss over the recorded steps"),
     Family("NBG71", "a loss that rewards moving away from the targets"),
     Family("NBG80", "loss functions given the wrong thing"),
-    Family("NBG81", "what the loss counts: the axis a softmax normalises, padding positions"),
+    Family("NBG81", "what the loss counts: the axis a softmax normalises, padding positions, "
+                    "class labels read as numbers"),
     Family("NBG85", "inputs or targets on a far-off scale"),
     Family("NBG86", "how batches are formed: pairing, repetition, order, axes"),
     Family("NBG87", "the layout a sequence model reads"),
@@ -122,6 +123,9 @@ _CODES = [
          "padding positions count as targets: the loss does not ignore the padding label"),
     Code("NBG813", "loss-summed-over-batch", ("warning", "error"),
          "reduction='sum' makes each step batch-size times too large for the learning rate"),
+    Code("NBG814", "regression-loss-on-class-labels", ("error", "warning"),
+         "MSELoss/L1Loss between the outputs and integer class labels: a classifier needs "
+         "CrossEntropyLoss"),
     Code("NBG851", "input-scale", ("warning", "error"),
          "inputs on a far-off scale (raw pixels); an error when they kill the first layer's units"),
     Code("NBG852", "target-scale", ("warning", "error"),

@@ -13,6 +13,7 @@ from nbgrad.diagnose.diagnosis import Diagnosis
 from nbgrad.diagnose.rules import (
     activations,
     batches,
+    class_labels,
     clearing,
     data_scale,
     depth,
@@ -52,5 +53,5 @@ RULES: list[Rule] = [
     data_scale.input_scale,
     data_scale.target_scale,
     # what the watched iterations show about the data and the loss's axes
-    *loss_axes.RULES, *batches.RULES, *sequences.RULES,
+    *loss_axes.RULES, *batches.RULES, *sequences.RULES, *class_labels.RULES,
 ]
