@@ -157,7 +157,8 @@ class Probe:
                                  root=id(window.stack[0]))
             window.calls[id(module), module.training] = call
             self.calls.append(call)
-        if (root and is_tensor and first.is_floating_point() and id(module) not in self.loss_modules
+        if (root and is_tensor and first.is_floating_point() and first.layout == torch.strided
+                and id(module) not in self.loss_modules
                 and not any(i[1] == window.step for i in self.inputs)):
             self.inputs.append((id(module), window.step, cell_line(self.filename), list(first.shape),
                                 str(first.dtype).replace("torch.", ""), forward_stats.summary(first)))

@@ -44,7 +44,7 @@ class ProbeMode(TorchFunctionMode):
             if loss and warned:
                 probe.safely(probe.losses_seen.on_warnings, warned)
         probe.safely(probe.flow.after_call, name, func, args, kwargs, out)
-        if isinstance(out, torch.Tensor):
+        if isinstance(out, torch.Tensor) and out.layout == torch.strided:  # sparse: no statistics
             probe.safely(probe.on_op, name, args, out)
         return out
 
