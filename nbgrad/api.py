@@ -3,7 +3,8 @@
 Both drive one `Check`, which owns the capture session of a run and turns it into a `Report`. A check
 leaves the notebook as it was: the training objects that existed before the cell are restored after
 it (unless `keep=True`), on every way out (steps done, cell finished, user exception, Ctrl-C,
-timeout), once the records are built.
+timeout), once the records are built. A Ctrl-C that comes once the user's code is over waits until
+the report is stored and the state put back, then is raised (capture/interrupts.py).
 """
 
 from __future__ import annotations
@@ -18,10 +19,11 @@ from types import CodeType, FrameType, TracebackType
 from typing import Any
 
 from nbgrad import options
-from nbgrad.capture import CaptureSession, StopRun, interrupts, snapshot
+from nbgrad.capture import CaptureSession, StopRun, interrupts, session, snapshot
 from nbgrad.capture.finish import build_run
 from nbgrad.capture.recorder import Recorder
 from nbgrad.diagnose import diagnose
+from nbgrad.distributed import rank_run
 from nbgrad.errors import NbgradUsageError, usage_message
 from nbgrad.records import ErrorInfo, RestoreInfo, Run, StopReason
 from nbgrad.report import Report
@@ -54,7 +56,8 @@ class Check:
         options.check_api(steps=steps, timeout=timeout, keep=keep, activations=activations)
         self.recorder = Recorder(filename, steps, activations)
         self.recorder.on_step = progress
-        self.session = CaptureSession(self.recorder, timeout)
+        self.interrupts = interrupts.Interrupts()
+        self.session = CaptureSession(self.recorder, timeout, self.interrupts)
         self.filename = filename
         self.source = source
         self.first_line = first_line
@@ -67,6 +70,7 @@ class Check:
         self.failure: BaseException | None = None  # nbgrad's own, before the cell ran
         self._installed = False
         self._started = 0.0
+        self.ranks = rank_run(self)  # in a process of a torchrun job: the cross-rank part
 
     # -- running ----------------------------------------------------------------------------
     def run(self, target: Callable[[], Any]) -> Any:
@@ -104,29 +108,47 @@ class Check:
             self.failure = failure
 
     def start(self, boundary: FrameType | None) -> None:
-        """Install the instrumentation; after a failure here (or in prepare) the cell runs plain."""
-        if self.failure is not None:
-            return
-        try:
-            self.session.guard.boundary = boundary
-            self.session.__enter__()
-            self._installed = True
-        except Exception as failure:
-            self.failure = failure
+        """Install the instrumentation; after a failure here (or in prepare) the cell runs plain.
+        The user's code runs right after this returns."""
+        if self.failure is None:
+            try:
+                self.session.guard.boundary = boundary
+                self.session.__enter__()
+                self._installed = True
+                if self.ranks is not None:
+                    self.ranks.start()
+            except Exception as failure:
+                self.failure = failure
+        self.interrupts.install()
 
     def settle(self) -> None:
-        """Stop the watchdog and the guard; a StopRun that lands in here is the last one."""
+        """The user's code is over: stop the watchdog and the guard, hold Ctrl-C until the end.
+        An asynchronous StopRun (sent to a thread other than the main one) that lands in here is
+        the last one."""
+        self.interrupts.user_code_over()
         while True:
             try:
                 self.session.cancel_pending_stop()
-                return
+                break
             except StopRun:
                 continue
+        if self._installed:
+            self.session.stop_workers(session.TIMEOUT_GRACE_S)
 
     def __enter__(self) -> Check:
         self.prepare()
-        self.start(sys._getframe(1).f_back)
+        self._start_block(sys._getframe(1).f_back)
         return self
+
+    def _start_block(self, boundary: FrameType | None) -> None:
+        """`start` for a with-block: a Ctrl-C while installing must not leave anything installed
+        (a with-statement does not call `__exit__` when `__enter__` raised)."""
+        try:
+            self.start(boundary)
+        except BaseException as error:
+            self.settle()
+            self.finish(error)
+            raise
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
                  tb: TracebackType | None) -> bool:
@@ -157,11 +179,20 @@ class Check:
             self.report = self._build(stopped_by, info, error,
                                       None if error is None else error.__traceback__)
         finally:
-            with interrupts.deferred():
+            try:
                 restore = self._restore()
                 if self.report is not None:
                     self.report.run.restore = restore
+                if self.ranks is not None:  # rank 0 of a torchrun job: merged with the others
+                    self.report = self.ranks.finish(self.report, error)
+                if self.report is not None:
                     _LAST[:] = [self.report]
+            finally:
+                held = self.interrupts.remove()
+        if held and not isinstance(error, KeyboardInterrupt):
+            interrupt = KeyboardInterrupt()
+            interrupt.__context__ = None if self.owns(error) else error
+            raise interrupt
         return self.owns(error)
 
     def _uninstall(self) -> None:
@@ -306,10 +337,11 @@ def gradcheck(source_or_callable: str | Callable[[], Any], steps: int = DEFAULT_
 class capture:
     """`with nbgrad.capture(steps=5) as check:` records the training loop inside the block.
 
-    The block ends quietly after `steps` optimizer steps; `check.report` holds the report after it.
-    What existed before the block is restored after it, as with `gradcheck` (`keep=True`: not).
-    With a `timeout`, the watchdog's asynchronous stop could in principle land in the few
-    instructions between the block's end and `__exit__`; `gradcheck()` has no such window.
+    The block ends quietly after `steps` optimizer steps (or `timeout` seconds without one);
+    `check.report` holds the report after it. What existed before the block is restored after it,
+    as with `gradcheck` (`keep=True`: not). In a thread other than the main one the timeout's stop
+    is an asynchronous exception, which could in principle land in the few instructions between the
+    block's end and `__exit__`; in the main thread (a script, a notebook) it cannot.
     """
 
     def __init__(self, steps: int = DEFAULT_STEPS, *, timeout: float | None = None,
@@ -338,7 +370,7 @@ class capture:
             namespace.update(caller.f_locals)
         self._check.namespace = namespace
         self._check.prepare()
-        self._check.start(caller.f_back)
+        self._check._start_block(caller.f_back)
         return self
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,

@@ -1,7 +1,7 @@
 """`nbgrad check train.py`: run a training script for a few instrumented steps, outside a notebook.
 
     nbgrad check train.py [--steps N] [--timeout SECONDS] [--activations] [--json out.json]
-                          [--html out.html] [-- ARGS]
+                          [--html out.html] [--nproc-per-node N] [-- ARGS]
     nbgrad show out.json [--html out.html]
 
 The script runs as `__main__` with `sys.argv` set to it and ARGS, under the same instrumentation as
@@ -9,6 +9,9 @@ The script runs as `__main__` with `sys.argv` set to it and ARGS, under the same
 so that a CI pipeline can be gated on it: 0 when no error-level diagnosis was found, 1 when one was (or
 the script raised, or nbgrad could not analyse the run), 2 for a wrong command line, an unreadable
 file or a report path that cannot be written (found before the script runs), 130 when interrupted.
+
+With `--nproc-per-node N` the script runs on N processes under `torch.distributed.run` (the engine
+of `torchrun`), each under the check, and their reports are merged into one (nbgrad/distributed).
 """
 
 from __future__ import annotations
@@ -172,6 +175,9 @@ def _check(args: argparse.Namespace, script_args: list[str]) -> int:
     except NbgradUsageError as wrong:
         raise UsageError(str(wrong)) from None
     _check_outputs("check", args, CHECK_EXAMPLE)
+    nproc = values.pop("nproc_per_node")
+    if nproc:
+        return _check_ranks(args, path, script_args, nproc, values)
     print(f"nbgrad: running {args.script} for up to {values['steps']} optimizer steps",
           file=sys.stderr)
     report, error = run_script(path, script_args, **values, progress=_progress(sys.stderr))
@@ -185,6 +191,33 @@ def _check(args: argparse.Namespace, script_args: list[str]) -> int:
     if args.html:
         _write(args.html, html_page(report))
     return exit_status(report, error)
+
+
+def _check_ranks(args: argparse.Namespace, path: Path, script_args: list[str], nproc: int,
+                 values: dict[str, Any]) -> int:
+    """`--nproc-per-node N`: the script on N ranks under torchrun's engine, one merged report.
+    Each rank prints its own traceback; the exit status is as for one process."""
+    from nbgrad.distributed.launch import run_ranks
+
+    try:  # a script that does not compile is said once, here, not by every rank
+        compile(path.read_text(encoding="utf-8"), str(path.resolve()), "exec")
+    except SyntaxError as error:
+        traceback.print_exception(type(error), error, None, file=sys.stderr)
+        return EXIT_PROBLEM
+    print(f"nbgrad: running {args.script} on {nproc} processes (torch.distributed.run) for up to "
+          f"{values['steps']} optimizer steps", file=sys.stderr)
+    outcome = run_ranks(path, script_args, nproc=nproc, **values)
+    report = outcome.report
+    sys.stdout.write(report.to_text())
+    if args.json:
+        _write(args.json, report.to_json(indent=1))
+    if args.html:
+        _write(args.html, html_page(report))
+    if outcome.interrupted:
+        return EXIT_INTERRUPTED
+    raised = report.run.error is not None or any(r.error is not None or not r.reported
+                                                 for r in report.run.ranks)
+    return EXIT_PROBLEM if raised else exit_status(report, None)
 
 
 def _show(args: argparse.Namespace) -> int:

@@ -23,6 +23,7 @@ from IPython.core.magic_arguments import argument, magic_arguments
 from IPython.display import display
 
 from nbgrad import api, options
+from nbgrad.capture import interrupts
 from nbgrad.errors import NbgradUsageError, usage_message
 from nbgrad.render.progress import progress_bar
 from nbgrad.tracebacks import user_traceback
@@ -78,7 +79,8 @@ class GradcheckMagics(Magics):
             raise UsageError(str(error)) from None
         except BaseException as error:
             if api.last_report() is not previous:
-                display(api.last_report())
+                with interrupts.holding():  # a second Ctrl-C must not cut the report short
+                    display(api.last_report())
             if not _shown_as_the_cells(self.shell, error, filename):
                 raise
             return None

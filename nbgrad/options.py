@@ -89,6 +89,13 @@ OPTIONS: tuple[Option, ...] = (
            must="True or False",
            fix="pass keep=True to leave the changes of the recorded steps, False to restore.",
            accepts=_is_bool, surfaces=frozenset(("magic", "api"))),
+    Option("nproc_per_node", int, 0, metavar="N", example="2",
+           help="Run the script on N processes under torch.distributed.run (what torchrun "
+                "runs), each rank checked, their reports merged (0: in this process).",
+           must="a whole number of processes, 0 or more",
+           fix="pass how many processes to start on this machine (one per GPU; 2 on a CPU), or "
+               "leave it out to run the script in this process.",
+           accepts=lambda v: _is_whole(v) and v >= 0, surfaces=frozenset(("cli",))),
 )
 
 DEFAULTS: dict[str, Any] = {option.name: option.default for option in OPTIONS}

@@ -16,7 +16,8 @@ from typing import Any, Literal
 
 SCHEMA_VERSION = 1
 
-StopReason = Literal["steps", "finished", "timeout", "error", "interrupt", "skipped"]
+# "rank": another rank of a torchrun job ended first (it raised, timed out or was interrupted)
+StopReason = Literal["steps", "finished", "timeout", "error", "interrupt", "skipped", "rank"]
 EventKind = Literal["backward", "zero_grad", "step", "step_skipped", "manual_update", "clip"]
 
 
@@ -227,6 +228,9 @@ class Run:
     manual_steps: list[StepRecord] = field(default_factory=list)
     forward: ForwardRecord = field(default_factory=lambda: ForwardRecord())  # defined below
     restore: RestoreInfo | None = None
+    # one entry per process of a torchrun job (nbgrad/distributed): the run's own rank, and after
+    # the merge every rank; empty for a run in one process
+    ranks: list[RankRecord] = field(default_factory=list)  # defined below
 
     @property
     def backward_calls(self) -> int:
@@ -543,3 +547,91 @@ class ForwardRecord:
     normalisers: list[Normaliser] = field(default_factory=list)
     recurrent: list[RecurrentCall] = field(default_factory=list)
     error: str | None = None  # an error inside the probe (the rest of the run is still recorded)
+
+
+# -- one process of a torchrun job (capture/ranks.py, nbgrad/distributed) ---------------------------
+@dataclass
+class RankStep:
+    """Checksums of one optimizer step on one rank: the parameters right after `step()` (sum and
+    sum of squares, measured then), the gradients the step used (sum of squares: the step's own
+    gradient norms, squared). Lists follow the optimizer's param groups in order
+    (`OptimizerRecord.param_groups`); a gradient is None when `.grad` was None. Equal on every
+    rank when the gradients are all-reduced (DDP): the reduced gradient is the same bytes
+    everywhere, and so are the weights it updates."""
+
+    index: int  # the step's index in Run.steps of its rank; -1: before the first step
+    optimizer: int
+    param_sum: list[float]
+    param_square_sum: list[float]
+    grad_square_sum: list[float | None]
+    grad_sync: bool | None = None  # DDP's require_backward_grad_sync at the step (False in no_sync())
+
+
+@dataclass
+class DDPModule:
+    """A DistributedDataParallel wrapper that ran, with the settings that decide what it syncs."""
+
+    name: str
+    params: list[str]  # the wrapped module's parameters, as the run names them
+    find_unused_parameters: bool
+    static_graph: bool = False
+
+
+@dataclass
+class LoaderInfo:
+    """A DataLoader of the script and how it picks the examples of this rank."""
+
+    name: str
+    sampler: str  # type name of its sampler (DistributedSampler, RandomSampler, ...)
+    dataset_size: int | None
+    batches: int | None  # len(loader): batches per epoch on this rank
+    batch_size: int | None
+    num_replicas: int | None = None  # a DistributedSampler's split
+    sampler_rank: int | None = None
+    line: int | None = None  # the script line that made it, when found
+
+
+@dataclass
+class StuckNote:
+    """Where a rank was when it could not be stopped: inside a call that does not return to
+    Python (a collective waiting for a rank that is gone, most often)."""
+
+    line: int | None
+    frames: list[str]  # "train.py:24 in main: loss.backward()", outermost first
+    steps: int  # optimizer steps it had taken
+    waited_s: float
+    reason: str  # what it was asked to stop for
+
+
+@dataclass
+class RankRecord:
+    """One rank's side of a torchrun job: what the cross-rank rules compare."""
+
+    rank: int
+    world_size: int
+    local_rank: int = 0
+    host: str = ""
+    pid: int = 0
+    backend: str = ""  # the process group's backend ("gloo", "nccl"); "" when none was set up
+    device: str = ""  # where its parameters live
+    reported: bool = True  # False: no record came from this rank (see `note`)
+    stopped_by: StopReason | None = None
+    error: ErrorInfo | None = None
+    ended_at: float = 0.0  # wall-clock time its run ended, to order the ranks' endings
+    stop_line: int | None = None  # the script line it was at when its run ended
+    steps_taken: int = 0
+    step_lines: list[int | None] = field(default_factory=list)  # line of each optimizer step call
+    losses: list[float | None] = field(default_factory=list)  # per step, as in Run.steps
+    batch_fingerprints: list[list[float] | None] = field(default_factory=list)  # per step
+    initial: RankStep | None = None  # parameters before the first step (grads: none yet)
+    checksums: list[RankStep] = field(default_factory=list)
+    ddp: list[DDPModule] = field(default_factory=list)
+    loaders: list[LoaderInfo] = field(default_factory=list)
+    batchnorm: list[ModuleCall] = field(default_factory=list)  # BatchNorm calls while training
+    # how the model is split across ranks, when it is: "FullyShardedDataParallel" (each rank holds
+    # a shard of the weights), "DTensor" (tensor parallel: ranks hold different parts and see the
+    # same batch); the ranks' weights then differ by design
+    sharded: list[str] = field(default_factory=list)
+    stuck: StuckNote | None = None
+    diagnoses: list[str] = field(default_factory=list)  # codes this rank found on its own
+    note: str = ""  # what happened to a rank that sent no record

@@ -198,3 +198,13 @@ CLASS_LEVELS_MIN = Threshold(
 SAME_BATCH_MIN_STEPS = Threshold(
     3, "nbgrad: two equal batches in a row can be a loop that repeats on purpose; three and more, "
     "at every step, are the loop's way of fetching data")
+# -- across the ranks of a torchrun job (rules/ranks.py) --------------------------------------------
+RANK_CHECKSUM_TOLERANCE = Threshold(
+    1e-6, "relative difference of two ranks' parameter or gradient checksums (sum, sum of squares) "
+    "above which they differ: DDP's all-reduce hands every rank the same bytes, so wrapped models "
+    "agree exactly; float32 sums of equal tensors agree to their rounding (~1e-7), while one SGD "
+    "step on other data moves them by orders of magnitude more")
+BATCHNORM_RANK_BATCH = Threshold(
+    16, "examples per rank below which BatchNorm's per-rank statistics are noisy: Wu & He, Group "
+    "Normalization (2018), fig. 1: ImageNet error grows as the batch per GPU falls below 16 and "
+    "sharply at 8 and below; SyncBatchNorm computes them over every rank's batch")

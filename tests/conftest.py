@@ -46,7 +46,8 @@ def _torch_globals() -> dict[str, object]:
 @pytest.fixture(autouse=True)
 def no_trace_left():
     """Every test: torch's global hooks and patched functions, the trace and profile functions
-    are as before once it ends, and no thread of nbgrad's is left."""
+    are as before once it ends, no thread of nbgrad's is left, and the process-wide modes a
+    cell's `with` blocks set (grad mode, autocast, anomaly detection) are back to their defaults."""
     import sys
     import threading
 
@@ -59,6 +60,8 @@ def no_trace_left():
     assert active_session() is None
     assert (sys.gettrace(), sys.getprofile()) == (trace, profile)
     assert [t.name for t in threading.enumerate() if t.name.startswith("nbgrad")] == []
+    assert torch.is_grad_enabled() and not torch.is_inference_mode_enabled()
+    assert not torch.is_autocast_enabled("cpu") and not torch.is_anomaly_enabled()
 
 
 @pytest.fixture
@@ -87,6 +90,7 @@ SLOW_MODULES = {
     "test_every_run_ends": "waits on real timeouts and signals",
     "test_adversarial": "generates hundreds of models and loops (hypothesis)",
     "test_cli": "runs nbgrad's command line in subprocesses",
+    "test_distributed": "starts torchrun jobs of several Python processes",
 }
 # Single tests of the slow lane, by name: they compile models or start a Python of their own.
 SLOW_TESTS = {
@@ -95,6 +99,7 @@ SLOW_TESTS = {
     "test_a_compiled_model_trains_under_the_probe": "torch.compile",
     "test_terminal_ipython_prints_the_text_report": "starts a terminal IPython",
     "test_figures_leave_pyplot_and_rcparams_alone": "starts a fresh Python",
+    "test_a_rank_that_cannot_be_stopped_leaves_a_stuck_note": "waits 12 s in a blocking call",
 }
 
 

@@ -235,9 +235,11 @@ def test_random_models_and_loops_under_the_check(s: Setup):
     if s.keep:
         assert report.run.restore.mode == "kept"
     elif lazy:  # a lazy module has no values to copy yet: not restored, and the report says so
-        assert report.run.restore.failed[:2] == [
-            "model: ValueError: it has lazy parameters that are not initialized yet",
-            "opt: ValueError: it has lazy parameters that are not initialized yet"]
+        # only what the cell names is copied before it runs; an optimizer it never names nor
+        # steps is left alone (listed as not copied), so it cannot fail to be copied
+        expected = [f"{name}: ValueError: it has lazy parameters that are not initialized yet"
+                    for name in ("model", "opt") if name in LOOPS[s.loop]]
+        assert report.run.restore.failed[:len(expected)] == expected
     else:
         assert report.run.restore.mode == "restored" and report.run.restore.failed == []
         assert same(before, pictures(ns, names)) == []

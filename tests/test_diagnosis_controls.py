@@ -109,10 +109,9 @@ print(report.run.stopped_by, torch.is_grad_enabled(), sys.exc_info()[0] is None)
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="nbgrad's stop skips the __exit__ of the cell's `with` block "
-                   "(d2l's Trainer runs backward and step inside torch.no_grad()): grad mode stays off "
-                   "and sys.exc_info() still holds StopRun, the context of the user's next exception")
 def test_a_stop_inside_a_with_block_leaves_the_process_as_it_was():
+    """d2l's Trainer runs backward and step inside torch.no_grad(): after the stop, grad mode is
+    back on and no StopRun is left in sys.exc_info() as the context of the next exception."""
     done = subprocess.run([sys.executable, "-c", STOP_INSIDE_WITH], capture_output=True, text=True,
                           timeout=120, env=dict(os.environ, OMP_NUM_THREADS="1"))
     assert done.returncode == 0, done.stderr

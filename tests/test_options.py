@@ -38,7 +38,8 @@ def test_cli_help_lists_every_cli_option_and_not_keep(capsys):
 
 def test_api_defaults_are_the_declared_ones():
     parameters = inspect.signature(nbgrad.gradcheck).parameters
-    assert {o.name: parameters[o.name].default for o in options.on("api")} == options.DEFAULTS
+    assert {o.name: parameters[o.name].default for o in options.on("api")} == \
+        {o.name: options.DEFAULTS[o.name] for o in options.on("api")}
 
 
 def test_a_new_option_is_one_declaration(monkeypatch, capsys):
@@ -47,7 +48,8 @@ def test_a_new_option_is_one_declaration(monkeypatch, capsys):
                           must="a whole number from 0 to 3", fix="pass 0 for no questions.",
                           accepts=lambda v: isinstance(v, int) and 0 <= v <= 3)
     monkeypatch.setattr(options, "OPTIONS", (*options.OPTIONS, quiz))
-    assert options.summary("cli") == "--steps N, --timeout SECONDS, --activations, --quiz-level LEVEL"
+    assert options.summary("cli") == ("--steps N, --timeout SECONDS, --activations, "
+                                      "--nproc-per-node N, --quiz-level LEVEL")
     with pytest.raises(SystemExit):
         build_parser().parse_args(["check", "--help"])
     assert "--quiz-level LEVEL How many questions to ask before the report (default: 1)." in \

@@ -104,8 +104,11 @@ def test_every_rule_has_a_broken_loop_of_its_own():
 
     untested = {"NBG304", "NBG305", "NBG406", "NBG502", "NBG702", "NBG902", "NBG905"}
     covered = {b.code for b in zoo.BROKEN.values()}
+    # codes across the ranks of a torchrun job need several processes: tests/test_distributed.py
+    # runs each on a real job, tests/test_ranks.py on hand-made records
+    ranks = {code for code in CATALOGUE if code.startswith("NBG95")}
     # notes and codes the zoo cannot reach on a CPU in a few steps are tested on hand-made records
-    assert set(CATALOGUE) - covered <= untested | {"NBG304", "NBG702", "NBG905", "NBG406"}
+    assert set(CATALOGUE) - covered - ranks <= untested | {"NBG304", "NBG702", "NBG905", "NBG406"}
 
 
 def test_each_broken_loop_is_a_correct_loop_with_one_change():

@@ -9,11 +9,17 @@ optional `every_step` setting adds activation statistics of activation modules o
 
 All values stay on the device as small vectors; `probe_records.build` turns them into records after
 the cell stopped.
+
+The windows watch the thread that runs the check. torch's function-mode stack is per thread, and a
+mode pushed on another thread's stack could only be popped by that thread, so the mode is pushed and
+popped in the check's thread only: a thread the cell starts is recorded (its steps, its modules)
+but not watched in detail, and never keeps nbgrad's mode.
 """
 
 from __future__ import annotations
 
 import functools
+import threading
 import weakref
 from collections.abc import Callable
 from typing import Any
@@ -72,6 +78,7 @@ class Probe:
         self.types: dict[int, str] = {}  # module id -> class name
         self.modules: dict[int, nn.Module] = {}  # every module that started a forward in a window
         self._mode: ProbeMode | None = None
+        self._thread = threading.get_ident()  # the check's thread: the only one whose stack has the mode
         self._pre_hook: Any = None
         self.grad_hooks: list[Any] = []  # on predictions: removed at the end of the run
         self._last_opened = False
@@ -98,17 +105,22 @@ class Probe:
         self.window = Window(self.step)
         self.windows.append(self.step)
         self._pre_hook = register_module_forward_pre_hook(self._before_forward)
-        self._mode = ProbeMode(self)
-        push_bottom(self._mode)
+        if self._mode is None and self._own_thread():
+            self._mode = ProbeMode(self)
+            push_bottom(self._mode)
 
     def close_window(self) -> None:
+        """End the window; the mode (idle once no window is open) leaves in the check's thread."""
         self.window = None
         if self._pre_hook is not None:
             self._pre_hook.remove()
             self._pre_hook = None
-        if self._mode is not None:
+        if self._mode is not None and self._own_thread():
             remove_mode(self._mode)
             self._mode = None
+
+    def _own_thread(self) -> bool:
+        return threading.get_ident() == self._thread
 
     def close(self) -> None:
         """End of the run: every hook, mode and tensor hook of the probe removed."""
@@ -132,7 +144,7 @@ class Probe:
 
     # -- module hooks -------------------------------------------------------------------------------
     def _before_forward(self, module: nn.Module, args: Any) -> None:
-        if not torch.compiler.is_compiling():
+        if not torch.compiler.is_compiling() and self._own_thread():
             self.safely(self._enter_module, module, args)
 
     def _enter_module(self, module: nn.Module, args: Any) -> None:
@@ -167,7 +179,7 @@ class Probe:
     def on_forward(self, module: nn.Module, args: Any, output: Any) -> None:
         """The spine's forward hook, passed on while a window is open (or on every step)."""
         window = self.window
-        if window is None:
+        if window is None or not self._own_thread():
             self._every_step(module, output)
             return
         if window.stack and window.stack[-1] is module:

@@ -6,8 +6,16 @@ which every `Tensor.backward()` goes), the `zero_grad` methods of `Optimizer` an
 `clip_grad_norm_` (whose result is the norm before clipping), and for mixed precision
 `GradScaler.scale` and `GradScaler.step` (capture/amp.py), whose skipped steps no optimizer hook sees.
 
+The hooks are global, but a run is the checked code only: calls from threads that were already
+running when the run started (a training thread of an earlier cell, a data thread) pass through
+untouched, neither recorded nor stopped. Threads the checked code starts are part of the run: their
+steps are recorded, and when the checked code is over they are stopped too (and briefly waited for).
+
 Every run ends: after `steps` steps the hooks raise StopRun, a StopGuard makes it stick in loops that
-swallow it, and a watchdog thread raises it asynchronously when no step came for `timeout_s`. A bug in
+swallow it, and a watchdog thread stops a run that made no step for `timeout_s`: first through the
+next hook call, then, if none comes, by interrupting the checked code where it is (a signal in the
+main thread, which also ends a blocking call; an asynchronous exception in another thread). A run
+still going a whole timeout after its stop gets the stop even inside its clean-up code. A bug in
 nbgrad's own hooks makes the whole session inert at once (no recording, no stop, no timeout), so the
 cell runs on as it would without nbgrad.
 """
@@ -17,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import functools
+import sys
 import threading
 import time
 import warnings
@@ -33,8 +42,9 @@ from torch.optim.optimizer import (
 )
 
 from nbgrad.capture import amp, patching
+from nbgrad.capture.interrupts import Interrupts
 from nbgrad.capture.recorder import Recorder, StopRun
-from nbgrad.capture.stop_guard import StopGuard
+from nbgrad.capture.stop_guard import StopGuard, is_user_file
 
 __all__ = ["CaptureSession", "StopRun", "active_session"]
 
@@ -50,19 +60,26 @@ def active_session() -> CaptureSession | None:
 class CaptureSession:
     """Context manager: hooks in on enter, hooks out on exit, whatever happened in between."""
 
-    def __init__(self, recorder: Recorder, timeout_s: float | None = None) -> None:
+    def __init__(self, recorder: Recorder, timeout_s: float | None = None,
+                 interrupts: Interrupts | None = None) -> None:
         self.recorder = recorder
         self.timeout_s = timeout_s
         self.timed_out = False
+        self.interrupts = interrupts or Interrupts()
         self._async_sent = False
         self.internal_error: BaseException | None = None
         self._undo: list[Callable[[], None]] = []
         self._thread_id = threading.get_ident()
+        self._foreign: dict[int, threading.Thread] = {}  # threads running before the run: not ours
+        self._backward_depth = threading.local()
+        self._workers: set[threading.Thread] = set()  # threads the run started that train
+        self._code_over = False
         self._watchdog: threading.Thread | None = None
         self._done = threading.Event()
         self._lock = threading.Lock()
         self._running = False
-        self.guard = StopGuard(recorder.filename, lambda: StopRun(recorder), self._stopping)
+        self.guard = StopGuard(recorder.filename, lambda: StopRun(recorder), self._stopping,
+                               (StopRun,))
         self.timeout_stop = _timeout_stop_class(recorder, self._arm_guard)
 
     def _stopping(self) -> bool:
@@ -89,6 +106,8 @@ class CaptureSession:
 
     def _install(self) -> None:
         rec = self.recorder
+        self._foreign = {t.ident: t for t in threading.enumerate()
+                         if t.ident is not None and t.ident != self._thread_id}
         self._handles = [
             register_optimizer_step_pre_hook(self._guard(rec.on_step_pre)),
             register_optimizer_step_post_hook(self._guard(rec.on_step_post)),
@@ -102,6 +121,8 @@ class CaptureSession:
         self._patch(torch.amp.GradScaler, "step", amp.wrap_step(rec, self._guard))
         self._patch(torch.nn.utils, "clip_grad_norm_", self._wrap_clip)
         self._patch(clip_grad, "clip_grad_norm_", self._wrap_clip)
+        self._patch(threading, "excepthook", self._wrap_excepthook)
+        self._patch(sys, "unraisablehook", self._wrap_unraisablehook)
         self._quiet_compile_warning()
         rec.probe.open_window()  # the first iteration is watched in detail
         self._undo.append(rec.probe.close)
@@ -149,6 +170,12 @@ class CaptureSession:
         def guarded(*args: Any, **kwargs: Any) -> Any:
             if self.internal_error is not None:
                 return None
+            if threading.get_ident() != self._thread_id:
+                if self._other_thread():
+                    return None
+                self._workers.add(threading.current_thread())
+                if self._code_over:
+                    raise StopRun(self.recorder)
             try:
                 hook(*args, **kwargs)
             except StopRun:
@@ -160,22 +187,41 @@ class CaptureSession:
 
         return guarded
 
+    def stop_workers(self, wait_s: float) -> None:
+        """The checked code is over: threads it started and left running (those that called a
+        hook or run the user's code) get StopRun at their next hook call, and are waited for (at
+        most `wait_s`), so that none takes a step after the state is restored."""
+        self._code_over = True
+        me = threading.current_thread()
+        started = [t for t in threading.enumerate()
+                   if t is not me and self._foreign.get(t.ident or 0) is not t  # type: ignore[arg-type]
+                   and (t in self._workers or _runs_user_code(t))]
+        deadline = time.monotonic() + wait_s
+        for thread in started:
+            _join(thread, deadline)
+
+    def _other_thread(self) -> bool:
+        """Whether the caller is a thread that was running before the run (not one of the run's:
+        a thread the run starts may get the id of one that ended meanwhile)."""
+        started = self._foreign.get(threading.get_ident())
+        return started is not None and threading.current_thread() is started
+
     def _wrap_backward(self, original: Callable[..., Any]) -> Callable[..., Any]:
         before = self._guard(self.recorder.before_backward)
         after = self._guard(self.recorder.after_backward)
-
-        depth = [0]
+        local = self._backward_depth
 
         @functools.wraps(original)
         def backward(tensors: Any, *args: Any, **kwargs: Any) -> Any:
-            if depth[0]:  # a backward inside a backward (reentrant checkpointing) is part of it
+            # a backward inside a backward (reentrant checkpointing) is part of it
+            if getattr(local, "depth", 0) or self._other_thread():
                 return original(tensors, *args, **kwargs)
             before(tensors)
-            depth[0] += 1
+            local.depth = 1
             try:
                 return original(tensors, *args, **kwargs)
             finally:
-                depth[0] -= 1
+                local.depth = 0
                 after()
 
         return backward
@@ -201,6 +247,33 @@ class CaptureSession:
 
         return clip_grad_norm_
 
+    def _wrap_excepthook(self, original: Callable[[Any], Any]) -> Callable[[Any], Any]:
+        """The stop ends a thread the run started as it ends the run: quietly, not as an error
+        printed under "Exception in thread"."""
+
+        @functools.wraps(original)
+        def excepthook(args: Any) -> Any:
+            stop = args.exc_value
+            if isinstance(stop, StopRun) and stop.args and stop.args[0] is self.recorder:
+                return None
+            return original(args)
+
+        return excepthook
+
+    def _wrap_unraisablehook(self, original: Callable[[Any], Any]) -> Callable[[Any], Any]:
+        """The timeout's stop can land in a weakref callback or a `__del__`, where Python prints
+        the exception and drops it: not an error of the user's, and it is sent again."""
+
+        @functools.wraps(original)
+        def unraisablehook(unraisable: Any) -> Any:
+            stop = unraisable.exc_value
+            if isinstance(stop, StopRun) and stop.args and stop.args[0] is self.recorder:
+                self.interrupts.stop_lost()
+                return None
+            return original(unraisable)
+
+        return unraisablehook
+
     def _fail(self, error: Exception) -> None:
         """nbgrad's own bug: stop recording and never stop the cell (no StopRun, no timeout)."""
         with self._lock:
@@ -211,35 +284,52 @@ class CaptureSession:
 
     # -- timeout ------------------------------------------------------------------------
     def _start_watchdog(self) -> None:
+        timeout = self.timeout_s
+        assert timeout is not None
+
         def watch() -> None:
-            while not self._done.wait(min(0.1, self.timeout_s / 4)):  # type: ignore[operator]
-                idle = time.monotonic() - self.recorder.last_progress
-                if idle > self.timeout_s:  # type: ignore[operator]
-                    self._request_stop()
-                    # the next hook call (a forward, a backward) stops the loop between two of
-                    # nbgrad's own calls; a loop that calls none is interrupted where it is
-                    if not self._done.wait(TIMEOUT_GRACE_S):
-                        self._interrupt_main()
+            while not self._done.wait(min(0.1, timeout / 4)):
+                if time.monotonic() - self.recorder.last_progress > timeout:
+                    break
+            else:
+                return
+            if not self._request_stop():  # stopped before, and still running a timeout later
+                self.guard.force = self._running
+            # the next hook call (a forward, a backward) stops the loop between two of nbgrad's
+            # own calls; a loop that calls none is interrupted where it is
+            while not self._done.wait(TIMEOUT_GRACE_S):
+                if not self._interrupt():
                     return
 
         self._watchdog = threading.Thread(target=watch, name="nbgrad-timeout", daemon=True)
         self._watchdog.start()
 
-    def _request_stop(self) -> None:
+    def _request_stop(self) -> bool:
+        """Stop at the next hook call; False when the run was stopped before (by its steps)."""
         with self._lock:
-            if self._running:
-                self.timed_out = True
-                self.recorder.stop_requested = True
+            if not self._running or self.recorder.stop_requested:
+                return False
+            self.timed_out = True
+            self.recorder.stop_requested = True
+            return True
 
-    def _interrupt_main(self) -> None:
-        """Raise StopRun in the thread that runs the cell (at its next Python instruction)."""
+    def _interrupt(self) -> bool:
+        """Raise StopRun in the checked code where it is; True when it may be sent again.
+
+        In the main thread a signal does it (declined in nbgrad's own code, hence sent again);
+        elsewhere an asynchronous exception, once (it lands wherever the thread is).
+        """
+        blocked = self.interrupts.blocked_at()
         with self._lock:
             if not self._running:
-                return
-            self._async_sent = True
-            ctypes.pythonapi.PyThreadState_SetAsyncExc(
-                ctypes.c_ulong(self._thread_id), ctypes.py_object(self.timeout_stop)
-            )
+                return False
+            if self.interrupts.send_stop(self.timeout_stop, self.guard, blocked):
+                return True
+            if not self._async_sent:
+                self._async_sent = True
+                ctypes.pythonapi.PyThreadState_SetAsyncExc(
+                    ctypes.c_ulong(self._thread_id), ctypes.py_object(self.timeout_stop))
+            return False
 
     def cancel_pending_stop(self) -> None:
         """Drop an asynchronous StopRun that was sent but not yet delivered; none is sent after.
@@ -253,6 +343,27 @@ class CaptureSession:
         if sent:
             _drain_async(self._thread_id)
         self.guard.disarm()
+
+
+def _join(thread: threading.Thread, deadline: float) -> None:
+    """Wait for `thread` until `deadline`, also when it was started but does not run yet."""
+    while True:
+        try:
+            thread.join(max(0.0, deadline - time.monotonic()))
+            return
+        except RuntimeError:  # "cannot join thread before it is started"
+            if time.monotonic() >= deadline:
+                return
+            time.sleep(0.001)
+
+
+def _runs_user_code(thread: threading.Thread) -> bool:
+    """Whether a thread runs a function of the user's (a library's own threads, such as a
+    progress bar's monitor, are not waited for)."""
+    run = type(thread).run
+    target = getattr(thread, "_target", None) if run is threading.Thread.run else run
+    code = getattr(target, "__code__", None)
+    return code is not None and is_user_file(code.co_filename)
 
 
 class _Drained(BaseException):

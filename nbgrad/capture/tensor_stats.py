@@ -186,6 +186,10 @@ def fingerprint(value: torch.Tensor) -> torch.Tensor:
     that is a reordering of another; weighting each value by where it sits (sample and feature,
     with irregular weights) tells those apart, in one matrix-vector product over the batch.
     """
+    if value.layout != torch.strided:  # sparse (graph features): its stored values, unweighted
+        x = value.detach()
+        stored = (x._values() if x.layout == torch.sparse_coo else x.values()).reshape(-1).float()
+        return torch.stack([stored.sum(), stored.square().sum(), stored.sum()])
     flat = value.detach().reshape(-1).to(torch.float32)
     rows = value.shape[0] if value.dim() and value.shape[0] else 1
     grid = flat.reshape(rows, -1)

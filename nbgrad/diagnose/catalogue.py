@@ -46,6 +46,7 @@ FAMILIES = [
     Family("NBG86", "how batches are formed: pairing, repetition, order, axes"),
     Family("NBG87", "the layout a sequence model reads"),
     Family("NBG9", "the exceptions students hit most, explained beside the traceback"),
+    Family("NBG95", "across the ranks of a torchrun job: what one process cannot see"),
 ]
 
 _CODES = [
@@ -159,6 +160,16 @@ _CODES = [
          "backward() was called on a Python number, not on a tensor"),
     Code("NBG910", "backward-non-scalar", ("error",),
          "backward() was called on a tensor with several values instead of one loss number"),
+    Code("NBG951", "ranks-parameters-differ", ("error",),
+         "the ranks' weights differ after a step (model not wrapped in DDP, no_sync() left on)"),
+    Code("NBG952", "ranks-same-batches", ("warning",),
+         "every rank trains on the same batches (no DistributedSampler)"),
+    Code("NBG953", "ranks-uneven-steps", ("error",),
+         "ranks take different numbers of steps, raise, or wait for each other (the hang)"),
+    Code("NBG954", "ddp-unused-parameters", ("error", "info"),
+         "parameters that get no gradient under DistributedDataParallel"),
+    Code("NBG955", "batchnorm-small-rank-batch", ("info",),
+         "BatchNorm over a few examples per rank without SyncBatchNorm"),
 ]
 
 CATALOGUE: dict[str, Code] = {c.code: c for c in _CODES}

@@ -26,6 +26,7 @@ STOP_WORDS = {
     "error": "the cell raised an exception",
     "interrupt": "interrupted (KeyboardInterrupt)",
     "skipped": "stopped: the GradScaler kept skipping every optimizer step",
+    "rank": "stopped: another rank of the job ended first",
 }
 ANALYSIS_FAILED_HELP = (
     "This is a bug in nbgrad, not in your cell; the 'state' line says what happened to your "

@@ -10,7 +10,7 @@ from __future__ import annotations
 from html import escape
 from typing import TYPE_CHECKING
 
-from nbgrad.render import columns, views
+from nbgrad.render import columns, ranks, views
 from nbgrad.render.activations import activation_rows
 from nbgrad.render.moves import param_moves
 from nbgrad.render.style import severity_css
@@ -99,8 +99,10 @@ def render(report: Report, figures: str = "") -> str:
     run, outcome = report.run, report.outcome
     parts = [STYLE, '<div class="nbgrad-report">',
              f'<div class="nbgrad-verdict">nbgrad: {escape(outcome.verdict)}</div>',
-             "<div>" + "<br>".join(escape(x) for x in outcome.summary) + "</div>"]
+             "<div>" + "<br>".join(escape(x) for x in [*outcome.summary, *ranks.rank_lines(run)])
+             + "</div>"]
     parts += [diagnosis(d, report) for d in report.diagnoses]
+    parts.append(table(ranks.rank_table(run)))
     parts.append(figures)
     parts.append(table(views.skipped_table(run)))
     if outcome.updates:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from nbgrad.render import columns, views
+from nbgrad.render import columns, ranks, views
 from nbgrad.render.activations import activation_rows
 from nbgrad.render.style import SEVERITY_LABEL
 from nbgrad.render.views import Table
@@ -42,9 +42,12 @@ def diagnosis_lines(report: Report) -> list[str]:
 
 def render(report: Report) -> str:
     run, outcome = report.run, report.outcome
-    out = [f"nbgrad: {outcome.verdict}", "", *outcome.summary]
+    out = [f"nbgrad: {outcome.verdict}", "", *outcome.summary, *ranks.rank_lines(run)]
     if report.diagnoses:
         out += ["", *diagnosis_lines(report)]
+    differ = _table(ranks.rank_table(run))
+    if differ:
+        out += ["", *differ]
     skipped = _table(views.skipped_table(run))
     if skipped:
         out += ["", *skipped]

@@ -26,6 +26,7 @@ from nbgrad.diagnose.rules import (
     loss_trend,
     membership,
     nonfinite,
+    ranks,
     sequences,
     step_size,
     symmetry,
@@ -54,4 +55,6 @@ RULES: list[Rule] = [
     data_scale.target_scale,
     # what the watched iterations show about the data and the loss's axes
     *loss_axes.RULES, *batches.RULES, *sequences.RULES, *class_labels.RULES,
+    # across the ranks of a torchrun job (only when the run holds several ranks)
+    *ranks.RULES,
 ]
