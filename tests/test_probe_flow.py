@@ -4,6 +4,8 @@ axes, recurrent layouts and the label statistics, each checked against plain tor
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -129,6 +131,13 @@ def test_label_statistics_equal_plain_torch():
     assert same[0] == pytest.approx(same[1], rel=1e-6) == pytest.approx(same[2], rel=1e-6)
 
 
+def test_integer_levels_count_whole_number_targets_and_nothing_else():
+    assert label_stats.integer_levels(torch.tensor([0.0, 2.0, 1.0, 2.0])).item() == 3
+    assert label_stats.integer_levels(torch.tensor([0, 1, 1, 4])).item() == 3  # integer dtype too
+    for other in ([0.0, 0.5, 2.0], [0.0, -1.0, 2.0], [0.0, 40.0], [0.0, float("nan"), 1.0]):
+        assert math.isnan(label_stats.integer_levels(torch.tensor(other)).item()), other
+
+
 def test_padding_statistics_of_padded_rows():
     rows = torch.tensor([[5, 3, 0, 0], [2, 0, 0, 0], [7, 7, 7, 0], [4, 4, 4, 4]])
     *_, value, share, suffix = label_stats.measure("cross_entropy", torch.randn(4, 8, 4), rows,
@@ -143,3 +152,6 @@ def test_fingerprints_tell_one_hot_batches_and_reorderings_apart():
     assert first[:2].tolist() == tensor_stats.fingerprint(other)[:2].tolist()  # the plain sums agree
     assert first[2] != tensor_stats.fingerprint(other)[2]
     assert torch.equal(first, tensor_stats.fingerprint(one_hot.clone()))
+    # a sparse batch (graph features) has no reshape: its stored values' sums are taken
+    sparse = tensor_stats.fingerprint(one_hot.to_sparse())
+    assert sparse.tolist() == [4.0, 4.0, 4.0]

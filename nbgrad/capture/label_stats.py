@@ -87,5 +87,5 @@ def integer_levels(target: torch.Tensor) -> torch.Tensor:
         return torch.full((), math.nan, device=target.device)
     integer = ((x == x.round()) & (x >= 0) & (x <= MAX_LEVEL)).all()
     bins = torch.zeros(MAX_LEVEL + 1, device=x.device).scatter_add_(
-        0, x.clamp(0, MAX_LEVEL).long(), torch.ones_like(x))
+        0, x.nan_to_num(0.0).clamp(0, MAX_LEVEL).long(), torch.ones_like(x))  # NaN: no bin
     return torch.where(integer, (bins > 0).float().sum(), torch.full((), math.nan, device=x.device))
