@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import types
 import typing
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 SCHEMA_VERSION = 1
+# where ActivationRecord.slope_shares cuts the slope (as a share of the function's largest slope):
+# eight intervals per decade from 1e-6 to 1
+SLOPE_EDGES = [10 ** (-6 + k / 8) for k in range(49)]
 
 # "rank": another rank of a torchrun job ended first (it raised, timed out or was interrupted)
 StopReason = Literal["steps", "finished", "timeout", "error", "interrupt", "skipped", "rank"]
@@ -231,6 +235,7 @@ class Run:
     # one entry per process of a torchrun job (nbgrad/distributed): the run's own rank, and after
     # the merge every rank; empty for a run in one process
     ranks: list[RankRecord] = field(default_factory=list)  # defined below
+    not_measured: list[str] = field(default_factory=list)  # what the run left out, and why
 
     @property
     def backward_calls(self) -> int:
@@ -342,6 +347,23 @@ class ActivationRecord:
     dead_units: int | None = None
     nonfinite: int = 0  # 1 when any value was NaN/Inf
     feeds_loss: bool = False
+    # sigmoid/tanh: share of the values whose slope (as a share of the largest) is below
+    # SLOPE_EDGES[0], then in each interval between two edges; None for relu
+    slope_shares: list[float] | None = None
+
+    def saturated_share(self, slope: float) -> float | None:
+        """Share of the values whose slope is below `slope` times the function's largest slope,
+        read off `slope_shares` (log-linear within the interval that holds `slope`)."""
+        shares = self.slope_shares
+        if not shares or slope <= 0:
+            return None
+        total = shares[0]
+        for share, low, high in zip(shares[1:], SLOPE_EDGES, SLOPE_EDGES[1:]):
+            if slope >= high:
+                total += share
+            elif slope > low:
+                total += share * math.log(slope / low) / math.log(high / low)
+        return total
 
     @property
     def dead_fraction(self) -> float | None:

@@ -65,7 +65,10 @@ def test_numbers_equal_plain_autograd(check):
             assert got.param_norm == pytest.approx(w["param"], rel=1e-5)
             assert got.update_norm == pytest.approx(w["update"], rel=1e-4, abs=1e-7)
             assert got.update_to_param_ratio == pytest.approx(w["update"] / w["param"], rel=1e-4)
-            assert got.grad_zero_fraction == pytest.approx(w["zero"], abs=1e-6)
+            if step.index in report.run.forward.windows:  # counted in the probe's windows only
+                assert got.grad_zero_fraction == pytest.approx(w["zero"], abs=1e-6)
+            else:
+                assert got.grad_zero_fraction is None
         assert step.losses == [pytest.approx(w["loss"], rel=1e-6)]
         assert step.backward_calls == 1
         layer = step.layers["0"]

@@ -221,20 +221,21 @@ def test_what_cannot_be_restored_is_said_and_the_rest_is_restored(check, monkeyp
 
 def test_a_snapshot_that_would_not_fit_in_memory_is_refused_before_anything_runs(
         check, monkeypatch):
-    monkeypatch.setattr(snapshot, "available_bytes", lambda: 2_000_000_000)
+    from nbgrad.capture import budget
+
     ns: dict = {}
     exec("import torch\nfrom torch import nn\nmodel = nn.Linear(1000, 1000)\n"
          "opt = torch.optim.Adam(model.parameters())\n"
          "model(torch.ones(1, 1000)).sum().backward(); opt.step()", ns)  # ~16 MB of state
-    monkeypatch.setattr(snapshot, "available_bytes", lambda: 10_000_000)
+    monkeypatch.setattr(budget, "host_room", lambda: budget.Room(10_000_000, "MemAvailable"))
     previous = nbgrad.last_report()
     with pytest.raises(Exception) as info:  # what the cell names is copied up front
         check("ran = (model, opt)", namespace=ns, steps=2)
     assert type(info.value).__name__ in ("NbgradUsageError", "UsageError")
     assert str(info.value) == (
-        "restoring your objects after the check needs a 16 MB copy in host memory, and only "
-        "10 MB are free.\nTo fix it: free memory (del what you no longer need), or keep the "
-        "changes the recorded steps make with --keep (keep=True in Python).\n"
+        "restoring your objects after the check needs a 16 MB copy in host memory; only "
+        "10 MB are free under MemAvailable.\nTo fix it: free memory (del what you no longer "
+        "need), or keep the changes the recorded steps make with --keep (keep=True in Python).\n"
         "Example: %%gradcheck --keep")
     assert "ran" not in ns and nbgrad.last_report() is previous
     assert check("ran = (model, opt)", namespace=ns, steps=2,

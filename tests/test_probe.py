@@ -11,6 +11,7 @@ from torch.overrides import TorchFunctionMode
 
 import nbgrad
 from nbgrad.capture import forward_stats
+from nbgrad.records import SLOPE_EDGES
 from nbgrad.thresholds import SATURATION_SLOPE
 
 CELL = """
@@ -51,6 +52,19 @@ def line_of(text: str) -> int:
     return next(i for i, line in enumerate(CELL.splitlines(), 1) if text in line)
 
 
+def slope_shares(relative: torch.Tensor) -> list[float]:
+    """By hand: share of values whose slope (over the largest) is below SLOPE_EDGES[0], then in
+    each interval between edges (a slope of exactly 1 belongs to the last)."""
+    r = relative.double().reshape(-1)
+    index = torch.bucketize(r, torch.tensor(SLOPE_EDGES, dtype=torch.float64), right=True)
+    counts = torch.bincount(index.clamp(max=len(SLOPE_EDGES) - 1), minlength=len(SLOPE_EDGES))
+    return (counts.double() / r.numel()).tolist()
+
+
+def share_below(relative: torch.Tensor, level: float) -> float:
+    return (relative.double() < level).double().mean().item()
+
+
 def by_hand(steps: int) -> list[dict]:
     """The same loop without nbgrad; per step, the statistics computed in plain torch."""
     ns: dict = {"torch": torch, "nn": nn, "F": F}
@@ -72,6 +86,7 @@ def by_hand(steps: int) -> list[dict]:
             "sigmoid": (float((sig_slope < SATURATION_SLOPE * 0.25).float().mean()),
                         float(sig_slope.mean())),
             "tanh": (float((tanh_slope < SATURATION_SLOPE).float().mean()), float(tanh_slope.mean())),
+            "relative": {"sigmoid": sig_slope / 0.25, "tanh": tanh_slope},
             "relu": (float((r3 == 0).float().mean()), int(((r3 > 0).sum(0) == 0).sum())),
             "distance": float((y - pred).pow(2).mean().sqrt()), "pred": (float(pred.min()),
                                                                          float(pred.max())),
@@ -92,13 +107,27 @@ def test_activation_loss_and_symmetry_records_equal_plain_torch():
     assert set(acts) == {(k, s) for k in ("sigmoid", "tanh", "relu") for s in (0, STEPS - 1)}
     for step in (0, STEPS - 1):
         sig, tanh, relu = acts["sigmoid", step], acts["tanh", step], acts["relu", step]
+        for act in (sig, tanh):
+            relative = want[step]["relative"][act.kind]
+            # the raw distribution, equal to the by-hand one up to values that float32 puts on
+            # the other side of an edge
+            assert max(abs(a - b) for a, b in zip(act.slope_shares, slope_shares(relative))) \
+                <= 2 / relative.numel()
+            assert act.mean_slope == pytest.approx(want[step][act.kind][1], rel=1e-5)
+            # today's reading of it lies between the by-hand shares at the edges around the
+            # threshold
+            low = max(e for e in SLOPE_EDGES if e <= SATURATION_SLOPE)
+            high = min(e for e in SLOPE_EDGES if e > SATURATION_SLOPE)
+            assert (share_below(relative, low) - 2 / relative.numel() <= act.saturated_fraction
+                    <= share_below(relative, high) + 2 / relative.numel())
+            assert low <= SATURATION_SLOPE < high and act.saturated_fraction == pytest.approx(
+                want[step][act.kind][0], abs=share_below(relative, high) - share_below(relative, low)
+                + 2 / relative.numel())
         assert (sig.layer, sig.source, sig.after) == ("act1", "module", "fc1")
         assert (tanh.layer, tanh.source, tanh.after) == ("model", "function", "fc2")
         assert (relu.layer, relu.after, relu.line) == ("model", "sub", line_of("F.relu"))
         assert tanh.line == line_of("torch.tanh")
         assert (sig.units, sig.samples_per_unit, sig.numel) == (16, 32, 512)
-        assert (sig.saturated_fraction, sig.mean_slope) == pytest.approx(want[step]["sigmoid"], rel=1e-5)
-        assert (tanh.saturated_fraction, tanh.mean_slope) == pytest.approx(want[step]["tanh"], rel=1e-5)
         assert relu.zero_fraction == pytest.approx(want[step]["relu"][0], abs=1e-6)
         assert relu.dead_units == want[step]["relu"][1]
         (loss,) = [c for c in fwd.losses if c.step == step]
@@ -145,7 +174,9 @@ def test_every_step_records_activation_modules_on_every_step():
     sig = {a.step: a for a in fwd.activations if a.kind == "sigmoid"}
     assert sorted(sig) == list(range(STEPS))
     want = by_hand(STEPS)
-    assert (sig[1].saturated_fraction, sig[1].mean_slope) == pytest.approx(want[1]["sigmoid"], rel=1e-5)
+    assert sig[1].mean_slope == pytest.approx(want[1]["sigmoid"][1], rel=1e-5)
+    assert max(abs(a - b) for a, b in zip(sig[1].slope_shares,
+                                          slope_shares(want[1]["relative"]["sigmoid"]))) <= 2 / 512
     # functional activations are seen only in the windows, where the function mode is on
     assert sorted({a.step for a in fwd.activations if a.kind == "tanh"}) == [0, STEPS - 1]
     assert {m.step for m in fwd.modules if m.layer == "fc2"} == set(range(STEPS))
@@ -259,6 +290,21 @@ def test_user_results_are_the_same_with_the_probe():
         loss.backward()
         opt.step()
         assert step.losses[0] == loss.item()  # bit for bit
+
+
+def test_a_saved_report_can_be_judged_again_at_another_slope():
+    """Saturation is recorded as a distribution: a share below any edge is there, exactly."""
+    from nbgrad.records import Run
+
+    report = check(CELL, steps=2)
+    again = Run.from_json(report.run.to_json())
+    want = by_hand(1)[0]["relative"]
+    for act in (a for a in again.forward.activations if a.step == 0 and a.kind != "relu"):
+        for level in (SLOPE_EDGES[40], SLOPE_EDGES[44], SLOPE_EDGES[47]):  # 0.1, 0.32, 0.75
+            assert act.saturated_share(level) == pytest.approx(
+                share_below(want[act.kind], level), abs=2 / act.numel)
+    (relu,) = [a for a in again.forward.activations if a.step == 0 and a.kind == "relu"]
+    assert relu.slope_shares is None and relu.saturated_share(0.5) is None
 
 
 def test_forward_records_round_trip_through_json_and_rules_agree():

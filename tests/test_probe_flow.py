@@ -152,6 +152,12 @@ def test_fingerprints_tell_one_hot_batches_and_reorderings_apart():
     assert first[:2].tolist() == tensor_stats.fingerprint(other)[:2].tolist()  # the plain sums agree
     assert first[2] != tensor_stats.fingerprint(other)[2]
     assert torch.equal(first, tensor_stats.fingerprint(one_hot.clone()))
-    # a sparse batch (graph features) has no reshape: its stored values' sums are taken
+    # a sparse batch (graph features) has no reshape: its stored values are measured
     sparse = tensor_stats.fingerprint(one_hot.to_sparse())
-    assert sparse.tolist() == [4.0, 4.0, 4.0]
+    assert sparse[:2].tolist() == [4.0, 4.0]
+    assert torch.equal(sparse, tensor_stats.fingerprint(one_hot.clone().to_sparse()))
+    # a batch reduced piece by piece (over PIECE values) is weighted by rows: a swap still shows
+    big = torch.randn(8, tensor_stats.PIECE // 4)
+    swapped = big[[1, 0, *range(2, 8)]]
+    assert tensor_stats.fingerprint(big)[2] != tensor_stats.fingerprint(swapped)[2]
+    assert torch.equal(tensor_stats.fingerprint(big), tensor_stats.fingerprint(big.clone()))

@@ -365,7 +365,7 @@ def test_a_model_only_a_function_of_an_earlier_cell_uses_is_copied_before_the_ce
 
 
 def test_a_copy_on_first_use_that_does_not_fit_in_memory_is_not_made_and_said(shell, monkeypatch):
-    from nbgrad.capture import snapshot
+    from nbgrad.capture import budget
 
     shell.run_cell(SETUP + "from collections.abc import Mapping\n"
                    "class Registry(Mapping):  # not a dict: nbgrad does not read it\n"
@@ -376,15 +376,16 @@ def test_a_copy_on_first_use_that_does_not_fit_in_memory_is_not_made_and_said(sh
                    "registry = Registry(net=model)\ndel model, opt")
     held = shell.user_ns["registry"]["net"]
     weight = held.weight.detach().clone()
-    monkeypatch.setattr(snapshot, "available_bytes", lambda: 20)  # 80% of it: 16 bytes
+    tight = budget.Room(20, "a test's limit")  # 80% of it: 16 bytes
+    monkeypatch.setattr(budget, "host_room", lambda: tight)
     report = magic(shell, "m = registry['net']\no = torch.optim.SGD(m.parameters(), lr=0.1)\n"
                           "while True:\n    o.zero_grad(); m(x).sum().backward(); o.step()\n")
     assert len(report.run.steps) == 2 and report.run.restore.copied_at_first_use == []
     assert report.run.restore.failed == [  # values and gradients, then values (grads cleared)
-        "the gradients of 2 parameters: their 40 B copy did not fit in the 20 B of free host "
-        "memory when the steps first used them; they keep the steps' changes",
-        "Linear: its 20 B copy did not fit in the 20 B of free host memory when the steps first "
-        "used it; it keeps the steps' changes"]
+        "the gradients of 2 parameters: their 40 B copy did not fit in the 20 B free under a "
+        "test's limit when the steps first used them; they keep the steps' changes",
+        "Linear: its 20 B copy did not fit in the 20 B free under a test's limit when the steps "
+        "first used it; it keeps the steps' changes"]
     assert not torch.equal(held.weight, weight)  # trained, and said so
 
 

@@ -12,8 +12,11 @@ def cell_line(filename: str) -> int | None:
     """Line number of the innermost frame that runs code compiled from the cell `filename`.
 
     Walking frames is a few microseconds and needs no tracing; functions defined in the cell
-    count too, so a `train_step()` helper points at its own line inside the cell.
+    count too, so a `train_step()` helper points at its own line inside the cell. Inside code that
+    torch.compile traces there is no line: `sys._getframe` would break the compiled graph.
     """
+    if torch.compiler.is_compiling():
+        return None
     frame = sys._getframe(1)
     while frame is not None:
         if frame.f_code.co_filename == filename:

@@ -1,4 +1,8 @@
-"""Turn what the recorder collected into plain records, once the cell has stopped."""
+"""Turn what the recorder collected into plain records, once the cell has stopped.
+
+Every number still on a device reaches the host in one transfer per device (`HostBatch`): first
+everything is gathered, then fetched, then the records are built from host numbers.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ import torch
 
 import nbgrad
 from nbgrad.capture import naming, probe_records
+from nbgrad.capture.manual import MANUAL
 from nbgrad.capture.recorder import (
     RawOptimizerState,
     RawSkipped,
@@ -18,6 +23,7 @@ from nbgrad.capture.recorder import (
     Recorder,
     optimizer_state,
 )
+from nbgrad.capture.tensor_stats import HostBatch
 from nbgrad.records import (
     ErrorInfo,
     Event,
@@ -34,8 +40,19 @@ from nbgrad.records import (
 )
 
 
-def _floats(values: torch.Tensor | None) -> list[float]:
-    return [] if values is None else values.detach().cpu().tolist()
+def _gather(batch: HostBatch, recorder: Recorder, states: list[RawOptimizerState]) -> None:
+    """Every device value the records are built from, into `batch`."""
+    for raw in recorder.steps + recorder.manual_steps:
+        batch.add_all([*raw.losses, raw.grad_norms, raw.grad_nonzero, raw.param_norms,
+                       raw.other_norms, raw.update_norms, raw.grad_scale, raw.batch])
+        for held in (raw.stale, raw.after_first):
+            if held is not None:
+                batch.add(held[1])
+    for skipped in recorder.skipped:
+        batch.add_all([*skipped.losses, skipped.grad_scale, skipped.grad_norms])
+    for state in states:
+        batch.add_all([*state.scalars, state.norms])  # type: ignore[list-item]
+    batch.add_all([*recorder.event_values.values(), *recorder.pending_losses()])
 
 
 def _plain(value: Any) -> Any:
@@ -62,22 +79,28 @@ def _combine(values: list[float | None]) -> float | None:
     return math.sqrt(sum(v * v for v in present)) if present else None
 
 
-def _held_norm(held: tuple[list[int], torch.Tensor] | None, among: set[int] | None = None
-               ) -> float | None:
+def _held_norm(batch: HostBatch, held: tuple[list[int], Any] | None,
+               among: set[int] | None = None) -> float | None:
     """Root of the sum of squared grad norms of the params in `held` (those in `among` if given)."""
     if held is None:
         return None
-    norms = dict(zip(held[0], _floats(held[1])))
+    norms = dict(zip(held[0], batch.get(held[1]) or []))
     return math.sqrt(sum(v * v for i, v in norms.items() if among is None or i in among))
 
 
-def _step_record(index: int, raw: RawStep, names: list[str], numel: list[int]) -> StepRecord:
-    grad_norm = dict(zip(raw.grad_params, _floats(raw.grad_norms)))
-    nonzero = dict(zip(raw.grad_params, _floats(raw.grad_nonzero)))
-    param_norm = dict(zip(raw.tracked, _floats(raw.param_norms)))
-    update = dict(zip(raw.stepped, _floats(raw.update_norms)))
+def _losses(batch: HostBatch, losses: list[torch.Tensor | None]) -> list[float | None]:
+    return [batch.scalar(v) for v in losses]
+
+
+def _step_record(index: int, raw: RawStep, names: list[str], numel: list[int],
+                 batch: HostBatch) -> StepRecord:
+    grad_norm = dict(zip(raw.grad_params, batch.get(raw.grad_norms) or []))
+    nonzero = dict(zip(raw.grad_params, batch.get(raw.grad_nonzero) or []))
+    param_norm = dict(zip(raw.stepped, batch.get(raw.param_norms) or []))
+    param_norm.update(zip(raw.others, batch.get(raw.other_norms) or []))
+    update = dict(zip(raw.stepped, batch.get(raw.update_norms) or []))
     params = {}
-    for i in raw.tracked:
+    for i in [*raw.stepped, *raw.others]:
         g = grad_norm.get(i)
         zero = None if i not in nonzero else 1.0 - nonzero[i] / max(numel[i], 1)
         params[names[i]] = ParamStats(
@@ -87,30 +110,31 @@ def _step_record(index: int, raw: RawStep, names: list[str], numel: list[int]) -
             update_norm=update.get(i),
             update_to_param_ratio=_ratio(update.get(i), param_norm[i]),
         )
+    own = not raw.closure and raw.optimizer != MANUAL
     return StepRecord(
         index=index,
         optimizer=raw.optimizer,
-        losses=[None if v is None else float(v.item()) for v in raw.losses],
+        losses=_losses(batch, raw.losses),
         backward_calls=raw.backward_calls,
         lr=[_plain(v) for v in raw.lr],
-        grads_before_backward=None if raw.grads_before is None else float(raw.grads_before.item()),
+        grads_before_backward=_held_norm(batch, raw.stale) if raw.grads_present_before else None,
         grads_present_before_backward=raw.grads_present_before,
         duration_s=raw.duration_s,
         params=params,
-        grad_scale=None if raw.grad_scale is None else float(raw.grad_scale.item()),
-        stale_grad_norm=None if raw.closure else _held_norm(raw.stale, set(raw.stepped)),
-        backward_grad_norm=None if raw.closure else _held_norm(raw.after_first, set(raw.stepped)),
-        batch_fingerprint=None if raw.batch is None else _floats(raw.batch),
+        grad_scale=batch.scalar(raw.grad_scale),
+        stale_grad_norm=_held_norm(batch, raw.stale, set(raw.stepped)) if own else None,
+        backward_grad_norm=_held_norm(batch, raw.after_first, set(raw.stepped)) if own else None,
+        batch_fingerprint=batch.get(raw.batch),
     )
 
 
-def _skipped_record(raw: RawSkipped, names: list[str]) -> SkippedStep:
-    norms = _floats(raw.grad_norms)
+def _skipped_record(raw: RawSkipped, names: list[str], batch: HostBatch) -> SkippedStep:
+    norms = batch.get(raw.grad_norms) or []
     return SkippedStep(
         after_step=raw.after_step, optimizer=raw.optimizer,
-        losses=[None if v is None else float(v.item()) for v in raw.losses],
+        losses=_losses(batch, raw.losses),
         backward_calls=raw.backward_calls,
-        grad_scale=None if raw.grad_scale is None else float(raw.grad_scale.item()),
+        grad_scale=batch.scalar(raw.grad_scale),
         nonfinite_params=[names[i] for i, n in zip(raw.grad_params, norms) if not math.isfinite(n)],
     )
 
@@ -138,17 +162,23 @@ def _layer_stats(step: StepRecord, layers: dict[str, LayerInfo],
     return out
 
 
-def _state(raw: RawOptimizerState, names: list[str]) -> OptimizerState:
+def _state(raw: RawOptimizerState, names: list[str], batch: HostBatch) -> OptimizerState:
     buffers: dict[str, dict[str, float]] = {}
-    for (i, buffer), value in zip(raw.keys, _floats(raw.values)):
-        buffers.setdefault(names[i], {})[buffer] = value
+    norms = iter(batch.get(raw.norms) or [])
+    for (i, buffer), scalar in zip(raw.keys, raw.scalars):
+        if scalar is None:
+            value = next(norms)
+        elif isinstance(scalar, torch.Tensor):
+            value = batch.scalar(scalar)
+        else:
+            value = scalar
+        buffers.setdefault(names[i], {})[buffer] = value  # type: ignore[assignment]
     groups = [{k: _plain(v) for k, v in g.items()} for g in raw.groups]
     return OptimizerState(groups=groups, buffers=buffers)
 
 
-def _events(recorder: Recorder) -> list[Event]:
-    values = dict(zip(recorder.event_values, _floats(torch.stack(list(recorder.event_values.values()))
-                                                      if recorder.event_values else None)))
+def _events(recorder: Recorder, batch: HostBatch) -> list[Event]:
+    values = {i: batch.scalar(v) for i, v in recorder.event_values.items()}
     return [dataclasses.replace(e, value=values[i]) if i in values else e
             for i, e in enumerate(recorder.events)]
 
@@ -193,21 +223,27 @@ def build_run(recorder: Recorder, namespace: Mapping[str, Any], *, source: str, 
         if info.layer not in layers:
             layers[info.layer] = LayerInfo(name=info.layer, type="Tensor", params=[name],
                                            training=True)
-    steps = [_step_record(i, raw, names, numel) for i, raw in enumerate(recorder.steps)]
-    manual_steps = [_step_record(i, raw, names, numel) for i, raw in enumerate(recorder.manual_steps)]
+    index = {id(p): i for i, p in enumerate(recorder.params)}
+    afters = [optimizer_state(opt, index) for opt in recorder.optimizers]
+    batch = HostBatch()
+    _gather(batch, recorder, [recorder.states_before[i] for i in range(len(afters))] + afters)
+    probe_records.gather(recorder.probe, batch)
+    batch.fetch()
+    steps = [_step_record(i, raw, names, numel, batch) for i, raw in enumerate(recorder.steps)]
+    manual_steps = [_step_record(i, raw, names, numel, batch)
+                    for i, raw in enumerate(recorder.manual_steps)]
     for step in steps + manual_steps:
         step.layers = _layer_stats(step, layers, params)
     optimizers = []
-    for oi, opt in enumerate(recorder.optimizers):
+    for oi, (opt, after) in enumerate(zip(recorder.optimizers, afters)):
         fallback = f"{type(opt).__name__}#{oi}"
-        after = optimizer_state(opt, {id(p): i for i, p in enumerate(recorder.params)})
         optimizers.append(OptimizerRecord(
             name=naming.object_name(namespace, opt, fallback),
             type=type(opt).__name__,
             param_groups=[[found.params[id(p)] for p in g["params"]] for g in opt.param_groups],
             steps=recorder.optimizer_steps[oi],
-            before=_state(recorder.states_before[oi], names),
-            after=_state(after, names),
+            before=_state(recorder.states_before[oi], names, batch),
+            after=_state(after, names, batch),
             closure=any(s.closure for s in recorder.steps if s.optimizer == oi),
             skipped_steps=recorder.optimizer_skipped[oi],
         ))
@@ -215,11 +251,11 @@ def build_run(recorder: Recorder, namespace: Mapping[str, Any], *, source: str, 
         source=source, first_line=first_line, steps_requested=recorder.steps_requested,
         timeout_s=timeout_s, stopped_by=stopped_by, elapsed_s=elapsed_s,
         params=params, layers=layers, optimizers=optimizers, steps=steps,
-        events=_events(recorder),
-        losses_after_last_step=[None if v is None else float(v.item())
-                                for v in recorder.pending_losses()],
+        events=_events(recorder, batch),
+        losses_after_last_step=_losses(batch, recorder.pending_losses()),
         error=error, torch_version=torch.__version__, nbgrad_version=nbgrad.__version__,
-        skipped_steps=[_skipped_record(raw, names) for raw in recorder.skipped],
+        skipped_steps=[_skipped_record(raw, names, batch) for raw in recorder.skipped],
         manual_steps=manual_steps,
-        forward=probe_records.build(recorder.probe, found, recorder.params),
+        forward=probe_records.build(recorder.probe, found, recorder.params, batch),
+        not_measured=recorder.not_measured(),
     )

@@ -85,6 +85,8 @@ class FirstUse:
         return zero_grad
 
     def _use(self, obj: Any) -> None:
+        if torch.compiler.is_compiling():  # inside a compiled graph: the wrapper's call copied it
+            return
         if id(obj) in self._seen or threading.get_ident() != self._thread_id:
             return
         self._seen.add(id(obj))

@@ -33,9 +33,8 @@ def measure(function: str, prediction: torch.Tensor, target: torch.Tensor, ignor
     Labels outside the model's classes are measured as ignored (the loss call itself raises on
     them, and a rule says so); on a GPU they would otherwise stop the device with an assert.
     """
-    device = prediction.device
-    nan = torch.full((), math.nan, device=device)
     scores = prediction.detach().float()
+    nan = scores.new_full((), math.nan)
     classes = scores.shape[1] if scores.dim() >= 2 else scores.shape[0]
     labels = target.detach()
     valid = (labels != ignore) & (labels >= 0) & (labels < classes)
@@ -51,14 +50,13 @@ def measure(function: str, prediction: torch.Tensor, target: torch.Tensor, ignor
         entropy = torch.where(count > 0, entropy, nan)
         distinct = (freq > 0).float().sum()
         pad = _padding(labels, valid, freq) if labels.dim() == 2 else [nan, nan, nan]
-    return torch.stack([v.reshape(()).float().to(device)
-                        for v in (loss, rolled, entropy, distinct, count, *pad)])
+    return torch.stack([v.reshape(()).float() for v in (loss, rolled, entropy, distinct, count, *pad)])
 
 
 def _counts(labels: torch.Tensor, valid: torch.Tensor, classes: int) -> torch.Tensor:
     """How often each class occurs among the valid labels."""
     index = torch.where(valid, labels, torch.zeros_like(labels)).reshape(-1).long()
-    return torch.zeros(classes, device=labels.device).scatter_add_(
+    return labels.new_zeros(classes, dtype=torch.float32).scatter_add_(
         0, index, valid.reshape(-1).float())
 
 
@@ -67,8 +65,7 @@ def _padding(labels: torch.Tensor, valid: torch.Tensor, freq: torch.Tensor) -> l
     a run at the end after some other label (what padding looks like)."""
     value = freq.argmax()
     is_value = (labels == value) & valid
-    share = torch.where(freq.sum() > 0, is_value.float().mean(),
-                        torch.full((), math.nan, device=labels.device))
+    share = torch.where(freq.sum() > 0, is_value.float().mean(), freq.new_full((), math.nan))
     # a suffix: once the value starts, it never stops; and the row also holds something else
     monotone = (is_value[:, 1:].int() >= is_value[:, :-1].int()).all(dim=1)
     suffix = monotone & is_value[:, -1] & ~is_value[:, 0]
@@ -84,8 +81,8 @@ def integer_levels(target: torch.Tensor) -> torch.Tensor:
     do not. Counted into fixed bins, on the device."""
     x = target.detach().float().reshape(-1)
     if x.numel() == 0:
-        return torch.full((), math.nan, device=target.device)
+        return x.new_full((), math.nan)
     integer = ((x == x.round()) & (x >= 0) & (x <= MAX_LEVEL)).all()
-    bins = torch.zeros(MAX_LEVEL + 1, device=x.device).scatter_add_(
+    bins = x.new_zeros(MAX_LEVEL + 1).scatter_add_(
         0, x.nan_to_num(0.0).clamp(0, MAX_LEVEL).long(), torch.ones_like(x))  # NaN: no bin
-    return torch.where(integer, (bins > 0).float().sum(), torch.full((), math.nan, device=x.device))
+    return torch.where(integer, (bins > 0).float().sum(), x.new_full((), math.nan))

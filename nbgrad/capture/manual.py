@@ -46,14 +46,24 @@ def graph_leaves(tensors: Any, limit: int = MAX_GRAPH_NODES) -> list[torch.Tenso
 
 @dataclass
 class Snapshot:
-    """The tensors right after a backward(): copies, norms and gradient norms (device tensors)."""
+    """The tensors right after a backward(): copies, norms and gradient norms (device values)."""
 
     tensors: list[torch.Tensor]
     copies: tensor_stats.Copies
-    param_norms: torch.Tensor
+    param_norms: tensor_stats.Vector
     with_grad: list[int]  # positions in `tensors` that had a gradient
-    grad_norms: torch.Tensor
-    grad_nonzero: torch.Tensor
+    grad_norms: tensor_stats.Vector
+    grad_nonzero: tensor_stats.Vector
+
+
+@dataclass
+class Moved:
+    """A snapshot's numbers on the host, and how far each tensor moved since it was taken."""
+
+    distances: list[float]
+    param_norms: list[float]
+    grad_norms: list[float]
+    grad_nonzero: list[float]
 
 
 class ManualTracker:
@@ -77,24 +87,23 @@ class ManualTracker:
                 self._leaf_ids.add(id(leaf))
                 self._leaves.append(leaf)
 
-    def take(self, params: Sequence[torch.Tensor]) -> None:
-        """After a backward(): copy every known parameter and graph leaf, measure their gradients."""
+    def tensors(self, params: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+        """Every known parameter and graph leaf: what `take` copies."""
         known = {id(p) for p in params}
-        tensors = list(params) + [t for t in self._leaves if id(t) not in known]
+        return list(params) + [t for t in self._leaves if id(t) not in known]
+
+    def take(self, tensors: list[torch.Tensor]) -> None:
+        """After a backward(): copy `tensors` (see `tensors()`), measure their gradients."""
         with_grad = [i for i, t in enumerate(tensors) if t.grad is not None]
         grads = [tensors[i].grad for i in with_grad]
         norms, nonzero = tensor_stats.norms_and_nonzero(grads)  # type: ignore[arg-type]
-        self.snapshot = Snapshot(
-            tensors=tensors,
-            copies=tensor_stats.copies(tensors),
-            param_norms=tensor_stats.norms(tensors),
-            with_grad=with_grad,
-            grad_norms=norms,
-            grad_nonzero=nonzero,
-        )
+        copies, param_norms = tensor_stats.copies(tensors)
+        self.snapshot = Snapshot(tensors=tensors, copies=copies, param_norms=param_norms,
+                                 with_grad=with_grad, grad_norms=norms, grad_nonzero=nonzero)  # type: ignore[arg-type]
 
-    def changed(self) -> tuple[Snapshot, torch.Tensor] | None:
-        """The last snapshot and how far each tensor moved since, when any moved (one host sync).
+    def changed(self) -> tuple[Snapshot, Moved] | None:
+        """The last snapshot and how far each tensor moved since, when any moved (one transfer
+        per device: whether to record an update is decided now, not after the run).
 
         Norms, not version counters, decide: `p.data -= ...` changes a parameter without bumping
         its version.
@@ -104,6 +113,11 @@ class ManualTracker:
             return None
         distances = tensor_stats.distances(snap.tensors, snap.copies)  # reuses the copies' memory
         self.snapshot = None  # the next backward() takes a fresh one
-        if not bool((distances > 0).any()):
+        batch = tensor_stats.HostBatch()
+        batch.add_all([distances, snap.param_norms, snap.grad_norms, snap.grad_nonzero])
+        batch.fetch()
+        moved = Moved(*(batch.get(v) or [] for v in (distances, snap.param_norms, snap.grad_norms,
+                                                       snap.grad_nonzero)))
+        if not any(d > 0 for d in moved.distances):
             return None
-        return snap, distances
+        return snap, moved

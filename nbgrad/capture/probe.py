@@ -81,6 +81,7 @@ class Probe:
         self._thread = threading.get_ident()  # the check's thread: the only one whose stack has the mode
         self._pre_hook: Any = None
         self.grad_hooks: list[Any] = []  # on predictions: removed at the end of the run
+        self.kept: list[list[torch.Tensor]] = []  # tensors a gradient hook reads: window only
         self._last_opened = False
         self.step = 0  # the step the loop is working towards
         self._every_seen: dict[int, int] = {}  # module id -> last step recorded (every_step)
@@ -112,6 +113,9 @@ class Probe:
     def close_window(self) -> None:
         """End the window; the mode (idle once no window is open) leaves in the check's thread."""
         self.window = None
+        for kept in self.kept:
+            kept.clear()
+        self.kept = []
         if self._pre_hook is not None:
             self._pre_hook.remove()
             self._pre_hook = None
@@ -270,7 +274,9 @@ class Probe:
     # -- at the step --------------------------------------------------------------------------------
     def _measure_symmetry(self, params: list[torch.Tensor], step: int) -> None:
         for index, p in enumerate(params):
-            if p.dim() >= 2 and p.shape[0] >= 2 and p.grad is not None:
+            grad = p.grad
+            if (p.dim() >= 2 and p.shape[0] >= 2 and grad is not None
+                    and p.layout == grad.layout == torch.strided):  # a sparse gradient has no rows
                 self.symmetry.append((index, step, p.shape[0],
                                       forward_stats.symmetry(p, p.grad)))
 

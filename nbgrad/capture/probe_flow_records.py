@@ -10,6 +10,7 @@ from nbgrad.capture import label_stats
 from nbgrad.capture.naming import Names
 from nbgrad.capture.probe import Probe
 from nbgrad.capture.probe_raw import RawLoss
+from nbgrad.capture.tensor_stats import HostBatch
 from nbgrad.records import (
     BackwardCall,
     ForwardRecord,
@@ -24,16 +25,16 @@ from nbgrad.records import (
 Layer = Callable[[Any], str]
 
 
-def _number(value: float) -> float | None:
+def _number(value: float | None) -> float | None:
     return None if value is None or not math.isfinite(value) else float(value)
 
 
-def _count(value: float) -> int | None:
+def _count(value: float | None) -> int | None:
     return None if value is None or not math.isfinite(value) else int(value)
 
 
-def loss_fields(probe: Probe, loss: RawLoss, layer: Layer) -> dict[str, Any]:
-    """The LossCall fields the flow watcher adds."""
+def loss_fields(probe: Probe, loss: RawLoss, layer: Layer, host: HostBatch) -> dict[str, Any]:
+    """The LossCall fields the flow watcher adds; device values come from `host` (fetched)."""
     module = loss.input_module
     fields: dict[str, Any] = {
         "reduction": loss.reduction,
@@ -45,12 +46,12 @@ def loss_fields(probe: Probe, loss: RawLoss, layer: Layer) -> dict[str, Any]:
     if loss.input_normaliser is not None:
         fields["input_where"] = probe.flow.normalisers[loss.input_normaliser].where
     if loss.log_sum is not None:
-        fields["input_log_sum_error"] = _number(float(loss.log_sum.detach().cpu()))
+        fields["input_log_sum_error"] = _number(host.scalar(loss.log_sum))
     if loss.levels is not None:
-        fields["target_levels"] = _count(float(loss.levels.detach().cpu()))
+        fields["target_levels"] = _count(host.scalar(loss.levels))
     fields["warnings"] = list(loss.warnings)
     if loss.label_stats is not None:
-        data = dict(zip(label_stats.FIELDS, loss.label_stats.detach().cpu().tolist()))
+        data = dict(zip(label_stats.FIELDS, host.get(loss.label_stats) or []))
         fields["labels"] = LabelStats(
             loss=_number(data["loss"]), rolled_loss=_number(data["rolled_loss"]),
             entropy=_number(data["entropy"]), distinct=_count(data["distinct"]),

@@ -125,13 +125,18 @@ class LossWatcher:
                     record.alignment = self.probe.safely(forward_stats.class_alignment, grad, labels)
         elif (not classed and prediction.shape == target.shape and target.is_floating_point()
               and record.function != "binary_cross_entropy_with_logits"):
-            towards = (target.detach().float() - prediction.detach().float())
             record.distance = forward_stats.rms_distance(prediction, target)
+            # references, not a copy of target - prediction (as large as the model's output):
+            # the loss keeps both alive for its backward anyway; the window drops them
+            kept = [target.detach(), prediction.detach()]
+            versions = [t._version for t in kept]
+            self.probe.kept.append(kept)
 
             def on_grad(grad: torch.Tensor) -> None:
-                if record.alignment is None:
+                if (record.alignment is None and kept
+                        and [t._version for t in kept] == versions):  # unchanged since the forward
                     record.alignment = self.probe.safely(forward_stats.elementwise_alignment,
-                                                         grad, towards)
+                                                         grad, kept[0], kept[1])
         else:
             return
         self.probe.grad_hooks.append(prediction.register_hook(on_grad))

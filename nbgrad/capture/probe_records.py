@@ -1,4 +1,8 @@
-"""Turn what the forward probe kept on the device into plain records, once the cell has stopped."""
+"""Turn what the forward probe kept on the device into plain records, once the cell has stopped.
+
+`gather` hands every device value to the run's `HostBatch` (one transfer per device for the whole
+run); `build` then reads host numbers only.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from nbgrad.capture.forward_stats import ACTIVATION_FIELDS, SUMMARY_FIELDS
 from nbgrad.capture.naming import Names
 from nbgrad.capture.probe import Probe
 from nbgrad.capture.probe_raw import RawLoss
+from nbgrad.capture.tensor_stats import HostBatch
 from nbgrad.records import (
     ActivationRecord,
     ForwardRecord,
@@ -21,10 +26,19 @@ from nbgrad.records import (
     TensorSummary,
     WeightSymmetry,
 )
+from nbgrad.thresholds import SATURATION_SLOPE
 
 
-def _host(t: torch.Tensor | None) -> list[float] | float | None:
-    return None if t is None else t.detach().cpu().tolist()
+def gather(probe: Probe, batch: HostBatch) -> None:
+    """Every device value of the probe, into `batch`."""
+    batch.add_all([c.nonfinite for c in probe.calls])
+    batch.add_all([a.stats for a in probe.activations])
+    for loss in probe.losses_seen.records:
+        batch.add_all([loss.value_range, loss.target, loss.prediction, loss.distance,
+                       loss.alignment, loss.labels, loss.log_sum, loss.label_stats, loss.levels])
+    batch.add_all([i[5] for i in probe.inputs])
+    batch.add_all([f[4] for f in probe.op_flags])
+    batch.add_all([s[3] for s in probe.symmetry])
 
 
 def _number(value: float) -> float | None:
@@ -38,16 +52,19 @@ def _summary(shape: list[int], dtype: str, values: list[float]) -> TensorSummary
                          max=_number(data["max"]), nonfinite=int(data["nonfinite"]))
 
 
-def _labels(loss: RawLoss) -> dict[str, float | None]:
+def _labels(loss: RawLoss, host: HostBatch) -> dict[str, float | None]:
     if loss.labels is None:
         return {}
-    low, high = _host(loss.labels)  # type: ignore[misc]
+    low, high = host.get(loss.labels)  # type: ignore[misc]
     return {"label_min": low if math.isfinite(low) else None,
             "label_max": high if math.isfinite(high) else None}
 
 
-def build(probe: Probe, names: Names, params: list[torch.Tensor]) -> ForwardRecord:
-    """Name every module and parameter the probe saw and pull its numbers off the device."""
+def build(probe: Probe, names: Names, params: list[torch.Tensor], host: HostBatch) -> ForwardRecord:
+    """Name every module and parameter the probe saw, with its numbers from `host` (fetched)."""
+
+    def scalar(t: torch.Tensor | None) -> float | None:
+        return _number(host.scalar(t))  # type: ignore[arg-type]
 
     def layer(mid: int | str | None) -> str:
         if mid is None or mid == "":
@@ -60,43 +77,49 @@ def build(probe: Probe, names: Names, params: list[torch.Tensor]) -> ForwardReco
                            order=[layer(m) for m in probe.order])
     record.error = None if probe.failure is None else f"{type(probe.failure).__name__}: {probe.failure}"
     for call in probe.calls:
-        flag = _host(call.nonfinite)
+        flag = host.scalar(call.nonfinite)
         record.modules.append(ModuleCall(
             layer=layer(call.module), type=probe.types.get(call.module, ""), step=call.step,
             training=call.training, batch_size=call.batch_size,
             output_nonfinite=None if flag is None else bool(flag),
             root_layer=layer(call.root), output_requires_grad=call.requires_grad))
     for act in probe.activations:
-        stats = dict(zip(ACTIVATION_FIELDS, _host(act.stats)))  # type: ignore[arg-type]
+        values = host.get(act.stats) or []
+        stats = dict(zip(ACTIVATION_FIELDS, values))
         dead = _number(stats["dead_units"])
-        record.activations.append(ActivationRecord(
+        shares = values[len(ACTIVATION_FIELDS):] or None
+        activation = ActivationRecord(
             layer=layer(act.module), kind=act.kind, source=act.source, after=layer(act.after),
             step=act.step, line=act.line, numel=act.numel, units=act.units,
-            samples_per_unit=act.samples, saturated_fraction=_number(stats["saturated_fraction"]),
-            mean_slope=_number(stats["mean_slope"]), zero_fraction=_number(stats["zero_fraction"]),
+            samples_per_unit=act.samples, mean_slope=_number(stats["mean_slope"]),
+            zero_fraction=_number(stats["zero_fraction"]),
             dead_units=None if dead is None else int(dead), nonfinite=int(stats["nonfinite"]),
-            feeds_loss=act.feeds_loss))
+            feeds_loss=act.feeds_loss, slope_shares=shares)
+        # the raw `slope_shares` are what a rule should judge; this reading at today's threshold
+        # is kept for the rules and views that still read `saturated_fraction`
+        activation.saturated_fraction = activation.saturated_share(SATURATION_SLOPE)
+        record.activations.append(activation)
     for loss in probe.losses_seen.records:
-        low, high, row = _host(loss.value_range)  # type: ignore[misc]
+        low, high, row = host.get(loss.value_range)  # type: ignore[misc]
         record.losses.append(LossCall(
             function=loss.function, step=loss.step, line=loss.line, layer=layer(loss.module),
             input_shape=loss.input_shape, target_shape=loss.target_shape,
             target_dtype=loss.target_dtype, input_from=loss.input_from,
             input_from_line=loss.input_from_line, input_is_model_output=loss.prediction_tagged,
             input_min=_number(low), input_max=_number(high), input_row_sum_error=_number(row),
-            target=_summary(loss.target_shape, loss.target_dtype, _host(loss.target)),  # type: ignore[arg-type]
-            prediction=_summary(loss.input_shape, "", _host(loss.prediction)),  # type: ignore[arg-type]
+            target=_summary(loss.target_shape, loss.target_dtype, host.get(loss.target)),  # type: ignore[arg-type]
+            prediction=_summary(loss.input_shape, "", host.get(loss.prediction)),  # type: ignore[arg-type]
             classes=loss.classes, ignore_index=loss.ignore_index,
-            broadcast_shape=loss.broadcast_shape, distance=_number(_host(loss.distance)),  # type: ignore[arg-type]
-            descent_alignment=_number(_host(loss.alignment)),  # type: ignore[arg-type]
-            **_labels(loss), **probe_flow_records.loss_fields(probe, loss, layer)))
+            broadcast_shape=loss.broadcast_shape, distance=scalar(loss.distance),
+            descent_alignment=scalar(loss.alignment),
+            **_labels(loss, host), **probe_flow_records.loss_fields(probe, loss, layer, host)))
     for mid, step, line, shape, dtype, values in probe.inputs:
         record.inputs.append(ModelInput(layer(mid), step, line,
-                                        _summary(shape, dtype, _host(values))))  # type: ignore[arg-type]
-    record.nonfinite_ops = _first_nonfinite_ops(probe, layer)
+                                        _summary(shape, dtype, host.get(values))))  # type: ignore[arg-type]
+    record.nonfinite_ops = _first_nonfinite_ops(probe, layer, host)
     probe_flow_records.add(record, probe, names, layer)
     for index, step, rows, values in probe.symmetry:
-        w_spread, w_scale, g_spread, g_scale = _host(values)  # type: ignore[misc]
+        w_spread, w_scale, g_spread, g_scale = host.get(values)  # type: ignore[misc]
         param = params[index]
         record.symmetry.append(WeightSymmetry(
             param=names.params.get(id(param), "?"), layer=names.owner.get(id(param), "?"),
@@ -105,15 +128,12 @@ def build(probe: Probe, names: Names, params: list[torch.Tensor]) -> ForwardReco
     return record
 
 
-def _first_nonfinite_ops(probe: Probe, layer: object) -> list[NonFiniteOp]:
-    """Per window, the first operation whose output held NaN or Inf (one host transfer)."""
-    if not probe.op_flags:
-        return []
-    flags = torch.stack([f[4].to(probe.op_flags[0][4].device) for f in probe.op_flags]).cpu().tolist()
+def _first_nonfinite_ops(probe: Probe, layer: object, host: HostBatch) -> list[NonFiniteOp]:
+    """Per window, the first operation whose output held NaN or Inf."""
     found: list[NonFiniteOp] = []
     steps_done: set[int] = set()
-    for (op, module, step, line, _), bad in zip(probe.op_flags, flags):
-        if bad and step not in steps_done:
+    for op, module, step, line, flag in probe.op_flags:
+        if host.scalar(flag) and step not in steps_done:
             steps_done.add(step)
             found.append(NonFiniteOp(op=op, layer=layer(module), step=step, line=line))  # type: ignore[operator]
     return found

@@ -1,7 +1,10 @@
 """What the hooks call: collects raw per-step tensors while the cell runs.
 
 The recorder keeps device tensors (norms, counts, loss values) and converts them to plain numbers
-only in `finish()`, after the cell has stopped, so the steps themselves never wait on the device.
+only in `finish()`, after the cell has stopped, so the steps themselves never wait on the device:
+no `.item()`, no copy from one device to another, while the loop runs. What every step costs is
+kept small (norms of gradients and parameters, the update from a copy of the stepped parameters);
+what costs more (non-zero counts) is measured only in the probe's windows.
 """
 
 from __future__ import annotations
@@ -14,11 +17,17 @@ from typing import Any
 import torch
 from torch import nn
 
-from nbgrad.capture import tensor_stats
+from nbgrad.capture import budget, tensor_stats
 from nbgrad.capture.callsite import cell_line
 from nbgrad.capture.manual import MANUAL, ManualTracker
 from nbgrad.capture.probe import Probe
 from nbgrad.records import Event, StopReason
+
+_compiling = torch.compiler.is_compiling  # on every module call: one lookup less
+
+# a step's copy of the parameters up to this size is kept for the next step to write over: for a
+# small model, allocating it is most of what the copy costs
+KEEP_COPY_BYTES = 4 << 20
 
 
 class StopRun(BaseException):
@@ -29,6 +38,10 @@ class StopRun(BaseException):
     """
 
 
+Values = tensor_stats.Vector | list[float] | None  # per parameter; a list once on the host
+Held = tuple[list[int], tensor_stats.Vector]  # parameters holding a gradient, and its norm each
+
+
 @dataclass
 class RawStep:
     """One optimizer step as the hooks saw it, values still on the device."""
@@ -37,24 +50,24 @@ class RawStep:
     losses: list[torch.Tensor | None]
     backward_calls: int
     lr: list[Any]
-    grads_before: torch.Tensor | None
     grads_present_before: bool
     started: float
     grad_params: list[int] = field(default_factory=list)  # indices into Recorder.params with a grad
-    grad_norms: torch.Tensor | None = None
-    grad_nonzero: torch.Tensor | None = None
-    tracked: list[int] = field(default_factory=list)  # every parameter known at this step
-    param_norms: torch.Tensor | None = None
+    grad_norms: Values = None
+    grad_nonzero: Values = None  # None: not counted at this step (outside the probe's windows)
     stepped: list[int] = field(default_factory=list)  # parameters the stepping optimizer holds
+    param_norms: Values = None  # of `stepped`
+    others: list[int] = field(default_factory=list)  # every other parameter known at this step
+    other_norms: Values = None
     copies: tensor_stats.Copies = field(default_factory=tensor_stats.Copies)
-    update_norms: torch.Tensor | None = None
+    update_norms: Values = None  # of `stepped`; None: not measured (no room for the copy)
     duration_s: float = 0.0
     closure: bool = False
     inner_backwards: int = 0
     grad_scale: torch.Tensor | None = None  # a GradScaler's scale during this step
-    stale: tuple[list[int], torch.Tensor] | None = None  # grads held at the first backward
-    after_first: tuple[list[int], torch.Tensor] | None = None  # grads right after it
-    first_counts: tuple[torch.Tensor | None, list[tuple[int, int]]] | None = None
+    stale: Held | None = None  # grads held at the first backward
+    after_first: Held | None = None  # grads right after it
+    first_counts: tuple[Values, list[tuple[int, int]]] | None = None
     batch: torch.Tensor | None = None  # fingerprint of the first layer's input (same batch?)
 
 
@@ -68,14 +81,15 @@ class RawSkipped:
     backward_calls: int
     grad_scale: torch.Tensor | None
     grad_params: list[int]
-    grad_norms: torch.Tensor
+    grad_norms: tensor_stats.Vector
 
 
 @dataclass
 class RawOptimizerState:
     groups: list[dict[str, Any]]
     keys: list[tuple[int, str]]  # (param index, buffer name)
-    values: torch.Tensor | None
+    scalars: list[torch.Tensor | float | None]  # per key: a one-value buffer (None: see norms)
+    norms: tensor_stats.Vector  # the norm of every other buffer, in key order
 
 
 class Recorder:
@@ -88,13 +102,21 @@ class Recorder:
         self.params: list[torch.Tensor] = []
         self._param_index: dict[int, int] = {}
         self.modules: dict[int, nn.Module] = {}
-        # how tensor_stats splits each set of parameters (by index), kept for the whole run
-        self._splits: tensor_stats.Splits = {}
+        # how tensor_stats groups each set of parameters or gradients (by index), for the whole run
+        self._layouts: tensor_stats.Layouts = {}
+        # per optimizer: (its params, params known then, their indices, the others, copy bytes)
+        self._stepped: dict[int, tuple[list[Any], int, list[int], list[int],
+                                       dict[torch.device, int]]] = {}
+        self.copy_budget = budget.CopyBudget()  # whether the stepped parameters may be copied
+        self._spare: dict[tuple[Any, ...], tensor_stats.Copies] = {}  # small copies, kept to reuse
+        # what the run left out: what -> [why (the first reason), at how many steps]
+        self.gaps: dict[str, list[Any]] = {}
+        self._manual_refusal: str | None = None
         self.optimizers: list[torch.optim.Optimizer] = []
         self._optimizer_index: dict[int, int] = {}
         self.optimizer_steps: list[int] = []
         self.optimizer_skipped: list[int] = []  # GradScaler steps that did not reach the optimizer
-        self._skip_scales: dict[int, list[float | None]] = {}
+        self._skip_scales: dict[int, list[torch.Tensor | None]] = {}
         self.stop_reason: StopReason = "steps"
         self.skipped: list[RawSkipped] = []
         self.manual_steps: list[RawStep] = []  # parameter updates made without an optimizer
@@ -114,19 +136,19 @@ class Recorder:
         self.module_seen: dict[int, tuple[int, int | None, int]] = {}  # id -> (order, line, step)
         self.event_values: dict[int, torch.Tensor] = {}  # event index -> value still on the device
         self._entry: int | None = None  # id of the first module that ran: the model's entry layer
-        self._entry_input: torch.Tensor | None = None  # fingerprint of its latest input
+        # its latest input, until the next backward() takes its fingerprint
+        self._entry_input: torch.Tensor | None = None
 
     # -- registry -------------------------------------------------------------------------
     def _reset_window(self) -> None:
         self._losses: list[torch.Tensor | None] = []
         self._backward_calls = 0
-        self._grads_before: torch.Tensor | None = None
         self._grads_present_before = False
-        self._stale: tuple[list[int], torch.Tensor] | None = None
-        self._after_first: tuple[list[int], torch.Tensor] | None = None
+        self._stale: Held | None = None
+        self._after_first: Held | None = None
         # the first backward's non-zero counts, and each gradient's (id, version) at that time:
         # when the step sees the very same, unmodified gradients it reuses these numbers
-        self._first_counts: tuple[torch.Tensor | None, list[tuple[int, int]]] | None = None
+        self._first_counts: tuple[Values, list[tuple[int, int]]] | None = None
         self._events_at_first = -1
         self._batch: torch.Tensor | None = None
 
@@ -168,21 +190,34 @@ class Recorder:
 
     # -- hooks ----------------------------------------------------------------------------
     def on_forward(self, module: nn.Module, args: Any, output: Any) -> None:
+        if _compiling():
+            # torch.compile traces global hooks into the model's graph: nothing of nbgrad's may be
+            # in it (frame walks break the graph). The compiled wrapper's own call, outside the
+            # graph, registers the modules inside it.
+            return
         self._check_stop()
+        key = id(module)
         if self._entry is None:
-            self._entry = id(module)
-        if id(module) == self._entry and args and isinstance(args[0], torch.Tensor):
+            self._entry = key
+        if key == self._entry and args and isinstance(args[0], torch.Tensor):
             # the latest input wins: a validation pass between steps is followed by the batch
             # that the next backward() is computed from
-            self._entry_input = tensor_stats.fingerprint(args[0])
-        if id(module) not in self.modules:
-            self.modules[id(module)] = module
-            self.module_seen[id(module)] = (len(self.module_seen), cell_line(self.filename),
-                                            len(self.steps))
-            for param in module.parameters(recurse=False):
-                self._register_param(param)
+            self._entry_input = args[0]
+        if key not in self.modules:
+            self._register_module(module)
         if self.probe.window is not None or self.probe.every_step:
             self.probe.on_forward(module, args, output)
+
+    def _register_module(self, module: nn.Module) -> None:
+        inner = getattr(module, "_orig_mod", None)  # torch.compile's wrapper around a model
+        for m in [module, *(inner.modules() if isinstance(inner, nn.Module) else ())]:
+            if id(m) in self.modules:
+                continue
+            self.modules[id(m)] = m
+            self.module_seen[id(m)] = (len(self.module_seen), cell_line(self.filename),
+                                       len(self.steps))
+            for param in m.parameters(recurse=False):
+                self._register_param(param)
 
     def before_backward(self, tensors: Any) -> None:
         self._check_stop()
@@ -192,9 +227,11 @@ class Recorder:
         if self.probe.window is not None:
             self.probe.safely(self.probe.flow.on_backward, tensors)
         if self._backward_calls == 0:
-            self._batch = self._entry_input
+            if self._entry_input is not None:
+                self._batch = tensor_stats.fingerprint(self._entry_input)
+                self._entry_input = None
             self._stale = self._grads_by_param()
-            self._grads_before, self._grads_present_before = self._existing_grads(self._stale)
+            self._grads_present_before = bool(self._stale[0])
         self._backward_calls += 1
         first = tensors[0] if isinstance(tensors, (list, tuple)) and tensors else tensors
         loss = tensor_stats.scalar(first) if isinstance(first, torch.Tensor) else None
@@ -209,17 +246,17 @@ class Recorder:
         if step is None and self._backward_calls == 1 and self._after_first is None:
             held = [i for i, p in enumerate(self.params) if p.grad is not None]
             grads = [self.params[i].grad for i in held]
-            norms, counts = tensor_stats.norms_and_nonzero(grads, cache=self._splits,  # type: ignore[arg-type]
-                                                           key=tuple(held))
+            norms, counts = tensor_stats.norms_and_nonzero(
+                grads, nonzero=self._counting(), cache=self._layouts, key=("grad", *held))  # type: ignore[arg-type]
             self._after_first = (held, norms)  # what the first backward() produced
             self._first_counts = (counts, [(id(g), g._version) for g in grads])  # type: ignore[union-attr]
             self._events_at_first = len(self.events)
         if step is not None and step.closure:
             step.inner_backwards += 1
             if step.inner_backwards == 1:  # a closure's first gradient is what the step starts from
-                self._measure_grads(step)
+                self._measure_grads(step, self._counting())
         elif step is None and not self.optimizers:
-            self.manual.take(self.params)
+            self._take_manual()
 
     def on_zero_grad(self, owner: Any, set_to_none: bool) -> None:
         target = type(owner).__name__
@@ -232,18 +269,22 @@ class Recorder:
         if self._attempts(index) >= self.steps_requested:
             self.stop_requested = True  # it would take one step more than asked
             raise StopRun(self)
-        stepped = self.optimizer_params(optimizer)
+        stepped, others, sizes = self._stepped_params(optimizer)
+        counting = self._counting()  # before the probe closes its window
         self.probe.on_step_pre(self.params)
         if index not in self.states_before:
             self.states_before[index] = optimizer_state(optimizer, self._param_index)
         self._event("step", target=type(optimizer).__name__)
         closure = bool(args[1:]) or kwargs.get("closure") is not None
+        # the first backward's numbers hold at the step when nothing ran between them but the
+        # step itself: a GradScaler unscales and clip_grad_norm_ rescales in place, not always
+        # bumping versions
+        untouched = len(self.events) - self._events_at_first == 1 and not self._loss_scaling
         step = RawStep(
             optimizer=index,
             losses=self._losses,
             backward_calls=self._backward_calls,
             lr=[g.get("lr") for g in optimizer.param_groups],
-            grads_before=self._grads_before,
             grads_present_before=self._grads_present_before,
             started=self._window_started,
             closure=closure,
@@ -254,21 +295,93 @@ class Recorder:
             batch=self._batch,
         )
         self._reset_window()  # a closure's backward calls during step() are counted afresh
-        step.tracked = list(range(len(self.params)))
-        step.param_norms = tensor_stats.norms(self.params, self._splits, (-1, len(self.params)))
-        step.stepped = stepped
-        step.copies = tensor_stats.copies([self.params[i] for i in stepped], self._splits,
-                                          tuple(stepped))
-        self._measure_grads(step)
+        step.stepped, step.others = stepped, others
+        tensors = [self.params[i] for i in stepped]
+        key = ("param", *stepped)
+        if self._may_copy(optimizer, sizes):
+            try:
+                step.copies, step.param_norms = tensor_stats.copies(
+                    tensors, self._layouts, key, reuse=self._spare.pop(key, None))
+            except (MemoryError, RuntimeError) as error:  # torch.OutOfMemoryError is one
+                if not budget.out_of_memory(error):
+                    raise
+                self._not_measured("update sizes", "copying the parameters ran out of memory: "
+                                   + str(error).splitlines()[0][:200])
+        if step.param_norms is None:
+            step.param_norms = tensor_stats.norms(tensors, self._layouts, key)
+        if others:
+            step.other_norms = tensor_stats.norms([self.params[i] for i in others], self._layouts,
+                                                  ("param", *others))
+        self._measure_grads(step, counting, untouched)
         self._current = step
+
+    def _stepped_params(self, optimizer: torch.optim.Optimizer
+                        ) -> tuple[list[int], list[int], dict[torch.device, int]]:
+        """The optimizer's parameters (indices), every other known one, and the bytes a copy of
+        the optimizer's takes per device; worked out again only when its parameters changed."""
+        held = [p for g in optimizer.param_groups for p in g["params"]]
+        cached = self._stepped.get(id(optimizer))
+        if (cached is not None and cached[1] == len(self.params) and len(cached[0]) == len(held)
+                and all(a is b for a, b in zip(cached[0], held))):
+            return cached[2], cached[3], cached[4]
+        stepped = [self._register_param(p) for p in held]
+        chosen = set(stepped)
+        others = [i for i in range(len(self.params)) if i not in chosen]
+        sizes = tensor_stats.copy_bytes(held)
+        self._stepped[id(optimizer)] = (held, len(self.params), stepped, others, sizes)
+        return stepped, others, sizes
+
+    def _may_copy(self, optimizer: torch.optim.Optimizer, sizes: dict[torch.device, int]) -> bool:
+        """Whether a copy of the stepped parameters fits beside what the step itself needs; if
+        not, update sizes are not measured at this step (said in the report), and the loop runs
+        as it would without nbgrad instead of running out of memory."""
+        refusal = self.copy_budget.refusal(sizes, budget.new_state_buffers(optimizer))
+        if refusal is None:
+            return True
+        self._not_measured("update sizes", "a copy of the parameters at each step would not fit "
+                           f"beside the step itself: {refusal}")
+        return False
+
+    def _not_measured(self, what: str, why: str, steps: int = 1) -> None:
+        gap = self.gaps.setdefault(what, [why, 0])
+        gap[1] += steps
+
+    def not_measured(self) -> list[str]:
+        """What the run left out and why, in words for the report."""
+        done = len(self.steps) + len(self.manual_steps)
+        return [f"{what} at {count} of {done} steps ({why})" if count else f"{what} ({why})"
+                for what, (why, count) in self.gaps.items()]
+
+    def _take_manual(self) -> None:
+        """Copy the parameters after a backward() when no optimizer stepped yet, if the copy fits:
+        else updates made without an optimizer go unseen (and the report says so)."""
+        tensors = self.manual.tensors(self.params)
+        refusal = self.copy_budget.refusal(tensor_stats.copy_bytes(tensors), 0)
+        if refusal is None:
+            try:
+                self.manual.take(tensors)
+                return
+            except (MemoryError, RuntimeError) as error:
+                if not budget.out_of_memory(error):
+                    raise
+                refusal = str(error).splitlines()[0][:200]
+        self.manual.drop()
+        self._manual_refusal = refusal  # said in the report only if no optimizer ever stepped
+
+    def _counting(self) -> bool:
+        """Non-zero counts are taken in the probe's windows (or on every step when asked)."""
+        return self.probe.window is not None or self.probe.every_step
 
     def on_step_post(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
         step = self._current
         if step is None:
             return
         self._current = None
-        step.update_norms = tensor_stats.distances([self.params[i] for i in step.stepped],
-                                                   step.copies)
+        if step.copies:
+            step.update_norms = tensor_stats.distances([self.params[i] for i in step.stepped],
+                                                       step.copies)
+            if sum(self._stepped[id(optimizer)][4].values()) <= KEEP_COPY_BYTES:
+                self._spare[("param", *step.stepped)] = step.copies
         step.copies = tensor_stats.Copies()
         step.losses = step.losses + self._losses  # from a closure, if the step had one
         if step.batch is None:
@@ -325,23 +438,31 @@ class Recorder:
             backward_calls=self._backward_calls, grad_scale=scale, grad_params=with_grad,
             grad_norms=tensor_stats.norms([self.params[i].grad for i in with_grad]),  # type: ignore[misc]
         ))
-        value = None if scale is None else float(scale)  # GradScaler.step synced on found_inf already
         self._event("step_skipped", target=type(optimizer).__name__,
-                    detail="GradScaler: inf/NaN grads", value=value)
+                    detail="GradScaler: inf/NaN grads")
+        if scale is not None:
+            self.event_values[len(self.events) - 1] = scale
         self._window_started = self.last_progress = time.monotonic()
         self._reset_window()
         self.optimizer_skipped[index] += 1
         if self.on_step is not None:
             self.on_step(len(self.steps) + len(self.skipped), self.steps_requested)
-        self._stop_if_scaler_stuck(index, value)
+        self._stop_if_scaler_stuck(index, scale)
 
-    def _stop_if_scaler_stuck(self, index: int, scale: float | None) -> None:
+    def _stop_if_scaler_stuck(self, index: int, scale: torch.Tensor | None) -> None:
         """Skips while the scale is still large are the scaler finding its range and do not count;
-        skips at a scale below 1, or at a scale that `update()` never lowers, go on forever."""
+        skips at a scale below 1, or at a scale that `update()` never lowers, go on forever.
+
+        The scales stay on the device; they are read (one transfer) only once a run has seen
+        `steps_requested` skips, which a scaler that finds its range does not reach."""
         scales = self._skip_scales.setdefault(index, [])
         scales.append(scale)
         n = self.steps_requested
-        if scale is not None and len(scales) >= n and (scale < 1.0 or scales[-n] == scale):
+        earlier = scales[-n] if len(scales) >= n else None
+        if scale is None or earlier is None:
+            return
+        now, then = torch.stack([scale, earlier.to(scale.device)]).tolist()
+        if now < 1.0 or now == then:
             self.stop_requested = True
             self.stop_reason = "skipped"
             raise StopRun(self)
@@ -359,6 +480,9 @@ class Recorder:
 
     def finish_manual(self) -> None:
         """After the run: an update made after the last backward() is only seen now."""
+        if self._manual_refusal is not None and not self.optimizers:
+            self._not_measured("updates made without an optimizer", "the copy of the parameters "
+                               f"they are found with does not fit: {self._manual_refusal}", 0)
         if self.optimizers or len(self.manual_steps) >= self.steps_requested:
             return
         saved = self.on_step, self.stop_requested
@@ -375,22 +499,20 @@ class Recorder:
         found = self.manual.changed()
         if found is None:
             return
-        snap, distances = found
+        snap, host = found
         # Module parameters are always shown; a graph leaf (raw tensor) only once it was updated,
         # so an input with requires_grad does not pass for a parameter.
-        moved = [d > 0 for d in distances.tolist()]
-        keep = [i for i, t in enumerate(snap.tensors) if moved[i] or id(t) in self._param_index]
+        keep = [i for i, t in enumerate(snap.tensors)
+                if host.distances[i] > 0 or id(t) in self._param_index]
         index = {i: self._register_param(snap.tensors[i]) for i in keep}
         grads = [(index[i], k) for k, i in enumerate(snap.with_grad) if i in index]
-        at = torch.tensor([k for _, k in grads], dtype=torch.long)
         step = RawStep(
             optimizer=MANUAL, losses=self._losses, backward_calls=self._backward_calls, lr=[],
-            grads_before=self._grads_before, grads_present_before=self._grads_present_before,
-            started=self._window_started,
-            grad_params=[p for p, _ in grads], grad_norms=snap.grad_norms[at],
-            grad_nonzero=snap.grad_nonzero[at], tracked=[index[i] for i in keep],
-            param_norms=snap.param_norms[keep], stepped=[index[i] for i in keep],
-            update_norms=distances[keep],
+            grads_present_before=self._grads_present_before, started=self._window_started,
+            grad_params=[p for p, _ in grads], grad_norms=[host.grad_norms[k] for _, k in grads],
+            grad_nonzero=[host.grad_nonzero[k] for _, k in grads],
+            stepped=[index[i] for i in keep], param_norms=[host.param_norms[i] for i in keep],
+            update_norms=[host.distances[i] for i in keep], stale=self._stale,
         )
         now = time.monotonic()
         step.duration_s = now - step.started
@@ -401,33 +523,27 @@ class Recorder:
         self._after_attempt(len(self.manual_steps))
 
     # -- measurements ---------------------------------------------------------------------
-    def _measure_grads(self, step: RawStep) -> None:
-        with_grad = [i for i in step.tracked if self.params[i].grad is not None]
+    def _measure_grads(self, step: RawStep, counting: bool, untouched: bool = False) -> None:
+        with_grad = [i for i, p in enumerate(self.params) if p.grad is not None]
         grads = [self.params[i].grad for i in with_grad]
         step.grad_params = with_grad
         first, counts = step.after_first, step.first_counts
-        # reuse only when nothing ran between that backward() and this step but the step itself:
-        # a GradScaler unscales and clip_grad_norm_ rescales in place, not always bumping versions
-        untouched = len(self.events) - self._events_at_first == 1 and not self._loss_scaling
         if (untouched and first is not None and counts is not None and first[0] == with_grad
+                and (counts[0] is not None or not counting)
                 and counts[1] == [(id(g), g._version) for g in grads]):  # type: ignore[union-attr]
-            step.grad_norms, step.grad_nonzero = first[1], counts[0]  # untouched since backward
+            step.grad_norms = first[1]  # untouched since backward
+            step.grad_nonzero = counts[0] if counting else None
             return
         step.grad_norms, step.grad_nonzero = tensor_stats.norms_and_nonzero(
-            grads, cache=self._splits, key=tuple(with_grad))  # type: ignore[arg-type]
+            grads, nonzero=counting, cache=self._layouts, key=("grad", *with_grad))  # type: ignore[arg-type]
 
-    def _grads_by_param(self) -> tuple[list[int], torch.Tensor]:
+    def _grads_by_param(self) -> Held:
         """Which known params hold a `.grad` now, and its norm each (on the device)."""
         held = [i for i, p in enumerate(self.params) if p.grad is not None]
+        if not held:
+            return held, tensor_stats.EMPTY
         grads = [self.params[i].grad for i in held]
-        return held, tensor_stats.norms(grads, self._splits, tuple(held))  # type: ignore[arg-type]
-
-    @staticmethod
-    def _existing_grads(held: tuple[list[int], torch.Tensor]) -> tuple[torch.Tensor | None, bool]:
-        """Total norm of gradients already present before a step's first backward (None: none)."""
-        if not held[0]:
-            return None, False
-        return held[1].square().sum().sqrt(), True
+        return held, tensor_stats.norms(grads, self._layouts, ("grad", *held))  # type: ignore[arg-type]
 
     # -- clipping and loss scaling ----------------------------------------------------------
     def on_clip(self, max_norm: Any, total_norm: Any) -> None:
@@ -438,24 +554,28 @@ class Recorder:
 
 
 def optimizer_state(optimizer: torch.optim.Optimizer, param_index: dict[int, int]) -> RawOptimizerState:
-    """Hyperparameters per group and the norm of every state buffer (scalars kept as values)."""
+    """Hyperparameters per group and the norm of every state buffer (one-value buffers such as
+    Adam's step counter kept as their value). Every number stays on the device its buffer is on:
+    Adam keeps its step counter on the CPU beside parameters on a GPU."""
     groups = [{k: v for k, v in g.items() if k != "params"} for g in optimizer.param_groups]
     keys: list[tuple[int, str]] = []
-    tensors: list[torch.Tensor] = []
+    scalars: list[torch.Tensor | float | None] = []
+    buffers: list[torch.Tensor] = []
     for param, state in optimizer.state.items():
         index = param_index.get(id(param))
         if index is None:
             continue
         for name, value in state.items():
-            if isinstance(value, torch.Tensor):
-                keys.append((index, name))
-                tensors.append(value.detach().float() if value.numel() == 1 else value)
-            elif isinstance(value, (int, float)):
-                keys.append((index, name))
-                tensors.append(torch.tensor(float(value)))
-    values = None
-    if tensors:
-        flat = [t.reshape(()) if t.numel() == 1 else t for t in tensors]
-        norms = [t.abs() if t.dim() == 0 else torch.linalg.vector_norm(t.float()) for t in flat]
-        values = torch.stack([n.to(device=norms[0].device, dtype=torch.float32) for n in norms])
-    return RawOptimizerState(groups, keys, values)
+            if isinstance(value, torch.Tensor) and value.numel() == 1:
+                one = value.detach().reshape(())
+                scalars.append(one.abs() if one.is_floating_point() or one.is_complex()
+                               else one.clone())
+            elif isinstance(value, torch.Tensor):
+                scalars.append(None)
+                buffers.append(value.detach())
+            elif isinstance(value, (int, float)) and not isinstance(value, bool):
+                scalars.append(abs(float(value)))
+            else:
+                continue
+            keys.append((index, name))
+    return RawOptimizerState(groups, keys, scalars, tensor_stats.norms(buffers))

@@ -168,7 +168,10 @@ class CaptureSession:
 
         @functools.wraps(hook)
         def guarded(*args: Any, **kwargs: Any) -> Any:
-            if self.internal_error is not None:
+            if self.internal_error is not None or torch.compiler.is_compiling():
+                # torch.compile traces global hooks into the model's graph: a thread id or
+                # anything else of nbgrad's there breaks the graph (the wrapper's own call,
+                # outside it, is recorded)
                 return None
             if threading.get_ident() != self._thread_id:
                 if self._other_thread():

@@ -32,7 +32,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from nbgrad.capture import discover, rng_state
+from nbgrad.capture import budget, discover, rng_state
 from nbgrad.capture.first_use import FirstUse
 from nbgrad.capture.saves import SaveRedirect
 from nbgrad.records import RestoreInfo
@@ -384,12 +384,13 @@ class Snapshot:
         for t in tensors:
             add(t)
         needed = sum(t.numel() * t.element_size() for t in seen.values())
-        free = available_bytes()
-        if free is None or needed <= MEMORY_SHARE * free:
+        room = budget.host_room()
+        if room is None or needed <= MEMORY_SHARE * room.free:
             return True
         their, them, it = ("their", "them", "they") if plural else ("its", "it", "it")
         self.failed.append(f"{label}: {their} {_size(needed)} copy did not fit in the "
-                           f"{_size(free)} of free host memory when the steps first used {them}; "
+                           f"{_size(max(room.free, 0))} free under {room.limit} when the steps "
+                           f"first used {them}; "
                            f"{it} {'keep' if plural else 'keeps'} the steps' changes")
         return False
 
@@ -460,18 +461,6 @@ def _size(n: float) -> str:
     return f"{n / 1e3:.0f} kB" if n >= 1e3 else f"{n:.0f} B"
 
 
-def available_bytes() -> int | None:
-    """Host memory free for the snapshot (Linux MemAvailable; None where unknown)."""
-    try:
-        with open("/proc/meminfo") as info:
-            for line in info:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        return None
-    return None
-
-
 def take(namespace: Mapping[str, Any], extra: list[tuple[str, Any]] | None = None,
          source: str | None = None) -> Snapshot:
     """Snapshot the training objects reachable from `namespace` (see `discover`) that `source`
@@ -485,13 +474,14 @@ def take(namespace: Mapping[str, Any], extra: list[tuple[str, Any]] | None = Non
     found = discover.find(namespace, extra or [], source)
     now = [obj for group in (found.modules, found.optimizers, found.tensors) for _, obj in group
            if found.is_mentioned(obj)]
-    needed, free = found.tensor_bytes(now), available_bytes()
-    if free is not None and needed > MEMORY_SHARE * free:
+    refusal = budget.snapshot_refusal(
+        found.tensor_bytes(now), budget.step_growth([m for _, m in found.modules],
+                                                    [o for _, o in found.optimizers]))
+    if refusal is not None:
         from nbgrad.errors import NbgradUsageError, usage_message
 
         raise NbgradUsageError(usage_message(
-            f"restoring your objects after the check needs a {_size(needed)} copy in host "
-            f"memory, and only {_size(free)} are free.",
+            refusal,
             "free memory (del what you no longer need), or keep the changes the recorded steps "
             "make with --keep (keep=True in Python).",
             "%%gradcheck --keep"))

@@ -248,6 +248,7 @@ def _summary(run: Run, updates: list[Update], losses: list[LossSeries]) -> list[
     if scales:
         lines.append(f"GradScaler loss scale: {fmt(scales[0])} at the first step -> "
                      f"{fmt(scales[-1])} at the last (losses are shown unscaled)")
+    lines += [f"not measured: {note}" for note in run.not_measured]
     if run.error is not None:
         where = f" at line {run.error.line}" if run.error.line else ""
         lines.append(f"error{where}: {run.error.type}: {run.error.message}")
