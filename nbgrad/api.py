@@ -19,6 +19,7 @@ from types import CodeType, FrameType, TracebackType
 from typing import Any
 
 from nbgrad import options
+from nbgrad import verify as verifying
 from nbgrad.capture import CaptureSession, StopRun, interrupts, session, snapshot
 from nbgrad.capture.finish import build_run
 from nbgrad.capture.recorder import Recorder
@@ -273,9 +274,10 @@ def _compile_cell(source: str, first_line: int, filename: str | None = None
 
 def gradcheck(source_or_callable: str | Callable[[], Any], steps: int = DEFAULT_STEPS, *,
               namespace: dict[str, Any] | None = None, timeout: float | None = DEFAULT_TIMEOUT_S,
-              keep: bool = False, activations: bool = False, progress: Progress | None = None,
-              first_line: int = 1, filename: str | None = None,
-              execute: Callable[[], object] | None = None) -> Report:
+              keep: bool = False, activations: bool = False, verify: bool = False,
+              progress: Progress | None = None, first_line: int = 1, filename: str | None = None,
+              execute: Callable[[], object] | None = None,
+              recompile: verifying.Compiler | None = None) -> Report:
     """Run a training cell (source) or function for `steps` optimizer steps and report on them.
 
     The code runs in `namespace` (a fresh one when None; the magic passes the user's). Models,
@@ -285,14 +287,25 @@ def gradcheck(source_or_callable: str | Callable[[], Any], steps: int = DEFAULT_
     is stored (`last_report()`). A cell that never steps is stopped after `timeout` seconds
     without one (None: no limit). The first and last steps are watched in detail;
     `activations=True` also records activation statistics on every step (slower).
+    `verify=True` then tries each fix that is code from the state before the cell (nbgrad/verify.py);
+    without it, the report's dashboard offers that trial on demand.
 
     For adapters: `first_line` is the number of the source's first line; `filename` names the
     compiled cell in tracebacks (the magic gives IPython's, so errors read "Cell In[5], line 3");
     `execute` runs the cell instead of compiling the source as plain Python (the magic passes
-    IPython's own compilation: line magics, `!shell`, top-level await), compiled as `filename`.
+    IPython's own compilation: line magics, `!shell`, top-level await), compiled as `filename`;
+    `recompile` compiles another version of the cell the same way, for the fixes' trials.
     """
     __tracebackhide__ = True
-    options.check_api(steps=steps, timeout=timeout, keep=keep, activations=activations)
+    options.check_api(steps=steps, timeout=timeout, keep=keep, activations=activations,
+                      verify=verify)
+    if verify and keep:
+        raise NbgradUsageError(usage_message(
+            "verify and keep cannot be combined: a fix is tried from the state before the cell, "
+            "which keep=True gives up.",
+            "leave keep out to try the fixes (the state is restored after each trial).",
+            "nbgrad.gradcheck(cell, verify=True)"))
+    compiler: verifying.Compiler | None = None
     if isinstance(source_or_callable, str):
         ns = namespace if namespace is not None else {"__name__": "__main__"}
         if execute is not None:
@@ -308,6 +321,7 @@ def gradcheck(source_or_callable: str | Callable[[], Any], steps: int = DEFAULT_
             def run_target() -> None:
                 __tracebackhide__ = True
                 exec(code, ns)
+        compiler = recompile or _source_compiler(ns, first_line)
         check = Check(steps=steps, timeout=timeout, filename=name, source=source_or_callable,
                       first_line=first_line, progress=progress, keep=keep,
                       activations=activations)
@@ -329,9 +343,22 @@ def gradcheck(source_or_callable: str | Callable[[], Any], steps: int = DEFAULT_
             f"gradcheck() takes the source of a cell or a function, not {type(source_or_callable).__name__}.",
             "pass the training code as a string, or a function with no arguments that runs it.",
             "nbgrad.gradcheck('for x, y in loader: ...', steps=10)"))
-    check.run(run_target)
+    with verifying.trials(check, compiler, verify=verify, progress=progress):
+        check.run(run_target)
     assert check.report is not None
     return check.report
+
+
+def _source_compiler(namespace: dict[str, Any], first_line: int) -> verifying.Compiler:
+    """Compile another version of a cell as `gradcheck` compiles one given as source."""
+    def compile_source(source: str) -> tuple[str, Callable[[], object]]:
+        code, name = _compile_cell(source, first_line)
+
+        def run() -> None:
+            __tracebackhide__ = True
+            exec(code, namespace)
+        return name, run
+    return compile_source
 
 
 class capture:

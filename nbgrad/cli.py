@@ -1,7 +1,7 @@
 """`nbgrad check train.py`: run a training script for a few instrumented steps, outside a notebook.
 
-    nbgrad check train.py [--steps N] [--timeout SECONDS] [--activations] [--json out.json]
-                          [--html out.html] [--nproc-per-node N] [-- ARGS]
+    nbgrad check train.py [--steps N] [--timeout SECONDS] [--activations] [--verify]
+                          [--json out.json] [--html out.html] [--nproc-per-node N] [-- ARGS]
     nbgrad show out.json [--html out.html]
 
 The script runs as `__main__` with `sys.argv` set to it and ARGS, under the same instrumentation as
@@ -22,8 +22,9 @@ import json
 import os
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from types import CodeType
 from typing import Any, NoReturn, TextIO
 
 import nbgrad
@@ -31,6 +32,7 @@ from nbgrad import api, options
 from nbgrad.errors import NbgradUsageError, usage_message
 from nbgrad.report import Report
 from nbgrad.tracebacks import user_traceback
+from nbgrad.verify import trials as verify_trials
 
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 CHECK_EXAMPLE = "nbgrad check train.py --steps 10 --json report.json -- --lr 0.1"
@@ -70,19 +72,30 @@ def build_parser() -> Parser:
     return parser
 
 
+class _Progress:
+    """`nbgrad: step 3/10` on stderr: rewritten in place on a terminal, one line each in a log;
+    with --verify, a line for each trial ("trying the fix of NBG301 (1 of 2)")."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.end = "\r" if stream.isatty() else "\n"
+
+    def __call__(self, done: int, total: int) -> None:
+        print(f"nbgrad: step {done}/{total}", end=self.end, file=self.stream, flush=True)
+
+    def stage(self, doing: str) -> None:
+        if self.stream.isatty():
+            print(file=self.stream)
+        print(f"nbgrad: {doing}", file=self.stream, flush=True)
+
+
 def _progress(stream: TextIO) -> api.Progress:
-    """`nbgrad: step 3/10` on stderr: rewritten in place on a terminal, one line each in a log."""
-    end = "\r" if stream.isatty() else "\n"
-
-    def progress(done: int, total: int) -> None:
-        print(f"nbgrad: step {done}/{total}", end=end, file=stream, flush=True)
-
-    return progress
+    return _Progress(stream)
 
 
 def run_script(path: Path, script_args: Sequence[str], *, steps: int, timeout: float | None,
-               activations: bool = False, progress: api.Progress | None = None
-               ) -> tuple[Report, BaseException | None]:
+               activations: bool = False, verify: bool = False,
+               progress: api.Progress | None = None) -> tuple[Report, BaseException | None]:
     """Run a script as `__main__` under a Check; returns its report and the script's own exception."""
     filename = str(path.resolve())
     source = path.read_text(encoding="utf-8")
@@ -92,23 +105,33 @@ def run_script(path: Path, script_args: Sequence[str], *, steps: int, timeout: f
     check = api.Check(steps=steps, timeout=timeout, filename=filename, source=source, first_line=1,
                       progress=progress, activations=activations)
     check.namespace = namespace
+
+    def compile_script(fixed: str) -> tuple[str, Callable[[], object]]:
+        """A corrected copy of the script, run as the script was (a fix's trial)."""
+        fixed_code = compile(fixed, filename, "exec")
+        return filename, lambda: _run_main(fixed_code, namespace)
+
     saved_argv, saved_path = sys.argv, list(sys.path)
     sys.argv = [str(path), *script_args]
     sys.path.insert(0, str(path.resolve().parent))
     error: BaseException | None = None
     try:
-        with check:
-            try:
-                exec(code, namespace)
-            except SystemExit as done:
-                if done.code not in (None, 0):
-                    raise  # a failing exit is the script's error; sys.exit(0) is a normal end
+        with verify_trials(check, compile_script, verify=verify, progress=progress), check:
+            _run_main(code, namespace)
     except BaseException as raised:  # the script's own exception; nbgrad's StopRun never gets here
         error = raised
     finally:
         sys.argv, sys.path[:] = saved_argv, saved_path
     assert check.report is not None
     return check.report, error
+
+
+def _run_main(code: CodeType, namespace: dict[str, Any]) -> None:
+    try:
+        exec(code, namespace)
+    except SystemExit as done:
+        if done.code not in (None, 0):
+            raise  # a failing exit is the script's error; sys.exit(0) is a normal end
 
 
 def html_page(report: Report) -> str:
@@ -177,6 +200,12 @@ def _check(args: argparse.Namespace, script_args: list[str]) -> int:
     _check_outputs("check", args, CHECK_EXAMPLE)
     nproc = values.pop("nproc_per_node")
     if nproc:
+        if values.pop("verify", False):
+            raise UsageError(usage_message(
+                "--verify and --nproc-per-node cannot be used together: trying a fix re-runs the "
+                "script from its state before the run, which nbgrad can do in one process only.",
+                "check on several processes without --verify, then try the fixes on one process.",
+                f"nbgrad check {args.script} --verify"))
         return _check_ranks(args, path, script_args, nproc, values)
     print(f"nbgrad: running {args.script} for up to {values['steps']} optimizer steps",
           file=sys.stderr)

@@ -74,7 +74,7 @@ class GradcheckMagics(Magics):
             with progress_bar(values["steps"]) as progress:
                 return api.gradcheck(cell, **values, namespace=shell.user_ns,
                                      first_line=FIRST_LINE, filename=filename, progress=progress,
-                                     execute=execute)
+                                     execute=execute, recompile=lambda fixed: _compile(shell, fixed))
         except NbgradUsageError as error:
             raise UsageError(str(error)) from None
         except BaseException as error:

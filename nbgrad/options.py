@@ -83,6 +83,13 @@ OPTIONS: tuple[Option, ...] = (
            fix="pass activations=True to record activations on every step, False for the "
                "first and last only.",
            accepts=_is_bool),
+    Option("verify", bool, False,
+           help="After the report, try each fix that is code: run the corrected cell from the "
+                "state before the cell for the same steps, and report whether the problem is "
+                "gone and the loss falls (each fix alone, then all together).",
+           must="True or False",
+           fix="pass verify=True to try the fixes, False to only diagnose.",
+           accepts=_is_bool),
     Option("keep", bool, False,
            help="Keep what the recorded steps changed (parameters, optimizer and scheduler "
                 "state, RNG) instead of restoring it.",

@@ -402,7 +402,8 @@ class LossCall:
     descent_alignment: float | None = None
     label_min: float | None = None  # class labels other than ignore_index (class losses)
     label_max: float | None = None
-    reduction: str = "mean"
+    reduction: str = "mean"  # the loss function's reduction ('sum' scales the gradient by the batch)
+    value: float | None = None  # what it returned (the mean, for an unreduced loss)
     input_module: str = ""  # the innermost module whose output the input is ("" for a plain op)
     input_module_type: str = ""
     input_where: str = ""  # file:line of the op that made the input, when outside the cell
@@ -528,6 +529,39 @@ class NonFiniteOp:
 
 
 @dataclass
+class SingularOp:
+    """An operation with a point where it or its gradient is infinite (log and sqrt at 0, division
+    by 0, the norm of a zero vector), seen in a detail window, and how near its input came to it.
+
+    `closest` is the smallest input (log, sqrt), the smallest |denominator| (division) or the
+    smallest output (a norm); `zeros` counts inputs (outputs, for a norm) exactly at the point,
+    `below` inputs under it (a log or sqrt of a negative number).
+    """
+
+    op: str  # as called: log, div, __rdiv__, sqrt, pow, norm, ...
+    kind: str  # log, div, sqrt, norm
+    step: int
+    line: int | None
+    layer: str = ""  # the module whose forward made the call ("" for the cell itself)
+    input_from: str = ""  # the operation that made the input that matters (a division's denominator)
+    input_from_line: int | None = None
+    closest: float | None = None
+    zeros: int = 0
+    below: int = 0
+
+
+@dataclass
+class LayerFeed:
+    """A Linear layer whose input was another module's output, unchanged (at most reshaped)."""
+
+    layer: str
+    fed_by: str
+    fed_by_type: str
+    step: int
+    line: int | None = None
+
+
+@dataclass
 class WeightSymmetry:
     """How far the rows (units) of a weight, and of its gradient, are from being all the same.
 
@@ -569,6 +603,8 @@ class ForwardRecord:
     normalisers: list[Normaliser] = field(default_factory=list)
     recurrent: list[RecurrentCall] = field(default_factory=list)
     error: str | None = None  # an error inside the probe (the rest of the run is still recorded)
+    singular_ops: list[SingularOp] = field(default_factory=list)
+    feeds: list[LayerFeed] = field(default_factory=list)
 
 
 # -- one process of a torchrun job (capture/ranks.py, nbgrad/distributed) ---------------------------
@@ -657,3 +693,43 @@ class RankRecord:
     stuck: StuckNote | None = None
     diagnoses: list[str] = field(default_factory=list)  # codes this rank found on its own
     note: str = ""  # what happened to a rank that sent no record
+
+
+# -- a changed copy of the cell, run from the state before the cell (nbgrad/verify.py) -----------
+@dataclass
+class Finding:
+    """A problem (error or warning) a trial run was diagnosed with, as a verification names it."""
+
+    code: str
+    slug: str
+    severity: str
+    title: str
+
+
+@dataclass
+class Trial:
+    """One run of a changed copy of the checked cell, from the state before the cell, for the same
+    number of steps: what was changed, and what the run showed (its loss per step, the gradient
+    flow for the heat map, the problems found in it, the error it raised)."""
+
+    label: str  # what was tried: "NBG301", "lr=0.01", "all fixes", "your cell again"
+    source: str  # the code that ran (without the %%gradcheck line)
+    changed: list[int]  # the lines of the user's cell that the change touches
+    change: str  # the change in words: "line 10 changed", "lr=0.01 on line 5"
+    steps_requested: int
+    stopped_by: StopReason
+    elapsed_s: float
+    losses: list[float | None] = field(default_factory=list)  # per step, the first optimizer's
+    error: ErrorInfo | None = None  # the exception the changed cell raised
+    findings: list[Finding] = field(default_factory=list)
+    layers: list[str] = field(default_factory=list)  # rows of `grad_norms`
+    grad_norms: list[list[float | None]] = field(default_factory=list)  # [layer][step]; None: no grad
+    restore_failed: list[str] = field(default_factory=list)  # what its check could not put back
+    lr: float | None = None  # the learning rate a sweep tried
+    analysis_error: str | None = None  # nbgrad failed to analyse the trial run
+
+    @property
+    def ran(self) -> bool:
+        """Ran its steps without an error (and without being cut short by Ctrl-C)."""
+        return (self.error is None and self.analysis_error is None
+                and self.stopped_by in ("steps", "finished"))

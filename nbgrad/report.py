@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from nbgrad.diagnose.diagnosis import Diagnosis
+from nbgrad.diagnose.diagnosis import Diagnosis, TrialSet
 from nbgrad.diagnose.outcome import Outcome, decide
 from nbgrad.records import Run
 
@@ -23,6 +23,9 @@ class Report:
     run: Run
     diagnoses: list[Diagnosis] = field(default_factory=list)
     analysis_error: str | None = None  # set when nbgrad itself failed to analyse the run
+    verification: TrialSet | None = None  # several fixes tried: each alone, then all together
+    # what runs a fix on demand (the dashboard's buttons); set by the check, not saved in JSON
+    trials: Any = field(default=None, repr=False, compare=False)
 
     @property
     def outcome(self) -> Outcome:
@@ -60,7 +63,8 @@ class Report:
             return html.render(self)
         from nbgrad.render.figures import FigureSet
 
-        return html.render(self, FigureSet(self).html())
+        drawn = FigureSet(self)
+        return html.render(self, drawn.html(), drawn.trial_html())
 
     def dashboard(self) -> Any:
         """The ipywidgets dashboard of this report (what Jupyter displays)."""
@@ -70,7 +74,8 @@ class Report:
 
     def to_dict(self) -> dict[str, Any]:
         return {"run": self.run.to_dict(), "diagnoses": [d.to_dict() for d in self.diagnoses],
-                "analysis_error": self.analysis_error}
+                "analysis_error": self.analysis_error,
+                "verification": None if self.verification is None else self.verification.to_dict()}
 
     def to_json(self, indent: int | None = None) -> str:
         return json.dumps(self.to_dict(), indent=indent)
@@ -78,9 +83,11 @@ class Report:
     @classmethod
     def from_json(cls, text: str) -> Report:
         data = json.loads(text)
+        verification = data.get("verification")
         return cls(run=Run.from_dict(data["run"]),
                    diagnoses=[Diagnosis.from_dict(d) for d in data["diagnoses"]],
-                   analysis_error=data.get("analysis_error"))
+                   analysis_error=data.get("analysis_error"),
+                   verification=None if verification is None else TrialSet.from_dict(verification))
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
         """Widget view (in a Jupyter kernel), static HTML with figures, and the text report."""

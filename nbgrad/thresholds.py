@@ -53,6 +53,10 @@ UPDATE_RATIO_NEGLIGIBLE = Threshold(
 UPDATE_RATIO_HEALTHY_MIN = Threshold(
     1e-4, "TheDeepChecker's lower bound of a healthy update, log10 |update/param| >= -4 "
     "(settings.yaml)")
+LR_DECAY_COLLAPSE = Threshold(
+    10, "nbgrad: a schedule spreads its decay over the whole run; one that cuts the rate by an "
+    "order of magnitude within the first tens of steps nbgrad records ends the run at a rate "
+    "near 0")
 LR_REFERENCE = Threshold(
     1e-3, "PyTorch's default lr of SGD and Adam: the updates a rule projects at an ordinary lr")
 
@@ -78,6 +82,10 @@ LOSS_RISE = Threshold(
 UPDATE_RATIO_LARGE = Threshold(
     0.1, "TheDeepChecker's upper bound of a healthy update, log10 |update/param| <= -1 "
     "(settings.yaml): each step changes the weights by a tenth of their size")
+UPDATE_RATIO_REPLACES = Threshold(
+    1.0, "update/param ratio: a step that moves a layer's weights by their own size or more "
+    "replaces them instead of adjusting them; 10x TheDeepChecker's upper bound of a healthy update "
+    "(log10 |update/param| <= -1, settings.yaml)")
 OVERSHOOT_RISES = Threshold(
     1 / 3, "nbgrad: share of steps after which the loss on the same batch rose by more than "
     "LOSS_RISE; small enough gradient steps never raise a smooth loss (the descent lemma), so "
@@ -94,6 +102,10 @@ DECAY_DOMINANCE = Threshold(
 DECAY_SHRINK_PER_STEP = Threshold(
     1e-3, "lr * weight_decay: the share of its size a weight loses per step to decay alone; "
     "1e-3 is a whole healthy update (the ~1e-3 update/weight rule of thumb)")
+PENALTY_SHARE = Threshold(
+    0.5, "share of the loss that a penalty added to it makes up at the first step: at 0.5 the "
+    "penalty is as large as the loss on the data, the balance point of DECAY_DOMINANCE, so the "
+    "steps serve the penalty at least as much as the data")
 SCALER_STUCK_SCALE = Threshold(
     1.0, "a GradScaler that still finds inf/NaN gradients at a scale below 1 is not overflowing "
     "because of its scale: the unscaled gradients themselves are not finite")
@@ -141,6 +153,17 @@ BIAS_SCALE_HIGH = Threshold(
 INIT_GAIN_HIGH = Threshold(
     3, "weight std * sqrt(fan_in): about twice the largest gain torch.nn.init.calculate_gain "
     "recommends (5/3 for tanh, sqrt(2) for ReLU); nn.init.normal_(w) (std 1) on 20 inputs gives 4.5")
+
+FIRST_LOSS_OVER_CHANCE = Threshold(
+    2, "first cross-entropy / ln(classes): ln(C) is the loss of evenly spread predictions "
+    "(Karpathy, 'A Recipe for Training Neural Networks': verify loss @ init); at twice it the "
+    "labelled class gets on average probability 1/C^2, as far below chance as chance is below "
+    "certainty, which only large logits pointing at wrong classes give")
+
+LOGIT_STD_HIGH = Threshold(
+    10, "std of the logits a classification loss receives at the first step: default-initialised "
+    "networks give about 0.1 to 1 (measured on the corpus's correct loops: at most 0.8); at 10 "
+    "softmax is all but certain of one class (two logits 20 apart: p = 2e-9)")
 
 # -- loss direction (rules/loss_direction.py) -------------------------------------------------------
 AWAY_COSINE = Threshold(

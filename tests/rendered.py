@@ -89,3 +89,6 @@ class NoFigures(FigureSet):
 
     def bars(self, update: int) -> bytes | None:
         return None
+
+    def trial(self, index: int, kind: str) -> bytes | None:
+        return None

@@ -76,7 +76,33 @@ for i in range(100):
     opt.zero_grad()
     blocks[0]["feed_forward_intermediate_dense"](x).sum().backward()
     opt.step()"""
-CHECK_CELLS = [WITH_ROWS, BIG_MODEL, "print('after')", "%load_ext nbgrad", SLOW]
+DATA = """\
+torch.manual_seed(0)
+Xs = torch.randn(256, 8)
+Ys = Xs[:, :1] * 2 - Xs[:, 1:2]
+net = nn.Sequential(nn.Linear(8, 32), nn.ReLU(), nn.Linear(32, 1))
+sgd = torch.optim.SGD(net.parameters(), lr=3.0, momentum=0.9)"""
+TRY = """\
+%%gradcheck
+for epoch in range(100):
+    for i in range(0, 256, 32):
+        sgd.zero_grad()
+        loss = nn.functional.mse_loss(net(Xs[i:i + 32]), Ys[i:i + 32])
+        loss.backward()
+        sgd.step()"""
+VERIFY = """\
+%%gradcheck --verify
+classes = (Xs[:, :3].argmax(dim=1))
+clf = nn.Sequential(nn.Linear(8, 32), nn.BatchNorm1d(32), nn.ReLU(), nn.Dropout(0.2),
+                    nn.Linear(32, 3))
+clf.eval()
+adam = torch.optim.Adam(clf.parameters(), lr=1e-2)
+for i in range(1000):
+    loss = nn.functional.cross_entropy(clf(Xs[:64]), classes[:64])
+    loss.backward()
+    adam.step()"""
+CHECK_CELLS = [WITH_ROWS, BIG_MODEL, "print('after')", "%load_ext nbgrad", DATA, TRY, VERIFY,
+               SLOW]
 
 
 def require_browser() -> None:
@@ -261,10 +287,12 @@ def check_progress_bar(notebook: Notebook) -> None:
     notebook.command("notebook:run-all-cells")
     bar = notebook.panel.locator(".widget-hprogress")
     bar.wait_for(state="visible", timeout=120_000)  # 4 steps of 0.6 s
-    label = re.compile(r"nbgrad: (step \d of 4 · [\d.]+ s|waiting for the first|getting ready)")
+    # the first bar seen may be the --verify cell's: its trials say which one runs
+    label = re.compile(r"nbgrad: ((trying [^:]+ \(\d of \d\)(: step \d+ of 10)?|step \d+ of (4|10))"
+                       r" · [\d.]+ s|waiting for the first|getting ready)")
     assert notebook.panel.get_by_text(label).count() == 1
     notebook.wait_idle()
-    assert bar.count() == 0 and notebook.panel.locator(".nbgrad-dashboard").count() == 3
+    assert bar.count() == 0 and notebook.panel.locator(".nbgrad-dashboard").count() == 5
 
 
 def check_paged_long_names(notebook: Notebook) -> None:
@@ -292,25 +320,9 @@ def check_rows_and_fix_button(notebook: Notebook) -> None:
     assert not evidence.is_visible()
     first.get_by_role("button", name="evidence and fix").click()
     evidence.wait_for(state="visible")
-    first.get_by_role("button", name="Put a corrected copy below").click()
-    first.get_by_text("A corrected copy is on its way").wait_for(state="visible")
-    notebook.shoot(dash, "rows-fixed-light")
-    notebook.command("apputils:change-theme", {"theme": "JupyterLab Dark"})
-    notebook.page.wait_for_function("document.body.dataset.jpThemeLight === 'false'")
-    notebook.shoot(dash, "rows-fixed-dark")
-    notebook.command("apputils:change-theme", {"theme": "JupyterLab Light"})
-    notebook.page.wait_for_function("document.body.dataset.jpThemeLight === 'true'")
-    cells = notebook.panel.locator(".jp-Cell")
-    cells_before = cells.count()
-    # Jupyter delivers set_next_input with the next execution: run the "after" cell
-    cells.nth(2).click()
-    notebook.command("notebook:run-cell")
-    notebook.wait_idle()
-    assert cells.count() == cells_before + 1
-    added = cells.nth(3).locator(".cm-content").inner_text()
-    assert "# nbgrad NBG101 grads-accumulate: suggested fix" in added
-    assert "optimizer.zero_grad()" in added
-    assert "problem_report()" in cells.nth(0).locator(".cm-content").inner_text()  # untouched
+    # hand-made diagnoses, no check behind them: the fix is words and code, nothing to try
+    assert first.get_by_role("button", name="Try the fix").count() == 0
+    assert first.get_by_role("button", name="Put the corrected cell below").count() == 0
     tabs = dash.locator(".lm-TabBar-tab").all()
     assert [t.inner_text() for t in tabs] == ["Gradients", "Optimizer", "Loss", "Activations"]
     tabs[3].click()
@@ -318,13 +330,67 @@ def check_rows_and_fix_button(notebook: Notebook) -> None:
     notebook.shoot(dash, "activations-light")
 
 
+def check_try_the_fix(notebook: Notebook) -> None:
+    """"Try the fix" on a learning rate far too large: the sweep runs in the kernel (its bar in
+    the row), the row shows the verdict, the rates and both runs' plots; the corrected cell is
+    then offered, and added below the next cell run."""
+    dash = notebook.panel.locator(".nbgrad-dashboard").nth(2)
+    row = dash.locator(".nbgrad-row").first
+    assert "learning rate (3) is too large" in row.inner_text()
+    row.get_by_role("button", name="evidence and fix").click()
+    assert row.get_by_role("button", name="Put the corrected cell below").count() == 0
+    row.get_by_role("button", name="Try the fix").click()
+    row.get_by_text("Tried: with lr=", exact=False).first.wait_for(state="visible", timeout=120_000)
+    notebook.wait_idle()
+    assert row.get_by_text("Learning rates tried for NBG403").is_visible()
+    # the cells run since then left what this cell reads as the check left it
+    assert row.get_by_text("your cell was run again", exact=False).count() == 0
+    images = [img for img in row.locator("img.nbgrad-figure").all() if img.is_visible()]
+    sizes = [img.evaluate("e => [e.complete && e.naturalWidth, e.getBoundingClientRect().width]")
+             for img in images]
+    assert len(sizes) == 2 and all(w and bw > 300 for w, bw in sizes), sizes  # loss, heat maps
+    assert row.locator(".widget-hprogress").count() == 0  # the trial's bar made way
+    notebook.shoot(row, "try-the-fix-light")
+    row.get_by_role("button", name="Put the corrected cell below").click()
+    row.get_by_text("A corrected copy is on its way").wait_for(state="visible")
+    cells = notebook.panel.locator(".jp-Cell")
+    cells_before = cells.count()
+    cells.nth(2).click()  # Jupyter delivers set_next_input with the next execution
+    notebook.command("notebook:run-cell")
+    notebook.wait_idle()
+    assert cells.count() == cells_before + 1
+    added = cells.nth(3).locator(".cm-content").inner_text()
+    assert "# nbgrad NBG403 lr-too-large: suggested fix" in added and "lr=3.0" not in added
+    assert added.startswith("%%gradcheck --steps 10 --timeout 60")
+
+
+def check_verified_dashboard(notebook: Notebook) -> None:
+    """`--verify`: every fix tried at once, each alone and all together, shown in the rows."""
+    dash = notebook.panel.locator(".nbgrad-dashboard").nth(3)
+    assert dash.get_by_text("Fixes tried").first.is_visible()
+    assert dash.get_by_text("all fixes together trains best", exact=False).first.is_visible()
+    for row in dash.locator(".nbgrad-row").all():
+        row.get_by_role("button", name="evidence and fix").click()
+        row.get_by_text("Tried:", exact=False).first.wait_for(state="visible")
+        assert row.get_by_role("button", name="Put the corrected cell below").count() == 1
+    notebook.shoot(dash, "verified-fix-light")
+    notebook.command("apputils:change-theme", {"theme": "JupyterLab Dark"})
+    notebook.page.wait_for_function("document.body.dataset.jpThemeLight === 'false'")
+    notebook.shoot(dash, "verified-fix-dark")
+    notebook.command("apputils:change-theme", {"theme": "JupyterLab Light"})
+    notebook.page.wait_for_function("document.body.dataset.jpThemeLight === 'true'")
+
+
 def test_progress_rows_fix_button_activations_and_paging(lab: JupyterLab, page: Any) -> None:
-    """The check notebook, run once: progress bar, diagnosis rows and fix, 60 layers, activations."""
+    """The check notebook, run once: progress bar, diagnosis rows, 60 layers, activations, a fix
+    tried from its button, fixes tried with --verify."""
     notebook = Notebook(lab, page, CHECK_NOTEBOOK)
     try:
         check_progress_bar(notebook)
         check_paged_long_names(notebook)
         check_rows_and_fix_button(notebook)
+        check_verified_dashboard(notebook)
+        check_try_the_fix(notebook)
         check_page_clean(notebook)
     finally:
         notebook.close()

@@ -19,7 +19,7 @@ TIMEOUT_MUST = "--timeout must be a finite number of seconds above 0"
 FIX_TIMEOUT = ("To fix it: pass how long to wait for an optimizer step before the run is stopped "
                "(60 is the default; a model that is slow to start may need 600).\n"
                "Example: %%gradcheck --timeout 60")
-FIX_OPTIONS = ("To fix it: use only --steps N, --timeout SECONDS, --activations, --keep (see "
+FIX_OPTIONS = ("To fix it: use only --steps N, --timeout SECONDS, --activations, --verify, --keep (see "
                "%%gradcheck? for what each does).\nExample: %%gradcheck --steps 10 --timeout 60")
 
 MAGIC_USAGE = {

@@ -48,7 +48,7 @@ def test_a_new_option_is_one_declaration(monkeypatch, capsys):
                           must="a whole number from 0 to 3", fix="pass 0 for no questions.",
                           accepts=lambda v: isinstance(v, int) and 0 <= v <= 3)
     monkeypatch.setattr(options, "OPTIONS", (*options.OPTIONS, quiz))
-    assert options.summary("cli") == ("--steps N, --timeout SECONDS, --activations, "
+    assert options.summary("cli") == ("--steps N, --timeout SECONDS, --activations, --verify, "
                                       "--nproc-per-node N, --quiz-level LEVEL")
     with pytest.raises(SystemExit):
         build_parser().parse_args(["check", "--help"])

@@ -357,3 +357,17 @@ def test_a_script_that_does_not_compile_is_said_once_before_any_rank_starts(tmp_
     assert err.endswith("SyntaxError: '(' was never closed\n") and err.count("SyntaxError") == 1
     assert f'File "{script}", line 2' in err
     assert psutil.Process().children(recursive=True) == []
+
+
+def test_verify_on_several_processes_is_refused_before_any_rank_starts(tmp_path, capsys):
+    """Trying a fix re-runs from the state before the run, which exists in one process only."""
+    import psutil
+
+    from nbgrad.cli import main
+
+    script = tmp_path / "train.py"
+    script.write_text("raise SystemExit('the script must not run')\n")
+    assert main(["check", "--nproc-per-node", "2", "--verify", str(script)]) == 2
+    err = capsys.readouterr().err
+    assert "--verify and --nproc-per-node cannot be used together" in err
+    assert "must not run" not in err and psutil.Process().children(recursive=True) == []

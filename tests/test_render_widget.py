@@ -8,9 +8,10 @@ import ipywidgets as W
 import pytest
 
 import nbgrad
-from nbgrad.diagnose.fixes import corrected_cell
+from nbgrad.diagnose.diagnosis import Verification
+from nbgrad.diagnose.fixes import corrected_cell, corrected_source, settle
 from nbgrad.numbers import fmt
-from nbgrad.records import ActivationRecord
+from nbgrad.records import ActivationRecord, ErrorInfo, Trial
 from nbgrad.render import views
 from nbgrad.render.bundle import WIDGET_MIME, mimebundle
 from nbgrad.render.widget import Dashboard
@@ -81,18 +82,42 @@ def test_evidence_and_fix_open_on_toggle(dash):
     assert row.details.layout.display == "none"
 
 
-def test_fix_button_puts_the_corrected_cell_in_the_next_input(dash, shell):
+def _tried(report: Report, index: int, error: ErrorInfo | None = None) -> None:
+    """Give diagnosis `index` the verification of a trial of its corrected cell."""
+    d = report.diagnoses[index]
+    trial = Trial(label=d.code, source=corrected_source(report.run, [d]), changed=[d.line or 1],
+                  change="a line put before line 5", steps_requested=4,
+                  stopped_by="error" if error else "steps", elapsed_s=0.1,
+                  losses=[] if error else [1.0, 0.5], error=error)
+    d.verification = Verification(trial=trial, original_losses=[1.0, 2.0], resolved=not error,
+                                  improved=not error, verdict="Tried: it trains.")
+
+
+def test_fix_button_offers_the_corrected_cell_only_once_it_ran(shell):
+    report = problem_report()
+    settle(report.run, report.diagnoses)
+    assert report.diagnoses[0].edits  # a fix as code: proposed...
+    assert Dashboard(report, NoFigures(report)).rows[0].fix_button is None  # ...not yet offered
+    _tried(report, 0)
+    dash = Dashboard(report, NoFigures(report))
     row = dash.rows[0]
     assert row.fix_button is not None and dash.rows[1].fix_button is None  # no code, no button
     shell.rl_next_input = None
     row.fix_button.click()
     expected = corrected_cell(dash.report.run, row.diagnosis)
-    assert shell.rl_next_input == expected
+    assert shell.rl_next_input == expected == row.diagnosis.verification.trial.source
     lines = expected.splitlines()
     assert lines[BACKWARD_LINE - 1].strip() == "# nbgrad NBG101 grads-accumulate: suggested fix"
     assert lines[BACKWARD_LINE].strip() == "optimizer.zero_grad()"
     assert lines[BACKWARD_LINE + 1].strip() == "loss.backward()"
     assert "new cell" in row.status.value and "Your cell is unchanged" in row.status.value
+
+
+def test_a_corrected_cell_that_raised_is_not_offered():
+    report = problem_report()
+    settle(report.run, report.diagnoses)
+    _tried(report, 0, ErrorInfo("NameError", "name 'optimizer' is not defined", 5))
+    assert Dashboard(report, NoFigures(report)).rows[0].fix_button is None
 
 
 def test_gradient_table_sorts_by_value_with_no_grad_first(dash):

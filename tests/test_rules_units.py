@@ -319,9 +319,9 @@ def test_a_diagnosis_reads_in_the_text_report():
         "to apply and the model does not learn.",
         "    fix: Move opt.zero_grad() (line 4) before loss.backward() (line 6), or after "
         "opt.step(): zero_grad() -> backward() -> step().",
+        "        # remove line 4: opt.zero_grad()",  # the edits: zero_grad() moved after step()
+        "        # after line 7:",
         "        opt.zero_grad()",
-        "        loss.backward()",
-        "        opt.step()",
     ]
     assert report.verdict == ("1 problem found: zero_grad() runs between backward() and step(): "
                               "every step sees no gradient (line 4)")

@@ -733,9 +733,10 @@ FORWARD_BROKEN: dict[str, Broken] = {
         mutate(FORWARD_CORRECT["counts"], "torch.log1p(counts)", "torch.log(counts)"),
         "NBG503", "error", line=FIX),
     # steps that overshoot until the gradients overflow: one diagnosis, the lr, with the NaN in it
+    # (the first step moves the weights by far more than their size, and the loss jumps)
     "lr_diverges": Broken(
         mutate(FORWARD_CORRECT["regression"], "lr=1e-2", "lr=1e3"),
-        "NBG703", "error", line="opt = torch.optim.Adam"),
+        "NBG403", "error", line="opt = torch.optim.Adam"),
     "tanh_large_init": Broken(
         mutate(FORWARD_CORRECT["tanh_net"], "opt = torch.optim.SGD",
                "for m in model[::2]: nn.init.normal_(m.weight, std=1.0)  # <fix>\nopt = torch.optim.SGD"),
@@ -810,6 +811,23 @@ FORWARD_BROKEN: dict[str, Broken] = {
     "prices_unscaled": Broken(
         mutate(FORWARD_CORRECT["prices_scaled"], "y = (price - price.mean()) / price.std()", "y = price"),
         "NBG852", "warning", line="y = price"),
+    "first_loss_far_above_chance": Broken(  # the output layer alone starts far too large
+        mutate(FORWARD_CORRECT["classifier"], "opt = torch.optim.SGD",
+               "nn.init.normal_(model[2].weight, std=2.0)  # <fix>\nopt = torch.optim.SGD"),
+        "NBG704", "warning", line=FIX, layers=("2",)),
+    "init_std_one_everywhere": Broken(
+        mutate(FORWARD_CORRECT["classifier"], "opt = torch.optim.SGD",
+               "for m in model[::2]: nn.init.normal_(m.weight, std=3.0)  # <fix>\nopt = torch.optim.SGD"),
+        "NBG552", "warning", line=FIX, layers_include=("0", "2")),
+    "no_activation_between_layers": Broken(
+        mutate(FORWARD_CORRECT["classifier"], "nn.Linear(10, H), nn.ReLU(), nn.Linear(H, 4)",
+               "nn.Linear(10, H), nn.Linear(H, 4)"),
+        "NBG603", "warning", line="model = nn.Sequential", layers_include=("0", "1")),
+    "l2_penalty_dominates": Broken(
+        mutate(FORWARD_CORRECT["regression"], "    loss = criterion(out, y)  # <fix>",
+               "    loss = criterion(out, y) + l2 * sum((p ** 2).sum() for p in model.parameters())")
+        .replace("criterion = nn.MSELoss()", "criterion = nn.MSELoss()\nl2 = 10.0  # <fix>"),
+        "NBG409", "warning", line=FIX),
 }
 
 
@@ -866,10 +884,42 @@ WIRING_BROKEN: dict[str, Broken] = {
     "everything_frozen": Broken(
         mutate(CLASSIC, "opt = torch.optim", "model.requires_grad_(False)\nopt = torch.optim"),
         "NBG203", "error", line="model.requires_grad_(False)", raises="RuntimeError"),
+    "only_norm_layers_train": Broken(
+        mutate(CLASSES, "opt = torch.optim",
+               "for m in model.modules():\n"
+               "    if isinstance(m, nn.Linear): m.requires_grad_(False)\n"
+               "opt = torch.optim"),
+        "NBG203", "warning", line="m.requires_grad_(False)", layers=("0", "4")),
+    "layers_only_in_plain_list": Broken(
+        mutate(NET, """        self.fc1 = nn.Linear(8, H)
+        self.fc2 = nn.Linear(H, H)
+        self.fc3 = nn.Linear(H, 1)
+""", """        self.layers = [nn.Linear(8, H), nn.Linear(H, H), nn.Linear(H, 1)]
+""").replace("""        h = torch.relu(self.fc1(x))
+        h = torch.relu(self.fc2(h))
+        return self.fc3(h)""", """        for layer in self.layers[:-1]:
+            x = torch.relu(layer(x))
+        return self.layers[-1](x)"""),
+        "NBG201", "error", line="self.layers = [", raises="ValueError"),
     # 3. gradient clearing
     "no_zero_grad": Broken(
         mutate(CLASSIC, "        opt.zero_grad()\n", ""),
         "NBG301", "error", line="loss.backward()"),
+    "manual_update_never_cleared": Broken(
+        mutate(FUNCTIONAL, """opt = torch.optim.SGD([w, b], lr=0.1)
+while True:
+    opt.zero_grad()
+    loss = ((X @ w + b - Y) ** 2).mean()
+    loss.backward()
+    opt.step()
+""", """while True:
+    loss = ((X @ w + b - Y) ** 2).mean()
+    loss.backward()
+    with torch.no_grad():
+        w -= 0.1 * w.grad
+        b -= 0.1 * b.grad
+"""),
+        "NBG301", "error", line="b -= 0.1 * b.grad"),
     "zero_grad_between_backward_and_step": Broken(
         mutate(CLASSIC, """        opt.zero_grad()
         loss = F.mse_loss(model(x), y)
@@ -893,6 +943,12 @@ WIRING_BROKEN: dict[str, Broken] = {
     "lr_tiny": Broken(mutate(CLASSIC, "lr=0.05", "lr=1e-9"), "NBG402", "warning", line="opt = ",
                       layers=("0", "2")),
     "lr_huge": Broken(mutate(CLASSIC, "lr=0.05", "lr=3.0"), "NBG403", "error", line="opt = "),
+    "scheduler_stepped_per_batch": Broken(
+        mutate(CLASSIC, "        opt.step()\n", "        opt.step()\n        sched.step()\n")
+        .replace("for epoch in range(100):",
+                 "sched = torch.optim.lr_scheduler.StepLR(opt, step_size=3, gamma=0.1)\n"
+                 "for epoch in range(100):"),
+        "NBG408", "warning", line="sched.step()", layers=("0", "2")),
     # 7. loss over the steps
     "targets_shuffled_apart": Broken(  # flatness is judged over more steps, as its note advises
         mutate(SHUFFLED, "x, y = X[idx], Y[idx]", "x, y = X, Y[idx]"), "NBG701", "info", line=None,
@@ -905,9 +961,17 @@ WIRING_BROKEN: dict[str, Broken] = {
                "        loss.backward()\n"
                "        torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm=1e-5)\n"),
         "NBG404", "warning", line="clip_grad_norm_"),
+    "clip_after_step": Broken(
+        mutate(CLASSIC, "        opt.step()\n",
+               "        opt.step()\n"
+               "        torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm=0.1)\n"),
+        "NBG407", "warning", line="clip_grad_norm_"),
     "weight_decay_dominates": Broken(
         mutate(CLASSIC, "momentum=0.9)", "momentum=0.9, weight_decay=5)"),
         "NBG405", "warning", line="opt = ", layers=("0", "2")),
+    "adamw_decay_dominates": Broken(
+        mutate(NET, NET_LOOP_OPT, "opt = torch.optim.AdamW(model.parameters(), lr=1e-2, weight_decay=1.0)"),
+        "NBG405", "warning", line="opt = ", layers_include=("fc1",)),
     "grad_scaler_nan_data": Broken(
         mutate(AMP, "model = nn.Sequential", 'X[::10, 0] = float("nan")  # missing values\n'
                "model = nn.Sequential"),
@@ -936,6 +1000,27 @@ WIRING_BROKEN: dict[str, Broken] = {
         mutate(FUNCTIONAL, "w = torch.zeros(8, 1, requires_grad=True)",
                "w = torch.randn(8, 1, requires_grad=True) * 0.01"),
         "NBG907", "error", line="w = torch.randn(8, 1, requires_grad=True) * 0.01", raises="ValueError"),
+    "manual_update_on_non_leaf": Broken(
+        mutate(FUNCTIONAL, """w = torch.zeros(8, 1, requires_grad=True)
+b = torch.zeros(1, requires_grad=True)
+opt = torch.optim.SGD([w, b], lr=0.1)
+while True:
+    opt.zero_grad()
+    loss = ((X @ w + b - Y) ** 2).mean()
+    loss.backward()
+    opt.step()
+""", """w = torch.randn(8, 1, requires_grad=True) * 0.01
+b = torch.zeros(1, requires_grad=True)
+while True:
+    loss = ((X @ w + b - Y) ** 2).mean()
+    loss.backward()
+    with torch.no_grad():
+        w -= 0.1 * w.grad
+        b -= 0.1 * b.grad
+        w.grad.zero_()
+        b.grad.zero_()
+"""),
+        "NBG907", "error", line="w = torch.randn(8, 1, requires_grad=True) * 0.01", raises="TypeError"),
     "cross_entropy_column_targets": Broken(
         mutate(CLASSES, "x, y = X[i:i + 64], labels[i:i + 64]", "x, y = X[i:i + 64], labels[i:i + 64, None]"),
         "NBG908", "error", line="x, y = X[i:i + 64], labels[i:i + 64, None]", raises="RuntimeError"),

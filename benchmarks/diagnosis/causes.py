@@ -92,13 +92,14 @@ CAUSES: dict[str, Cause] = {
         ("NBG401", "NBG402")),
     "scheduler-per-batch": Cause(
         "learning-rate", "a per-epoch scheduler is stepped every batch and decays the rate to "
-        "nothing within the run", ("NBG401", "NBG402")),
+        "nothing within the run", ("NBG401", "NBG402", "NBG408")),
     # -- clipping, weight decay, mixed precision -------------------------------------------------
     "clip-too-tight": Cause(
         "step-size", "a clip threshold far below the gradient norm sets the step size itself",
         ("NBG404",)),
     "clip-after-step": Cause(
-        "step-size", "clip_grad_norm_ runs after optimizer.step(), so it clips nothing the step uses"),
+        "step-size", "clip_grad_norm_ runs after optimizer.step(), so it clips nothing the step uses",
+        ("NBG407",)),
     "clip-scaled-gradients": Cause(
         "step-size", "gradients are clipped while still multiplied by the GradScaler's scale (no "
         "unscale_), so the threshold is thousands of times too tight", ("NBG404",)),
@@ -114,7 +115,7 @@ CAUSES: dict[str, Cause] = {
         "depth", ("NBG501",)),
     "init-too-large": Cause(
         "init-depth", "weights initialised far too large: activations saturate or gradients explode",
-        ("NBG502", "NBG601", "NBG602")),
+        ("NBG502", "NBG552", "NBG601", "NBG602", "NBG704")),
     "deep-sigmoid-vanishing": Cause(
         "init-depth", "many sigmoid/tanh layers multiply the gradient of the first layers away",
         ("NBG501", "NBG601")),
@@ -123,7 +124,8 @@ CAUSES: dict[str, Cause] = {
         "activations", "a ReLU on the regression output clips every prediction at 0",
         ("NBG602",)),
     "missing-nonlinearity": Cause(
-        "activations", "no activation between the layers: the whole model is one linear map"),
+        "activations", "no activation between the layers: the whole model is one linear map",
+        ("NBG603",)),
     "output-activation-range": Cause(
         "activations", "a sigmoid/tanh output cannot reach the range of the targets",
         ("NBG601", "NBG852")),
@@ -202,7 +204,8 @@ CAUSES: dict[str, Cause] = {
         ("NBG503",)),
     # -- regularisation --------------------------------------------------------------------------
     "penalty-dominates": Cause(
-        "regularisation", "a hand-written L1/L2 penalty whose weight swamps the data loss"),
+        "regularisation", "a hand-written L1/L2 penalty whose weight swamps the data loss",
+        ("NBG409",)),
     # -- exceptions ------------------------------------------------------------------------------
     "backward-twice": Cause(
         "exceptions", "backward() through a graph an earlier backward() freed (an output computed "

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import torch
+from torch import nn
 
 import nbgrad
 from nbgrad.capture import naming, probe_records
@@ -209,7 +210,7 @@ def build_run(recorder: Recorder, namespace: Mapping[str, Any], *, source: str, 
     layers: dict[str, LayerInfo] = {}
     for mid, name in found.modules.items():
         module = found.module_objects[mid]
-        own = [found.params[id(p)] for p in module.parameters(recurse=False)
+        own = [found.params[id(p)] for p in nn.Module.parameters(module, recurse=False)
                if found.params.get(id(p)) in params]
         if own:
             order, line, first_step = recorder.module_seen.get(mid, (None, None, None))

@@ -37,7 +37,7 @@ def _wrapped(module: nn.Module) -> str | None:
     children = list(module.named_children())
     if len(children) != 1 or children[0][0] not in WRAPPER_CHILDREN:
         return None
-    if next(module.parameters(recurse=False), None) is not None:
+    if next(nn.Module.parameters(module, recurse=False), None) is not None:
         return None
     return children[0][0]
 
@@ -141,7 +141,7 @@ def resolve(namespace: Mapping[str, Any], params: Iterable[torch.Tensor],
     names = Names()
     roots = _roots(namespace, {id(p) for p in params}, {id(m) for m in modules})
     reachable = {id(m) for _, root in roots for m in root.modules()}
-    prefix = sum(1 for _, root in roots if next(root.parameters(), None) is not None) > 1
+    prefix = sum(1 for _, root in roots if next(iter(root.parameters()), None) is not None) > 1
     _name_modules(names, roots, prefix)
     held = _in_plain_containers(names)
     _name_modules(names, _unreachable_roots(modules, reachable, held), prefix=True)
@@ -181,7 +181,7 @@ def _name_modules(names: Names, roots: list[tuple[str, nn.Module]], prefix: bool
             names.module_objects[id(module)] = module
             if long != full:
                 names.module_aliases[id(module)] = [long]
-            for pname, param in module.named_parameters(recurse=False):
+            for pname, param in nn.Module.named_parameters(module, recurse=False):
                 pfull = f"{full}.{pname}"
                 if id(param) in names.params:
                     names.aliases.setdefault(id(param), []).append(pfull)

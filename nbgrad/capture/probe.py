@@ -30,6 +30,7 @@ from torch.nn.modules.module import register_module_forward_pre_hook
 
 from nbgrad.capture import forward_stats
 from nbgrad.capture.callsite import cell_line
+from nbgrad.capture.probe_details import Details
 from nbgrad.capture.probe_flow import FlowWatcher
 from nbgrad.capture.probe_losses import LossWatcher
 from nbgrad.capture.probe_mode import ProbeMode, push_bottom, remove_mode
@@ -71,6 +72,7 @@ class Probe:
         self.activations: list[RawActivation] = []
         self.losses_seen = LossWatcher(self)
         self.flow = FlowWatcher(self)  # graph cuts, backward(), in-place ops, reshapes, axes
+        self.details = Details(self)  # singular operations, layer feeds, loss values
         self.inputs: list[tuple[int, int, int | None, list[int], str, torch.Tensor]] = []
         self.op_flags: list[tuple[str, int | None, int, int | None, torch.Tensor]] = []
         self.symmetry: list[tuple[int, int, int, torch.Tensor]] = []
@@ -167,6 +169,7 @@ class Probe:
         if isinstance(module, nn.RNNBase):
             self.flow.on_recurrent(module, first)
         is_tensor = isinstance(first, torch.Tensor)
+        self.details.module_input(module, first, cell_line(self.filename))
         if (id(module), module.training) not in window.calls:
             batch = first.shape[0] if is_tensor and first.dim() > 0 else None
             call = RawModuleCall(id(module), window.step, module.training, batch,
@@ -257,6 +260,7 @@ class Probe:
                                   forward_stats.any_nonfinite(out)))
         if name in SUBTRACTIONS:
             self.losses_seen.subtraction(args, line, module)
+        self.details.on_op(name, args, out, line, module)
         tag = self._tag(out)
         tag.op, tag.line, tag.module, tag.prediction, tag.activation = name, line, None, False, None
         kind = ACTIVATIONS.get(name)

@@ -87,6 +87,7 @@ class RawLoss:
     label_stats: torch.Tensor | None = None  # label_stats.FIELDS
     levels: torch.Tensor | None = None  # label_stats.integer_levels of a regression target
     warnings: list[str] = field(default_factory=list)
+    value: torch.Tensor | None = None  # what the loss function returned (its mean)
 
 
 @dataclass

@@ -10,7 +10,7 @@ import math
 
 import torch
 
-from nbgrad.capture import probe_flow_records
+from nbgrad.capture import probe_details, probe_flow_records
 from nbgrad.capture.forward_stats import ACTIVATION_FIELDS, SUMMARY_FIELDS
 from nbgrad.capture.naming import Names
 from nbgrad.capture.probe import Probe
@@ -118,6 +118,7 @@ def build(probe: Probe, names: Names, params: list[torch.Tensor], host: HostBatc
                                         _summary(shape, dtype, host.get(values))))  # type: ignore[arg-type]
     record.nonfinite_ops = _first_nonfinite_ops(probe, layer, host)
     probe_flow_records.add(record, probe, names, layer)
+    probe_details.build(probe, record, layer)
     for index, step, rows, values in probe.symmetry:
         w_spread, w_scale, g_spread, g_scale = host.get(values)  # type: ignore[misc]
         param = params[index]

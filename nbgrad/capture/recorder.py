@@ -216,7 +216,7 @@ class Recorder:
             self.modules[id(m)] = m
             self.module_seen[id(m)] = (len(self.module_seen), cell_line(self.filename),
                                        len(self.steps))
-            for param in m.parameters(recurse=False):
+            for param in nn.Module.parameters(m, recurse=False):  # not an override
                 self._register_param(param)
 
     def before_backward(self, tensors: Any) -> None:

@@ -14,7 +14,11 @@ __all__ = ["RULES", "Diagnosis", "Evidence", "diagnose"]
 
 def diagnose(run: Run, error: BaseException | None = None) -> list[Diagnosis]:
     """Every rule's findings on `run`, consequences folded into their causes, most severe first."""
+    from nbgrad.diagnose import fixes
+
     found: list[Diagnosis] = []
     for rule in RULES:
         found.extend(rule(run))
-    return ordered(fold_consequences(found))
+    diagnoses = ordered(fold_consequences(found))
+    fixes.settle(run, diagnoses)  # each fix as the edits of the cell, every line of it
+    return diagnoses

@@ -92,5 +92,5 @@ def mimebundle(report: Report, include: Collection[str] | None = None,
             note = (f"<p>nbgrad could not build its widget dashboard ({type(error).__name__}: "
                     f"{escape(str(error))}); this is the static report.</p>")
     if "text/html" in types:
-        data["text/html"] = note + html.render(report, figures.html())
+        data["text/html"] = note + html.render(report, figures.html(), figures.trial_html())
     return data

@@ -81,3 +81,16 @@ ACTIVATION = [
     Column("mean_slope", "mean slope", missing="n/a", numeric=True),
     Column("step", "step", numeric=True),
 ]
+
+TRIALS = [  # rows: views.TrialRow, one per fix tried (and all of them together)
+    Column("fix", "fix"), Column("change", "change"),
+    Column("loss", "loss first → last"),
+    Column("found", "problems found"),
+    Column("result", "result"),
+]
+
+RATES = [  # rows: views.RateRow, one per learning rate of a sweep
+    Column("lr", "lr", numeric=True), Column("loss", "loss first → last"),
+    Column("last", "last loss", numeric=True),
+    Column("found", "problems found"), Column("chosen", "chosen"),
+]

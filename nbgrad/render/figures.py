@@ -30,6 +30,7 @@ from nbgrad.numbers import fmt
 from nbgrad.render import activations, views
 
 if TYPE_CHECKING:
+    from nbgrad.diagnose.diagnosis import Diagnosis
     from nbgrad.report import Report
 
 TEXT = "#222222"
@@ -126,48 +127,70 @@ def _kind(value: float | None) -> str:
     return "zero" if value <= 0 else "ok"
 
 
-def grad_heatmap(report: Report) -> Figure | None:
-    """Layers x updates, gradient norm on a log colour scale; special cells hatched with a legend."""
-    grid = views.grad_grid(report)
-    if not grid.layers or not grid.steps:
-        return None
+def _grid_cells(values: list[list[float | None]], columns: int
+                ) -> tuple[list[list[float]], dict[str, list[Rectangle]]]:
+    """The numbers of a layers x steps grid for imshow (NaN where special), and the special cells
+    (no gradient, zero, NaN/Inf) as rectangles to hatch."""
     special: dict[str, list[Rectangle]] = {"none": [], "zero": [], "bad": []}
-    data = [[math.nan] * len(grid.steps) for _ in grid.layers]
-    for li, row in enumerate(grid.values):
+    data = [[math.nan] * columns for _ in values]
+    for li, row in enumerate(values):
         for si, value in enumerate(row):
             kind = _kind(value)
             if value is not None and kind == "ok":
                 data[li][si] = value
             else:
                 special[kind].append(Rectangle((si - 0.5, li - 0.5), 1, 1))
-    positives = [v for row in data for v in row if not math.isnan(v)]
-    shown = {kind: rects for kind, rects in special.items() if rects}
-    legend = [_legend_patch(kind) for kind in shown]
-    fig, ax, cax = _frame(_layer_height(len(grid.layers)), _layer_labels(grid.layers),
-                          colorbar=bool(positives), legend=bool(legend))
-    if positives:
-        low, high = min(positives), max(positives)
-        if high <= low * 1.0001:
-            low, high = low / 10, high * 10
-        mesh = ax.imshow(data, aspect="auto", cmap=CMAP, norm=LogNorm(low, high),
-                         interpolation="nearest")
-        bar = fig.colorbar(mesh, cax=cax)
-        bar.set_label("gradient norm (log scale)", color=TEXT, fontsize=8)
-        bar.ax.tick_params(colors=TEXT, labelsize=8)
-        _log_ticks(bar.ax.yaxis, low, high)
-    for patch, rects in zip(legend, shown.values()):
-        ax.add_collection(PatchCollection(rects, facecolor=patch.get_facecolor(),
+    return data, special
+
+
+def _hatch(ax: Any, special: dict[str, list[Rectangle]]) -> list[str]:
+    """Draw the special cells; the kinds shown, for the legend."""
+    shown = [kind for kind, rects in special.items() if rects]
+    for kind in shown:
+        patch = _legend_patch(kind)
+        ax.add_collection(PatchCollection(special[kind], facecolor=patch.get_facecolor(),
                                           edgecolor=patch.get_edgecolor(),
                                           hatch=patch.get_hatch(), linewidth=0.5))
+    return shown
+
+
+def _log_range(values: list[float]) -> tuple[float, float]:
+    low, high = min(values), max(values)
+    return (low / 10, high * 10) if high <= low * 1.0001 else (low, high)
+
+
+def grad_heatmap(report: Report) -> Figure | None:
+    """Layers x updates, gradient norm on a log colour scale; special cells hatched with a legend."""
+    grid = views.grad_grid(report)
+    if not grid.layers or not grid.steps:
+        return None
+    data, special = _grid_cells(grid.values, len(grid.steps))
+    positives = [v for row in data for v in row if not math.isnan(v)]
+    kinds = [kind for kind, rects in special.items() if rects]
+    fig, ax, cax = _frame(_layer_height(len(grid.layers)), _layer_labels(grid.layers),
+                          colorbar=bool(positives), legend=bool(kinds))
+    if positives:
+        low, high = _log_range(positives)
+        mesh = ax.imshow(data, aspect="auto", cmap=CMAP, norm=LogNorm(low, high),
+                         interpolation="nearest")
+        _colorbar(fig, mesh, cax, low, high)
+    _hatch(ax, special)
     ax.set_xlim(-0.5, len(grid.steps) - 0.5)
     ax.set_ylim(len(grid.layers) - 0.5, -0.5)
     _step_ticks(ax, grid.steps)
     _label_layers(ax, grid.layers)
     _style(ax, "Gradient norm per layer and step")
-    if legend:
-        fig.legend(handles=legend, loc="lower center", ncols=len(legend), fontsize=8,
-                   frameon=False, labelcolor=TEXT)
+    if kinds:
+        fig.legend(handles=[_legend_patch(k) for k in kinds], loc="lower center",
+                   ncols=len(kinds), fontsize=8, frameon=False, labelcolor=TEXT)
     return fig
+
+
+def _colorbar(fig: Figure, mesh: Any, cax: Any, low: float, high: float) -> None:
+    bar = fig.colorbar(mesh, cax=cax)
+    bar.set_label("gradient norm (log scale)", color=TEXT, fontsize=8)
+    bar.ax.tick_params(colors=TEXT, labelsize=8)
+    _log_ticks(bar.ax.yaxis, low, high)
 
 
 def grad_bars(report: Report, update: int = -1) -> Figure | None:
@@ -285,6 +308,146 @@ def activation_bars(report: Report) -> Figure | None:
     return fig
 
 
+def _original_of(report: Report, d: Diagnosis) -> tuple[str, list[float | None], list[str],
+                                                        list[list[float | None]]]:
+    """(label, losses, layers, gradient grid) of the cell's own run a tried fix is compared with:
+    the check's, or the cell run again when the state had changed."""
+    v = d.verification
+    assert v is not None
+    if v.baseline is not None:
+        b = v.baseline
+        return "your cell, run again", b.losses, b.layers, b.grad_norms
+    grid = views.grad_grid(report)
+    return "your cell", v.original_losses, grid.layers, grid.values
+
+
+def trial_losses(report: Report, d: Diagnosis) -> Figure | None:
+    """The loss per step of the cell and of the corrected cell on one plot; of a learning-rate
+    sweep, one line per rate tried, the chosen one bold."""
+    v = d.verification
+    if v is None:
+        return None
+    label, original, _, _ = _original_of(report, d)
+    lines: list[tuple[str, list[float | None], str, float, str]] = [
+        (label, original, "#7f7f7f", 1.5, "--")]
+    if v.candidates:
+        colours = [LINE, "#2ca02c", "#9467bd", "#8c564b", "#e377c2"]
+        for i, t in enumerate(v.candidates):
+            chosen = t == v.trial
+            lines.append((f"lr={t.lr:g}" + (" (chosen)" if chosen else ""), t.losses,
+                          colours[i % len(colours)], 2.6 if chosen else 1.2, "-"))
+    else:
+        lines.append(("corrected", v.trial.losses, LINE, 2.4, "-"))
+    fig, ax, _ = _frame(3.0)
+    tried = [x for _, series, *_ in lines[1:] for x in series if x is not None and math.isfinite(x)]
+    first = next((x for x in original if x is not None and math.isfinite(x)), None)
+    # a cell whose loss blew up would flatten the tried runs into a line: they set the scale,
+    # and where the cell's loss leaves it, it is said in words
+    focus = tried + ([first] if first is not None else [])
+    cap = max(focus) * 3 if focus and max(focus) > 0 else None
+    values: list[float] = []
+    for name, series, colour, width, style in lines:
+        if cap is not None and name == label and any(
+                x is not None and math.isfinite(x) and x > cap for x in series):
+            out = next(i for i, x in enumerate(series) if x is not None and (
+                not math.isfinite(x) or x > cap))
+            top = max(x for x in series if x is not None and math.isfinite(x))
+            ax.text(out, 0.95, f" {name}: off the scale from step {out} (up to {fmt(top)})",
+                    color=colour, fontsize=7, va="top", transform=ax.get_xaxis_transform(),
+                    parse_math=False)
+            series = [x if x is not None and math.isfinite(x) and x <= cap else None
+                      for x in series[:out]] + [None] * (len(series) - out)
+        known = [(i, x) for i, x in enumerate(series) if x is not None and math.isfinite(x)]
+        values += [x for _, x in known]
+        if known:
+            ax.plot([i for i, _ in known], [x for _, x in known], marker="o", markersize=3,
+                    color=colour, linewidth=width, linestyle=style, label=name)
+        bad = next((i for i, x in enumerate(series) if x is not None and not math.isfinite(x)),
+                   None)
+        if bad is not None:
+            ax.axvline(bad, color=colour, linestyle=":", linewidth=1)
+            ax.text(bad, 0.95, f" {name}: {fmt(series[bad])}", color=colour, fontsize=7,
+                    va="top", transform=ax.get_xaxis_transform(), parse_math=False)
+    if not values:
+        return None
+    if min(values) > 0 and max(values) / min(values) > 50:
+        ax.set_yscale("log")
+        _log_ticks(ax.yaxis, min(values), max(values))
+    longest = max(len(series) for _, series, *_ in lines)
+    _step_ticks(ax, list(range(longest)), [float(i) for i in range(longest)])
+    ax.set_xlim(-0.5, max(longest - 0.5, 0.5))
+    ax.set_ylabel("loss", color=TEXT, fontsize=8)
+    ax.grid(True, color="#dddddd", linewidth=0.5)
+    _style(ax, f"{d.code}: loss per step of each learning rate tried" if v.candidates else
+           f"{d.code}: loss per step, your cell and the corrected cell")
+    ax.legend(fontsize=7, frameon=False, labelcolor=TEXT)
+    return fig
+
+
+def trial_heatmaps(report: Report, d: Diagnosis) -> Figure | None:
+    """The gradient-flow heat map of the cell and of the corrected cell, side by side, on one
+    colour scale; a layer only one run has is blank in the other."""
+    v = d.verification
+    if v is None:
+        return None
+    label, _, left_layers, left = _original_of(report, d)
+    right_layers, right = v.trial.layers, v.trial.grad_norms
+    layers = left_layers + [name for name in right_layers if name not in left_layers]
+    if not layers:
+        return None
+
+    drawn = []
+    for title, names, grid in ((label, left_layers, left),
+                               ("corrected" if v.trial.lr is None else f"lr={v.trial.lr:g}",
+                                right_layers, right)):
+        columns = max((len(row) for row in grid), default=0)
+        by_name = dict(zip(names, grid))
+        data, special = _grid_cells([by_name.get(name, [None] * columns) for name in layers],
+                                    columns)
+        absent = {i for i, name in enumerate(layers) if name not in by_name}
+        for kind in special:  # a layer this run does not have: blank, not "no gradient"
+            special[kind] = [r for r in special[kind] if round(r.get_y() + 0.5) not in absent]
+        drawn.append((title, data, special, columns))
+    positives = [x for _, data, _, _ in drawn for row in data for x in row if not math.isnan(x)]
+    kinds = sorted({k for _, _, special, _ in drawn for k, rects in special.items() if rects})
+    labels = _layer_labels(layers)
+    height = _layer_height(len(layers))
+    left_margin = 0.25 + INCH_PER_CHAR * max((len(x) for x in labels), default=6)
+    right_margin, gap, top, bottom = 1.05, 0.25, 0.35, 0.5 + (0.3 if kinds else 0.0)
+    width = (WIDTH - left_margin - right_margin - gap) / 2
+    fig = Figure(figsize=(WIDTH, height), dpi=DPI, facecolor="white")
+    axes = [fig.add_axes(((left_margin + i * (width + gap)) / WIDTH, bottom / height,
+                          width / WIDTH, (height - top - bottom) / height)) for i in range(2)]
+    low, high = _log_range(positives) if positives else (1.0, 10.0)
+    norm = LogNorm(low, high) if positives else None
+    mesh = None
+    for ax, (title, data, special, columns) in zip(axes, drawn):
+        if norm is not None and columns:
+            mesh = ax.imshow(data, aspect="auto", cmap=CMAP, norm=norm, interpolation="nearest")
+        _hatch(ax, special)
+        ax.set_xlim(-0.5, max(columns, 1) - 0.5)
+        ax.set_ylim(len(layers) - 0.5, -0.5)
+        _step_ticks(ax, list(range(columns)))
+        _style(ax, title)
+        ax.set_yticks([])
+    _label_layers(axes[0], layers)
+    if mesh is not None and norm is not None:
+        cax = fig.add_axes(((WIDTH - right_margin + 0.1) / WIDTH, bottom / height, 0.15 / WIDTH,
+                            (height - top - bottom) / height))
+        _colorbar(fig, mesh, cax, low, high)
+    if kinds:
+        fig.legend(handles=[_legend_patch(k) for k in kinds], loc="lower center",
+                   ncols=len(kinds), fontsize=8, frameon=False, labelcolor=TEXT)
+    return fig
+
+
+TRIAL_FIGURES: dict[str, tuple[str, Callable[[Report, Diagnosis], Figure | None]]] = {
+    "losses": ("Loss per step of your cell and of the corrected cell", trial_losses),
+    "heatmaps": ("Gradient norm per layer and step, your cell and the corrected cell",
+                 trial_heatmaps),
+}
+
+
 _WARM: list[bool] = []
 
 
@@ -354,6 +517,22 @@ class FigureSet:
     def bars(self, update: int) -> bytes | None:
         key = f"bars:{update % max(len(self.report.outcome.updates), 1)}"
         return self._draw(key, lambda: grad_bars(self.report, update))
+
+    def trial(self, index: int, kind: str) -> bytes | None:
+        """A figure of diagnosis `index`'s tried fix ("losses" or "heatmaps")."""
+        d = self.report.diagnoses[index]
+        draw = TRIAL_FIGURES[kind][1]
+        return self._draw(f"trial:{kind}:{index}", lambda: draw(self.report, d))
+
+    def trial_html(self) -> dict[int, str]:
+        """Diagnosis index -> `<img>` tags of its tried fix's figures."""
+        out = {}
+        for i, d in enumerate(self.report.diagnoses):
+            if d.verification is not None:
+                tags = [img_tag(data, alt) for kind, (alt, _) in TRIAL_FIGURES.items()
+                        if (data := self.trial(i, kind)) is not None]
+                out[i] = "".join(tags)
+        return out
 
     def html(self) -> str:
         """`<img>` tags with the PNGs inline (base64), for the static report."""

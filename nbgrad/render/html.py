@@ -35,7 +35,9 @@ STYLE = (
     + severity_css(".nbgrad-report .nbgrad-{severity}") +
     ".nbgrad-report pre{margin:2px 0;padding:4px;background:rgba(128,128,128,.12)}"
     ".nbgrad-report .nbgrad-note{color:rgba(128,128,128,.9);font-style:italic}"
-    ".nbgrad-report img{display:block;margin:6px 0}</style>"
+    ".nbgrad-report img{display:block;margin:6px 0}"
+    ".nbgrad-report .nbgrad-tried{margin:6px 0 2px;padding:4px 8px;"
+    "background:rgba(128,128,128,.08)}</style>"
 )
 
 
@@ -72,7 +74,7 @@ def table(t: Table) -> str:
             f"</summary><table><thead><tr>{head}</tr></thead>{rest}</table></details>{notes}")
 
 
-def diagnosis(d: Diagnosis, report: Report) -> str:
+def diagnosis(d: Diagnosis, report: Report, figures: str = "") -> str:
     v = views.diagnosis_view(d, report.run)
     where = f" <span>({escape(v.where)})</span>" if v.where else ""
     items = "".join(f"<li>{escape(e)}</li>" for e in v.evidence)
@@ -80,7 +82,18 @@ def diagnosis(d: Diagnosis, report: Report) -> str:
     return (f'<div class="nbgrad-diag nbgrad-{escape(v.severity)}"><b>{v.icon} {v.word}</b> '
             f"<code>{escape(v.code)} {escape(v.slug)}</code> <b>{escape(v.title)}</b>{where}"
             f"<ul>{items}</ul><div><i>Why:</i> {escape(v.why)}</div>"
-            f"<div><i>Fix:</i> {escape(v.fix)}</div>{code}</div>")
+            f"<div><i>Fix:</i> {escape(v.fix)}</div>{code}{tried(d, figures)}</div>")
+
+
+def tried(d: Diagnosis, figures: str = "") -> str:
+    """A tried fix: its verdict, the two loss ranges, its figures, the corrected cell."""
+    v = views.verification_view(d)
+    if v is None:
+        return ""
+    return (f'<div class="nbgrad-tried"><b>{v.icon} Tried:</b> {escape(v.verdict)}'
+            f'<div class="nbgrad-note">{escape(v.losses)}</div>{figures}'
+            f"<details><summary>the corrected cell, as it ran</summary><pre>{escape(v.source)}"
+            "</pre></details></div>")
 
 
 def param_table(report: Report) -> Table:
@@ -94,15 +107,22 @@ def activation_table(report: Report) -> Table:
     return Table.of(columns.ACTIVATION, activation_rows(report.run), title="Activations")
 
 
-def render(report: Report, figures: str = "") -> str:
-    """The whole report as one HTML fragment; `figures` is extra HTML (embedded images)."""
+def render(report: Report, figures: str = "",
+           trial_figures: dict[int, str] | None = None) -> str:
+    """The whole report as one HTML fragment; `figures` is extra HTML (embedded images), and
+    `trial_figures[i]` the figures of diagnosis i's tried fix."""
     run, outcome = report.run, report.outcome
+    shown = trial_figures or {}
     parts = [STYLE, '<div class="nbgrad-report">',
              f'<div class="nbgrad-verdict">nbgrad: {escape(outcome.verdict)}</div>',
              "<div>" + "<br>".join(escape(x) for x in [*outcome.summary, *ranks.rank_lines(run)])
              + "</div>"]
-    parts += [diagnosis(d, report) for d in report.diagnoses]
+    parts += [diagnosis(d, report, shown.get(i, "")) for i, d in enumerate(report.diagnoses)]
     parts.append(table(ranks.rank_table(run)))
+    parts.append(table(views.trials_table(report)))
+    parts += [table(views.rates_table(d)) for d in views.verified(report)]
+    if report.verification is not None and not views.verified(report):
+        parts.append(f"<p><b>Fixes tried:</b> {escape(report.verification.verdict)}</p>")
     parts.append(figures)
     parts.append(table(views.skipped_table(run)))
     if outcome.updates:

@@ -21,7 +21,8 @@ from nbgrad.render.bundle import has_widget_frontend
 
 
 class ProgressBar:
-    """A progress callback `(steps_done, steps_requested)` drawn as a widget."""
+    """A progress callback `(steps_done, steps_requested)` drawn as a widget; `stage(text)` names
+    what runs now when a check runs more than once (the fixes' trials: "trying fix 2 of 3")."""
 
     def __init__(self, total: int) -> None:
         import ipywidgets as W
@@ -42,6 +43,7 @@ class ProgressBar:
         except Exception:  # only a head start: the dashboard draws (or fails) on its own
             pass
         self.started = time.perf_counter()
+        self.doing = ""
         self.label.value = f"nbgrad: waiting for the first optimizer step (0 of {total})"
 
     def __call__(self, step: int, total: int) -> None:
@@ -49,8 +51,19 @@ class ProgressBar:
             self.bar.max = max(total, 1)
             self.bar.value = min(step, total)
             elapsed = time.perf_counter() - self.started
-            self.label.value = f"nbgrad: step {step} of {total} · {elapsed:.1f} s"
+            doing = f"{self.doing}: " if self.doing else ""
+            self.label.value = f"nbgrad: {doing}step {step} of {total} · {elapsed:.1f} s"
         except Exception:  # a progress display must never stop the user's loop
+            pass
+
+    def stage(self, doing: str) -> None:
+        """A new run starts (a fix's trial): its name leads the label, the bar starts at 0."""
+        try:
+            self.doing = doing
+            self.bar.value = 0
+            elapsed = time.perf_counter() - self.started
+            self.label.value = f"nbgrad: {doing} · {elapsed:.1f} s"
+        except Exception:
             pass
 
     def close(self) -> None:

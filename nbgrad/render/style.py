@@ -7,6 +7,7 @@ emoji font; severity is always a word too, never colour alone.
 from __future__ import annotations
 
 from nbgrad.diagnose.outcome import Status
+from nbgrad.diagnose.verification import TRIAL_WORDS
 
 SEVERITY_ICON = {"error": "✖", "warning": "⚠", "info": "ℹ"}
 SEVERITY_WORD = {"error": "error", "warning": "warning", "info": "note"}
@@ -24,3 +25,7 @@ def severity_css(selector: str) -> str:
     """`selector` with `{severity}` in it, given each severity's colour as a left border."""
     return "".join(f"{selector.format(severity=s)}{{border-left-color:{c}}}"
                    for s, c in SEVERITY_COLOR.items())
+
+# a tried fix: what its verification found (Verification.status)
+TRIAL_ICON = {"helped": "✔", "partly": "◐", "did not help": "✘", "raised": "✖", "stopped": "■"}
+TRIAL_WORD = TRIAL_WORDS

@@ -37,6 +37,23 @@ def diagnosis_lines(report: Report) -> list[str]:
         out.append(f"    fix: {d.fix}")
         if d.fix_code:
             out += [f"        {c}" for c in d.fix_code.splitlines()]
+        v = views.verification_view(d)
+        if v is not None:
+            out.append(f"    tried: {v.icon} {v.verdict}")
+            out.append(f"        {v.losses}")
+    return out
+
+
+def verification_lines(report: Report) -> list[str]:
+    """The fixes tried, as tables: each fix and all together, each learning-rate sweep."""
+    out: list[str] = []
+    for table in [views.trials_table(report),
+                  *(views.rates_table(d) for d in views.verified(report))]:
+        lines = _table(table)
+        if lines:
+            out += ["", *lines]
+    if not out and report.verification is not None:  # none could be tried: say why
+        out += ["", f"Fixes tried: {report.verification.verdict}"]
     return out
 
 
@@ -48,6 +65,7 @@ def render(report: Report) -> str:
     differ = _table(ranks.rank_table(run))
     if differ:
         out += ["", *differ]
+    out += verification_lines(report)
     skipped = _table(views.skipped_table(run))
     if skipped:
         out += ["", *skipped]

@@ -15,11 +15,12 @@ from nbgrad.numbers import fmt
 from nbgrad.records import OptimizerRecord, Run
 from nbgrad.render import columns as cols
 from nbgrad.render.columns import NO_GRAD, Column
-from nbgrad.render.style import SEVERITY_ICON, SEVERITY_WORD
+from nbgrad.render.style import SEVERITY_ICON, SEVERITY_WORD, TRIAL_ICON, TRIAL_WORD
 
 if TYPE_CHECKING:
     from nbgrad.diagnose.diagnosis import Diagnosis
     from nbgrad.diagnose.outcome import Update
+    from nbgrad.records import Trial
     from nbgrad.report import Report
 
 MAX_STEP_COLUMNS = 10  # the default --steps fits whole; longer runs show an even spread
@@ -227,3 +228,102 @@ def unmoved_table(report: Report) -> Table:
 
     rows = [m for m in param_moves(report) if m.why_unmoved]
     return Table.of(cols.UNMOVED, rows, title="Parameters that did not move")
+
+
+# -- fixes tried (nbgrad/verify.py, decided in nbgrad/diagnose/verification.py) ------------------
+@dataclass
+class VerificationView:
+    """A tried fix as every view shows it: the verdict with its icon, the two loss ranges."""
+
+    icon: str
+    word: str
+    verdict: str
+    losses: str  # "your cell 2.928 → 37.48; corrected 2.928 → 2.483 (10 steps)"
+    source: str  # the corrected cell's code, as it ran
+    note: str
+
+
+def verification_view(d: Diagnosis) -> VerificationView | None:
+    from nbgrad.diagnose.verification import loss_range
+
+    v = d.verification
+    if v is None:
+        return None
+    mine = "your cell run again" if v.baseline is not None else "your cell"
+    corrected = f"lr={v.trial.lr:g}" if v.trial.lr is not None else "corrected"
+    steps = v.trial.steps_requested
+    losses = (f"loss per step: {mine} {loss_range(v.original_losses)}; {corrected} "
+              f"{loss_range(v.trial.losses)} ({steps} step{'s' if steps != 1 else ''})")
+    return VerificationView(TRIAL_ICON[v.status], TRIAL_WORD[v.status], v.verdict, losses,
+                            v.trial.source, v.note)
+
+
+@dataclass
+class TrialRow:
+    fix: str
+    change: str
+    loss: str
+    found: str
+    result: str
+
+
+def _found(trial: Trial) -> str:
+    return ", ".join(f.code for f in trial.findings) or "none"
+
+
+def trials_table(report: Report) -> Table:
+    """Each fix tried, alone, and all of them together: what changed, the loss, what is left."""
+    from nbgrad.diagnose.verification import describe_trial, loss_range
+
+    rows = []
+    for d in report.diagnoses:
+        v = d.verification
+        if v is None:
+            continue
+        rows.append(TrialRow(d.code, describe_trial(report.run, v.trial).removeprefix("with "),
+                             loss_range(v.trial.losses), _found(v.trial), TRIAL_WORD[v.status]))
+    summary = report.verification
+    if summary is not None and summary.together is not None:
+        t = summary.together
+        rows.append(TrialRow("all fixes", describe_trial(report.run, t).removeprefix("with "),
+                             loss_range(t.losses), _found(t),
+                             "ran" if t.ran else "raised an error"))
+    if not rows:
+        return Table.of(cols.TRIALS, [], title="Fixes tried")
+    table = Table.of(cols.TRIALS, rows, title="Fixes tried")
+    mine = ", ".join(f"{d.code} {loss_range(d.verification.original_losses)}"
+                     for d in report.diagnoses if d.verification is not None)
+    table.notes.append(f"your cell's loss, for comparison: {mine}")
+    if summary is not None:
+        table.notes.append(summary.verdict)
+    return table
+
+
+@dataclass
+class RateRow:
+    lr: float | None
+    loss: str
+    last: float | None
+    found: str
+    chosen: str
+
+
+def rates_table(d: Diagnosis) -> Table:
+    """A learning-rate sweep: each rate tried, its loss and what it still shows; the chosen one."""
+    from nbgrad.diagnose.verification import loss_range
+
+    v = d.verification
+    if v is None or not v.candidates:
+        return Table.of(cols.RATES, [], title=f"Learning rates tried for {d.code}")
+    rows = [RateRow(t.lr, loss_range(t.losses),
+                    next((x for x in reversed(t.losses) if x is not None), None), _found(t),
+                    "✔ chosen" if t == v.trial else "") for t in v.candidates]
+    table = Table.of(cols.RATES, rows, title=f"Learning rates tried for {d.code}")
+    if v.note:
+        table.notes.append(v.note)
+    return table
+
+
+def verified(report: Report) -> list[Diagnosis]:
+    """The diagnoses whose fix was tried, in the report's order."""
+    return [d for d in report.diagnoses if d.verification is not None]

@@ -17,12 +17,13 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as W
 
-from nbgrad.diagnose.fixes import corrected_cell
+from nbgrad.diagnose.fixes import offered_cell
 from nbgrad.diagnose.outcome import plural
-from nbgrad.render import views
+from nbgrad.render import html, views
 from nbgrad.render.figures import FigureSet
 from nbgrad.render.style import SEVERITY_COLOR, STATUS_ICON
 from nbgrad.render.widget_tabs import tabs
+from nbgrad.render.widget_trial import TrialBox, TrialProgress, close_widgets
 
 if TYPE_CHECKING:
     from nbgrad.diagnose.diagnosis import Diagnosis
@@ -53,6 +54,11 @@ SEVERITY_ROWS
 .nbgrad-missing,.nbgrad-note{color:var(--jp-ui-font-color2);font-style:italic}
 .nbgrad-changed{font-weight:700}
 .nbgrad-scroll{max-height:320px;overflow:auto}
+.nbgrad-tried{margin:6px 0 2px;padding:4px 8px;background:var(--jp-layout-color2)}
+.nbgrad-dashboard .nbgrad-report table{border-collapse:collapse;font-size:12px;margin:2px 0 8px}
+.nbgrad-dashboard .nbgrad-report th,.nbgrad-dashboard .nbgrad-report td{text-align:left;
+  padding:2px 10px 2px 4px;border-bottom:1px solid var(--jp-border-color2)}
+.nbgrad-dashboard .nbgrad-report .num{text-align:right}
 .nbgrad-dashboard img.nbgrad-figure,.nbgrad-figure{background:#fff;border-radius:4px;
   max-width:100%;height:auto;margin:4px 0}
 </style>""".replace("SEVERITY_ROWS", "".join(
@@ -74,11 +80,14 @@ def verdict_html(report: Report) -> str:
 
 
 class DiagnosisRow:
-    """Severity, title and cell line; a toggle opens the evidence, why, fix and fix button."""
+    """Severity, title and cell line; a toggle opens the evidence, why, fix, the trial of the fix
+    ("Try the fix", or what it showed) and, once the corrected cell ran, the button that adds it."""
 
-    def __init__(self, d: Diagnosis, report: Report) -> None:
+    def __init__(self, d: Diagnosis, report: Report, figures: FigureSet | None = None,
+                 index: int | None = None) -> None:
         v = views.diagnosis_view(d, report.run)
         self.diagnosis = d
+        self.report = report
         where = f'<div class="nbgrad-where">{escape(v.where)}</div>' if v.where else ""
         self.summary = W.HTML(
             f'<span class="nbgrad-sev">{v.icon} {escape(v.word)}</span> <b>{escape(v.title)}</b>'
@@ -87,24 +96,44 @@ class DiagnosisRow:
                                      icon="chevron-down", layout=W.Layout(width="170px"))
         evidence = "".join(f"<li>{escape(e)}</li>" for e in v.evidence)
         code = f"<pre>{escape(v.fix_code)}</pre>" if v.fix_code else ""
-        body: list[W.Widget] = [W.HTML(
+        self.text = W.HTML(
             f"<b>Evidence</b><ul>{evidence}</ul><b>Why it matters</b><p>{escape(v.why)}</p>"
-            f"<b>Fix</b><p>{escape(v.fix)}</p>{code}")]
-        self.corrected = corrected_cell(report.run, d)
+            f"<b>Fix</b><p>{escape(v.fix)}</p>{code}")
+        position = index if index is not None else report.diagnoses.index(d)
+        self.trial = TrialBox(report, position, figures or FigureSet(report), self._tried)
+        self.corrected: str | None = None
         self.fix_button: W.Button | None = None
         self.status: W.HTML | None = None  # what the button did; only a row with a button has it
-        if self.corrected is not None:
-            self.status = W.HTML()
-            self.fix_button = W.Button(description="Put a corrected copy below", icon="plus",
-                                       tooltip="Adds a new cell with the fix applied; your cell "
-                                               "stays as it is.",
-                                       layout=W.Layout(width="240px"))
-            self.fix_button.on_click(self.put_fix)
-            body += [self.fix_button, self.status]
-        self.details = W.VBox(body, layout=W.Layout(display="none"))
+        self.details = W.VBox([], layout=W.Layout(display="none"))
+        self._offer()
         self.toggle.observe(self._show, names="value")
         self.widget = W.VBox([W.HBox([self.summary, self.toggle]), self.details])
         self.widget.add_class("nbgrad-row").add_class(f"nbgrad-row-{d.severity}")
+
+    def _offer(self) -> None:
+        """The details: words, the trial, and the button that adds the corrected cell, which
+        exists only once that cell ran under a check without error."""
+        self.corrected = offered_cell(self.report.run, self.diagnosis)
+        body: list[W.Widget] = [self.text, self.trial.widget]
+        if self.corrected is not None and self.fix_button is None:
+            self.status = W.HTML()
+            self.fix_button = W.Button(description="Put the corrected cell below", icon="plus",
+                                       tooltip="Adds a new cell with the fix applied (it ran "
+                                               "without error); your cell stays as it is.",
+                                       layout=W.Layout(width="240px"))
+            self.fix_button.on_click(self.put_fix)
+        if self.corrected is not None and self.fix_button is not None and self.status is not None:
+            body += [self.fix_button, self.status]
+        self.details.children = body
+
+    def _tried(self) -> None:
+        """A trial ended: the words (the fix may now be the sweep's best rate) and the offer."""
+        v = views.diagnosis_view(self.diagnosis, self.report.run)
+        code = f"<pre>{escape(v.fix_code)}</pre>" if v.fix_code else ""
+        evidence = "".join(f"<li>{escape(e)}</li>" for e in v.evidence)
+        self.text.value = (f"<b>Evidence</b><ul>{evidence}</ul><b>Why it matters</b>"
+                           f"<p>{escape(v.why)}</p><b>Fix</b><p>{escape(v.fix)}</p>{code}")
+        self._offer()
 
     def _show(self, change: dict[str, Any]) -> None:
         self.details.layout.display = "" if change["new"] else "none"
@@ -134,10 +163,12 @@ class Dashboard:
         self.report = report
         self.figures = figures or FigureSet(report)
         self.verdict = W.HTML(verdict_html(report))
-        self.rows = [DiagnosisRow(d, report) for d in report.diagnoses]
+        self.rows = [DiagnosisRow(d, report, self.figures, i)
+                     for i, d in enumerate(report.diagnoses)]
+        self.trials = TrialsBox(self)
         self.tabs, self.parts = tabs(report, self.figures)
         self.widget = W.VBox([W.HTML(CSS), self.verdict, W.VBox([r.widget for r in self.rows]),
-                              self.tabs])
+                              self.trials.widget, self.tabs])
         self.widget.add_class("nbgrad-dashboard")
 
     def tab(self, title: str) -> Any:
@@ -154,6 +185,61 @@ def close_tree(widget: W.Widget) -> None:
     the widget leaves those in the kernel for good."""
     for part in _descendants(widget):
         part.close()
+
+
+class TrialsBox:
+    """Below the rows: the fixes tried (a table, and which combination trains best), or, with
+    several fixes not yet tried, a button that tries each alone and then all together."""
+
+    def __init__(self, dashboard: Dashboard) -> None:
+        self.dashboard = dashboard
+        self.progress: TrialProgress | None = None
+        self.button: W.Button | None = None
+        self.message: W.HTML | None = None
+        self.widget = W.VBox([])
+        self.show()
+
+    def show(self) -> None:
+        report = self.dashboard.report
+        table = html.table(views.trials_table(report))
+        if report.verification is not None or table:
+            said = "" if table else escape(report.verification.verdict
+                                           if report.verification else "")
+            old = list(self.widget.children)
+            self.widget.children = [W.HTML(f'<div class="nbgrad-report">{table}{said}</div>')]
+            close_widgets(old)
+            return
+        fixable = [r for r in self.dashboard.rows if r.trial.button is not None]
+        if report.trials is None or len(fixable) < 2:
+            return
+        self.button = W.Button(description=f"Try all {len(fixable)} fixes",
+                               tooltip="Each fix alone, then all together, from the state "
+                                       "before your cell; everything is restored after",
+                               icon="play", layout=W.Layout(width="200px"))
+        self.button.on_click(self.try_all)
+        self.progress = TrialProgress()
+        self.message = W.HTML()
+        self.widget.children = [W.HBox([self.button, self.progress.widget]), self.message]
+
+    def try_all(self, _: Any = None) -> None:
+        report = self.dashboard.report
+        if report.trials is None or self.progress is None or self.message is None:
+            return
+        if self.button is not None:
+            self.button.disabled = True
+        self.progress.start()
+        try:
+            report.trials.try_all(self.progress)
+        except Exception as error:
+            self.message.value = (f"<p>nbgrad could not try the fixes ({escape(type(error).__name__)}"
+                                  f": {escape(str(error))}); your objects were restored.</p>")
+            return
+        finally:
+            self.progress.done()
+        for row in self.dashboard.rows:
+            row.trial.show()
+            row._tried()
+        self.show()
 
 
 def _descendants(widget: W.Widget) -> list[W.Widget]:

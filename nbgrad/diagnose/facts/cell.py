@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 
+from nbgrad.diagnose.facts.source import function_of
 from nbgrad.records import ActivationRecord, Run
 
 # constructs that make a tensor without autograd history
@@ -101,8 +102,12 @@ def optimizer_name(run: Run) -> str | None:
 
 
 def module_line(run: Run, act: ActivationRecord) -> int | None:
-    """The line of an activation: its call for a function, its constructor for a module."""
+    """The line of an activation: its call for a function or a module applied in forward(), its
+    constructor for a module run by a container (nn.Sequential)."""
     if act.source == "function":
+        return act.line
+    function = function_of(run, act.line)
+    if function is not None and function.name == "forward":
         return act.line
     name = {"sigmoid": "Sigmoid", "tanh": "Tanh", "relu": "ReLU"}[act.kind]
     return only_line_matching(run, rf"\b{name}\b")

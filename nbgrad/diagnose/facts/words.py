@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Iterable
 
 from nbgrad import numbers
@@ -33,10 +34,10 @@ def percent(value: float) -> str:
 
 def power_of_ten(value: float) -> str:
     """The power of ten nearest to `value` on a log scale, written as a literal (`1e-3`, `0.1`).
-
-    A value that underflowed to 0 (a tiny rate divided by a large gradient) is given the smallest
-    positive double's power, so that the suggestion stays a number."""
-    exponent = round(math.log10(max(value, 5e-324)))
+    A value that under- or overflowed (a suggestion computed from a learning rate of 5e-324) is
+    taken at the end of the float range it left."""
+    value = min(max(value, sys.float_info.min), sys.float_info.max) if value == value else 1.0
+    exponent = round(math.log10(value))
     return f"{10.0 ** exponent:g}" if -4 <= exponent <= 3 else f"1e{exponent}"
 
 

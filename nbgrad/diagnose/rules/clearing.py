@@ -13,7 +13,8 @@ from nbgrad.diagnose import facts
 from nbgrad.diagnose.catalogue import make
 from nbgrad.diagnose.diagnosis import Diagnosis, Evidence
 from nbgrad.diagnose.facts import fmt
-from nbgrad.records import Run
+from nbgrad.records import Run, StepRecord
+from nbgrad.thresholds import STALE_GRAD_FRACTION
 
 
 def _lines(run: Run, step: int) -> dict[str, int | None]:
@@ -62,6 +63,51 @@ def grads_accumulate(run: Run) -> list[Diagnosis]:
             line=lines["backward"], confidence=0.95,
         ))
     return found
+
+
+def manual_grads_accumulate(run: Run) -> list[Diagnosis]:
+    """NBG301 for updates written by hand (`w -= lr * w.grad`): .grad is never cleared, so each
+    update applies the sum of every gradient so far."""
+    if run.optimizers or len(run.manual_steps) < 2:
+        return []
+    later = run.manual_steps[1:]  # the first may inherit gradients of a previous cell
+    stale = [s for s in later if s.grads_before_backward
+             and s.grads_before_backward > STALE_GRAD_FRACTION * (_own_grad(s) or 0.0)]
+    if not stale or len(stale) * 2 < len(later):
+        return []
+    first = stale[0]
+    updates = facts.grad_updates(run)
+    line = updates[-1] if updates else facts.first_line(run, "backward")
+    names = [p for p in first.params]
+    evidence = [
+        Evidence(f"before the backward() of update {first.index}, the parameters still held "
+                 f"gradients of norm {fmt(first.grads_before_backward)} from earlier updates; the "
+                 f"update applied their sum (norm {fmt(_own_grad(first))})",
+                 value=first.grads_before_backward, step=first.index),
+        Evidence(f"leftover gradients at {len(stale)} of {len(later)} updates after the first",
+                 value=float(len(stale))),
+    ]
+    if updates:
+        evidence.append(Evidence(f"the update by hand on line{'s' if len(updates) > 1 else ''} "
+                                 f"{', '.join(map(str, updates))} reads .grad and never clears it"))
+    clears = "; ".join(f"{n}.grad.zero_()" for n in names[:4])
+    return [make(
+        "NBG301", severity="error",
+        title="Gradients accumulate across updates: the update by hand never clears .grad",
+        evidence=evidence,
+        why=("backward() adds to .grad instead of replacing it. An update written by hand must "
+             "clear the gradients itself (an optimizer's zero_grad() does it otherwise); without "
+             "that every update applies the sum of all gradients so far."),
+        fix=f"Clear each gradient after the update (after line {line}), still under "
+            f"torch.no_grad(): {clears}" + (" (or p.grad = None)." if clears else "."),
+        line=line, confidence=0.9, layers=sorted({run.params[n].layer for n in names
+                                                   if n in run.params}),
+    )]
+
+
+def _own_grad(step: StepRecord) -> float | None:
+    values = [p.grad_norm for p in step.params.values() if p.grad_norm is not None]
+    return sum(v * v for v in values) ** 0.5 if values else None
 
 
 def _gradient_made(run: Run, optimizer: int) -> bool:
@@ -178,4 +224,5 @@ def step_never_called(run: Run) -> list[Diagnosis]:
     )]
 
 
-RULES = [grads_accumulate, step_sees_no_grad, zero_grad_after_step, step_never_called]
+RULES = [grads_accumulate, manual_grads_accumulate, step_sees_no_grad, zero_grad_after_step,
+         step_never_called]

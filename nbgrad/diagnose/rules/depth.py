@@ -69,7 +69,9 @@ def gradients_across_depth(run: Run) -> list[Diagnosis]:
         causes.append(f"the small initial weights of '{w.layer}'")
     evidence += [Evidence(t.text(), t.last) for t in trends]
     severity: Severity
-    if ratio <= VANISH_RATIO:
+    # a warning needs the shrink's cause measured: a gap between, say, an attention projection
+    # and the output layer, with no squashing activation or small weights between, is not one
+    if ratio <= VANISH_RATIO and causes:
         severity = "warning"
         title = (f"Vanishing gradients: '{first.layer}' gets {shrink:.0f}x smaller gradients per "
                  f"weight than '{last.layer}'")
@@ -83,6 +85,9 @@ def gradients_across_depth(run: Run) -> list[Diagnosis]:
     if falling and severity == "info":
         why += (f". At this depth training still works ({'; '.join(t.text() for t in trends)}); "
                 "with more such layers the first ones would stop learning.")
+    elif not causes:
+        why += ("; no cause was measured (no squashing activations or small initial weights "
+                "between them), so this may be how these layers are used rather than depth.")
     else:
         why += "; stacked deeper, the first layers stop learning altogether."
     line = None
@@ -95,6 +100,7 @@ def gradients_across_depth(run: Run) -> list[Diagnosis]:
     if small:
         fix.append("drop the custom initialisation (PyTorch's default is fine) or use "
                    "nn.init.kaiming_normal_(layer.weight, nonlinearity='relu')")
+        line = facts.init_line(run) or line  # the initialisation, when one line sets it
     if not fix:
         fix.append("add normalisation (nn.LayerNorm / nn.BatchNorm1d) between layers, or residual "
                    "connections, and use He init: nn.init.kaiming_normal_(w, nonlinearity='relu')")
@@ -107,7 +113,8 @@ def gradients_across_depth(run: Run) -> list[Diagnosis]:
     return [make(
         "NBG501", severity=severity, title=title,
         evidence=evidence, why=why, fix=facts.sentence("; ".join(fix)), fix_code=fix_code,
-        line=line, confidence=0.9 if causes else 0.6, layers=[first.layer, last.layer])]
+        line=line, confidence=0.9 if causes else 0.6, layers=[first.layer, last.layer],
+        consequence_of=["NBG551"])]  # identical units pass identical, shrinking gradients
 
 
 def _per_layer(run: Run, layers: list[WeightLayer], step: int) -> list[Evidence]:

@@ -421,4 +421,45 @@ def explain_error(run: Run) -> list[Diagnosis]:
     return []
 
 
-RULES = [explain_error]
+# -- an update by hand that fails because a weight's .grad is None: the weight is not a leaf --------
+# a tensor that asks for gradients and is then changed by an operation on the same line
+MADE_BY_AN_OPERATION = (r"requires_grad\s*=\s*True\s*\)\s*(\*|/|\+|-|@|\.to\(|\.cuda\(|\.double\(|"
+                        r"\.float\()|requires_grad_\(\)\s*(\*|/|\+|-|@)")
+
+
+def grad_is_none(run: Run) -> list[Diagnosis]:
+    """NBG907: a TypeError on NoneType where the failing line reads `.grad` of a non-leaf tensor."""
+    error = run.error
+    if error is None or error.type != "TypeError" or "NoneType" not in error.message:
+        return []
+    for name in re.findall(r"([A-Za-z_]\w*)\.grad\b", run.cell_line(error.line)):
+        made = [n for n in facts.assignments(run, name) if error.line is None or n < error.line]
+        line = next((n for n in reversed(made) if re.search(MADE_BY_AN_OPERATION,
+                                                               run.cell_line(n))), None)
+        if line is None:
+            continue
+        text = run.cell_line(line)
+        found = re.match(r"^(\w+\s*=\s*)(.*)$", text)
+        code = None
+        if found:
+            expr = re.sub(r",\s*requires_grad\s*=\s*True|requires_grad\s*=\s*True\s*,?\s*", "",
+                          found.group(2))
+            code = f"{found.group(1)}({expr}).requires_grad_()"
+        return [make(
+            "NBG907", title=f"`{name}.grad` is None: `{name}` is the result of an operation, not a "
+                            "tensor that asks for gradients",
+            evidence=[Evidence(f"line {error.line} raised {error.type}: {error.message}"),
+                      Evidence(f"line {line} `{text}` applies an operation after "
+                               f"requires_grad=True, so `{name}` is not a leaf of the graph and "
+                               "backward() never fills its .grad")],
+            why=("backward() stores gradients only in leaf tensors, the ones created with "
+                 "requires_grad=True. `torch.randn(..., requires_grad=True) / k` is a new tensor "
+                 "computed from such a leaf: the leaf gets the gradient, and it is not the one the "
+                 "cell keeps."),
+            fix=f"Scale first, then ask for gradients (line {line}): "
+                f"{code or name + ' = (...).requires_grad_()'}",
+            fix_code=code, line=line, confidence=0.9)]
+    return []
+
+
+RULES = [explain_error, grad_is_none]

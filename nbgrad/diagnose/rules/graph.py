@@ -85,6 +85,10 @@ def loss_detached(run: Run) -> list[Diagnosis]:
         fix_code=facts.reconnected(run.cell_line(line)) if line and not outside else None,
         line=line,
         confidence=1.0,
+        # gradients that arrive as exact zeros (not None) did reach the weights: a dead ReLU on the
+        # output blocks them, and its finding is the cause
+        consequence_of=["NBG602"] if any(s.params[p.name].grad_norm == 0 for s in run.steps
+                                         for p in trainable if p.name in s.params) else [],
     )]
 
 

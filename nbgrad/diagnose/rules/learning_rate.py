@@ -8,12 +8,16 @@ Too large a learning rate shows in the loss and is decided in loss_trend.py.
 
 from __future__ import annotations
 
+import itertools
+import math
+
 from nbgrad.diagnose import facts
 from nbgrad.diagnose.catalogue import make
 from nbgrad.diagnose.diagnosis import Diagnosis, Evidence
 from nbgrad.diagnose.facts import fmt
 from nbgrad.records import Run
 from nbgrad.thresholds import (
+    LR_DECAY_COLLAPSE,
     LR_REFERENCE,
     UPDATE_RATIO_HEALTHY_MIN,
     UPDATE_RATIO_NEGLIGIBLE,
@@ -65,14 +69,18 @@ def lr_too_small(run: Run) -> list[Diagnosis]:
                 continue
             layers = _group_layers(run, oi, gi)
             ratios = {k: v for k, v in facts.layer_update_ratios(run, oi).items() if k in layers}
-            if not ratios or max(ratios.values()) >= UPDATE_RATIO_NEGLIGIBLE:
+            if not ratios:
                 continue
             largest = max(ratios.values())
+            losses = facts.finite(facts.loss_series(run, oi))
+            stalled = facts.stalled(losses)
+            if largest >= UPDATE_RATIO_HEALTHY_MIN or (largest >= UPDATE_RATIO_NEGLIGIBLE
+                                                        and not stalled):
+                continue  # small but not negligible updates are blamed only when the loss stalls
             projected = largest * LR_REFERENCE / lr
             if projected < UPDATE_RATIO_HEALTHY_MIN:
                 continue  # the gradients themselves are tiny (converged?): not the lr's doing
             suggestion = facts.power_of_ten(lr * 1e-3 / largest) if largest > 0 else "1e-3"
-            losses = facts.finite(facts.loss_series(run, oi))
             evidence = [
                 Evidence(f"with lr = {fmt(lr)}, each step changed the weights of "
                          f"{facts.layer_names(ratios)} by at most {fmt(largest)} of their size "
@@ -83,8 +91,11 @@ def lr_too_small(run: Run) -> list[Diagnosis]:
                          value=projected),
             ]
             if len(losses) >= 2:
-                evidence.append(Evidence(f"the loss went from {fmt(losses[0])} to {fmt(losses[-1])}",
-                                         value=losses[-1]))
+                first, last = facts.thirds(losses)
+                evidence.append(Evidence(
+                    f"the loss went from {fmt(losses[0])} to {fmt(losses[-1])}"
+                    + (f" (mean of the first third {fmt(first)}, of the last {fmt(last)}: it does "
+                       "not fall)" if stalled else ""), value=losses[-1]))
             line = facts.optimizer_line(run, oi)
             found.append(make(
                 "NBG402", severity="warning",
@@ -98,8 +109,71 @@ def lr_too_small(run: Run) -> list[Diagnosis]:
                     "thumb).",
                 fix_code=facts.with_keyword(run.cell_line(line), "lr", suggestion),
                 line=line, confidence=0.85, layers=sorted(ratios, key=layers.index),
+                consequence_of=["NBG408"],  # a schedule that decayed the rate explains it
             ))
     return found
 
 
-RULES = [lr_zero, lr_too_small]
+def lr_decays_away(run: Run) -> list[Diagnosis]:
+    """NBG408: a scheduler stepped inside the batch loop cut the rate by orders of magnitude within
+    the first steps of the run: a schedule written in epochs, applied per batch."""
+    found = []
+    for oi, opt in enumerate(run.optimizers):
+        step_line = next((e.line for e in run.events if e.kind == "step" and e.line is not None),
+                         None)
+        loops = facts.loop_chain(run, step_line)
+        for gi in range(len(opt.param_groups)):
+            lrs = facts.lr_series(run, oi, gi)
+            after = opt.after.groups[gi].get("lr") if len(opt.after.groups) > gi else None
+            series = [*lrs, float(after)] if isinstance(after, (int, float)) else lrs
+            if len(lrs) < 2 or series[0] <= 0 or series[-1] * LR_DECAY_COLLAPSE > series[0]:
+                continue
+            stepped = [(line, name, kind) for line, name in facts.method_calls(run, "step")
+                       if (kind := _scheduler(run, name)) is not None]
+            inner = [(line, name, kind) for line, name, kind in stepped
+                     if len(loops) >= 2 and facts.loop_chain(run, line) == loops]
+            if not inner:
+                continue  # the rate falls, but not from a scheduler stepped with each batch
+            line, name, kind = inner[0]
+            changes = sum(1 for a, b in itertools.pairwise(series) if a != b)
+            fall = series[0] / series[-1] if series[-1] > 0 else math.inf
+            found.append(make(
+                "NBG408", severity="warning",
+                title=f"The learning rate fell {fmt(fall)}x in {len(lrs)} steps: '{name}' is "
+                      "stepped once per batch",
+                evidence=[
+                    Evidence(f"lr of '{opt.name}'" + (f" (group {gi})" if gi else "")
+                             + f": {fmt(series[0])} at step 0, {fmt(series[-1])} after step "
+                             f"{len(lrs) - 1}; it changed {changes} times", value=series[-1]),
+                    Evidence(f"{kind} '{name}'.step() (line {line}) runs in the batch loop (line "
+                             f"{loops[-1]}), as often as {opt.name}.step(): the schedule advances "
+                             f"by one per batch", value=float(len(lrs))),
+                ],
+                why=(f"{kind} counts calls of step(): its step_size, milestones, gamma or T_max "
+                     "are usually written in epochs. Called for every batch, the schedule of the "
+                     "whole run passes within the first epoch, and the rest of training runs at a "
+                     "learning rate near 0, where the weights stop changing."),
+                fix=(f"Call {name}.step() once per epoch: move line {line} out of the batch loop, to "
+                     f"the end of the epoch loop (line {loops[-2]}). If a per-batch schedule is "
+                     "meant, give it its length in batches (step_size, T_max or total_steps = "
+                     "epochs * len(loader))."),
+                line=line, confidence=0.85, layers=_group_layers(run, oi, gi),
+            ))
+    return found
+
+
+SCHEDULERS = ("StepLR", "MultiStepLR", "ExponentialLR", "CosineAnnealingLR", "LambdaLR",
+              "MultiplicativeLR", "CyclicLR", "OneCycleLR", "CosineAnnealingWarmRestarts",
+              "LinearLR", "ConstantLR", "PolynomialLR", "SequentialLR", "ChainedScheduler")
+
+
+def _scheduler(run: Run, name: str) -> str | None:
+    """The class of the lr scheduler the cell binds to `name`, or None."""
+    built = facts.constructed_by(run, name)
+    if built is None:
+        return None
+    kind = built[1].rsplit(".", 1)[-1]
+    return kind if kind in SCHEDULERS or "lr_scheduler" in built[1] else None
+
+
+RULES = [lr_zero, lr_too_small, lr_decays_away]

@@ -27,6 +27,7 @@ from nbgrad.thresholds import (
     TREND_MIN_STEPS,
     UPDATE_RATIO_HEALTHY_MIN,
     UPDATE_RATIO_LARGE,
+    UPDATE_RATIO_REPLACES,
 )
 
 
@@ -62,9 +63,14 @@ def loss_trend(run: Run) -> list[Diagnosis]:
         diagnosis = None
         if any(facts.leftover_grads(run, s) for s in facts.steps_of(run, oi)[1:]):
             continue  # gradients that accumulate explain any trend (NBG301)
-        if bad is not None and bad > 0 and typical >= UPDATE_RATIO_LARGE:
+        spike = _spike(run, oi, values)
+        grew = facts.growth_before(run, oi, facts.steps_of(run, oi)[bad].index) \
+            if bad is not None and bad > 0 else None
+        if bad is not None and bad > 0 and typical >= UPDATE_RATIO_LARGE and grew is not None:
             diagnosis = _lr_too_large(run, oi, values, typical,
                                       f"then became {fmt(series[bad])} at step {bad}")
+        elif spike is not None:
+            diagnosis = _lr_too_large(run, oi, values, typical, spike[0], spike[1])
         elif bad is None and len(values) >= TREND_MIN_STEPS:
             first, last = _thirds(values)
             scale = abs(first) or 1.0
@@ -87,6 +93,28 @@ def loss_trend(run: Run) -> list[Diagnosis]:
     return found
 
 
+def _spike(run: Run, oi: int, values: list[float]) -> tuple[str, Evidence] | None:
+    """The loss jumped an order of magnitude above its first value right after a step that moved
+    some layer's weights by their own size or more: that step overshot. (growth text, evidence)"""
+    if len(values) < 2 or values[0] <= 0 or min(values) < 0:
+        return None  # a loss that can be negative (a policy gradient) has no such scale
+    k = next((i for i, v in enumerate(values) if v >= LOSS_DIVERGE_FACTOR_BATCHES * values[0]), None)
+    if k is None:
+        return None
+    steps = facts.steps_of(run, oi)[:k]
+    moves = [(s.index, name, ratio) for s in steps for name, stats in s.layers.items()
+             if (ratio := stats.update_to_param_ratio) is not None and math.isfinite(ratio)]
+    if not moves:
+        return None
+    step, layer, ratio = max(moves, key=lambda m: m[2])
+    if ratio < UPDATE_RATIO_REPLACES:
+        return None
+    growth = (f"at step {k} it is {fmt(values[k] / values[0])}x the first ({fmt(values[0])})")
+    return growth, Evidence(f"step {step} changed the weights of layer {layer} by {fmt(ratio)}x their "
+                            f"own size (a healthy step: under {fmt(UPDATE_RATIO_LARGE)}x)",
+                            value=ratio, layer=layer, step=step)
+
+
 def _losses(values: list[float]) -> str:
     """The loss values, the middle elided when there are many."""
     if len(values) <= 8:
@@ -95,28 +123,33 @@ def _losses(values: list[float]) -> str:
 
 
 def _lr_too_large(run: Run, oi: int, values: list[float], typical: float,
-                  growth: str) -> Diagnosis:
+                  growth: str, step: Evidence | None = None) -> Diagnosis:
     opt = run.optimizers[oi]
     lrs = facts.lr_series(run, oi)
     lr = lrs[0] if lrs else None
     line = facts.optimizer_line(run, oi)
     suggestion = facts.power_of_ten(lr / 10) if lr else None
+    evidence = [Evidence(f"loss per step: {_losses(values)}; {growth}",
+                         value=values[-1] if values else None)]
+    evidence.append(step or Evidence(
+        f"each step changed the weights by {fmt(typical)} of their size (median over layers; "
+        f"healthy: below {fmt(UPDATE_RATIO_LARGE)})", value=typical))
+    title = f"The learning rate ({fmt(lr)}) is too large: the loss diverges"
+    fix = (f"Lower the learning rate of '{opt.name}' about 10x"
+           + (f", to {suggestion}" if suggestion else "") + "; lower it further if the loss "
+           "still grows.")
+    fix_code = facts.with_keyword(run.cell_line(line), "lr", suggestion) if suggestion else None
     return make(
         "NBG403", severity="error",
-        title=f"The learning rate ({fmt(lr)}) is too large: the loss diverges",
-        evidence=[
-            Evidence(f"loss per step: {_losses(values)}; {growth}", value=values[-1] if values
-                     else None),
-            Evidence(f"each step changed the weights by {fmt(typical)} of their size (median over "
-                     f"layers; healthy: below {fmt(UPDATE_RATIO_LARGE)})", value=typical),
-        ],
+        title=title,
+        evidence=evidence,
         why=("Steps this large jump past the minimum to where the loss is higher, and the larger "
              "gradient there makes the next jump larger still."),
-        fix=f"Lower the learning rate of '{opt.name}' about 10x"
-            + (f", to {suggestion}" if suggestion else "") + "; lower it further if the loss "
-            "still grows.",
-        fix_code=facts.with_keyword(run.cell_line(line), "lr", suggestion) if suggestion else None,
+        fix=fix, fix_code=fix_code,
         line=line, confidence=0.9, layers=list(facts.layer_update_ratios(run, oi)),
+        # inputs or targets on a far-off scale, weights initialised far too large, a clip that runs
+        # after the step: each makes the steps too large for this learning rate, and is the fix
+        consequence_of=["NBG851", "NBG852", "NBG552", "NBG407", "NBG651"],
     )
 
 

@@ -101,8 +101,7 @@ def _cause(run: Run, orphans: list[str], layers: list[str], unused: list[int],
         return (f": '{opt.name}' was built on another model",
                 f"Build '{opt.name}' from the parameters of the model that computes the loss.",
                 line, None)
-    contained = {box for name in layers if name in run.layers
-                 and (box := run.layers[name].container) is not None}
+    contained = {box for name in layers if (box := _container(run, name)) is not None}
     if contained:
         box = sorted(contained)[0]
         attr = box.rsplit(".", 1)[-1]
@@ -119,6 +118,16 @@ def _cause(run: Run, orphans: list[str], layers: list[str], unused: list[int],
                 "list, so that .parameters() and the optimizer see them.", line, code)
     for oi, opt in enumerate(run.optimizers):
         line = facts.optimizer_line(run, oi)
+        last_group = facts.last_list_item(run, line)
+        if line is not None and last_group is not None:
+            evidence.append(Evidence(f"line {line} builds '{opt.name}' from an explicit list of "
+                                     f"{len(opt.param_groups)} parameter group"
+                                     f"{'s' if len(opt.param_groups) != 1 else ''}, which leaves "
+                                     f"{facts.names(orphans)} out"))
+            return (f": '{opt.name}' is built from a list of parameter groups without them",
+                    f"Add them to '{opt.name}': another group after line {last_group}, e.g. "
+                    f"{{'params': [{', '.join(orphans[:3])}]}}, or build it from "
+                    "model.parameters().", last_group, None)
         source = facts.receiver(run, line, "parameters")
         if line is None or source is None:
             continue
@@ -140,6 +149,59 @@ def _cause(run: Run, orphans: list[str], layers: list[str], unused: list[int],
                 "model.parameters() once the model is complete); if you meant to freeze them, say "
                 "so with requires_grad_(False), which also saves computing their gradients.",
             None, None)
+
+
+def _container(run: Run, layer: str) -> str | None:
+    """The plain list or dict attribute that holds a layer, directly or through a container inside
+    it (`model.branches[0].0` is held by `model.branches`)."""
+    info = run.layers.get(layer)
+    if info is not None and info.container is not None:
+        return info.container
+    found = re.match(r"^([\w.]+?)\[[^\]]*\]", layer)
+    return found.group(1) if found else None
+
+
+EMPTY_OPTIMIZER = "optimizer got an empty parameter list"
+
+
+def empty_parameter_list(run: Run) -> list[Diagnosis]:
+    """NBG201: the optimizer was given no parameters at all, because the model keeps its layers in
+    a plain Python list (or dict) attribute, which nn.Module does not register."""
+    if run.error is None or EMPTY_OPTIMIZER not in run.error.message:
+        return []
+    line = run.error.line
+    source = facts.receiver(run, line, "parameters")
+    lists = [(n, text.strip()) for n, text in facts.cell_lines(run)
+             if re.match(r"^\s*self\.\w+\s*=\s*[\[{]", text) and re.search(r"\bnn\.\w+\(|\bLinear\(|"
+                                                                    r"\bConv\w*\(", text)]
+    evidence = [Evidence(f"line {line} raised {run.error.type}: {run.error.message}", value=0.0)]
+    if source is not None:
+        evidence.append(Evidence(f"`{source}.parameters()` yielded no parameter at all"))
+    if not lists:
+        return [make(
+            "NBG201", severity="warning",
+            title="The optimizer got no parameters: the model registered none",
+            evidence=evidence,
+            why=("nn.Module registers only layers assigned as attributes (or kept in nn.ModuleList "
+                 "/ nn.ModuleDict) and nn.Parameter tensors; .parameters() found none here."),
+            fix=("Assign each layer to an attribute of the module, or keep a variable number of "
+                 "layers in nn.ModuleList."),
+            line=line, confidence=0.6)]
+    number, text = lists[0]
+    evidence.append(Evidence(f"line {number} `{text}` keeps layers in a plain Python "
+                             + ("list" if "[" in text.split("=", 1)[1][:3] else "dict")
+                             + ", which nn.Module does not look into"))
+    found = re.match(r"^(\s*[\w.]+\s*=\s*)(\[.*\])\s*$", run.cell_line(number))
+    return [make(
+        "NBG201", severity="error",
+        title="The optimizer got no parameters: the model's layers sit in a plain list",
+        evidence=evidence,
+        why=("nn.Module finds its parameters through attributes that are modules, nn.ModuleList or "
+             "nn.ModuleDict. Layers in a plain list are invisible to it, so .parameters() is "
+             "empty and no optimizer can train them."),
+        fix=f"Keep the layers in nn.ModuleList (nn.ModuleDict for a dict) on line {number}.",
+        fix_code=f"{found.group(1)}nn.ModuleList({found.group(2)})" if found else None,
+        line=number, confidence=0.9)]
 
 
 def optimizer_params_unused(run: Run) -> list[Diagnosis]:
@@ -186,9 +248,14 @@ def optimizer_params_unused(run: Run) -> list[Diagnosis]:
     return found
 
 
+NORM_TYPES = ("BatchNorm", "LayerNorm", "GroupNorm", "InstanceNorm", "RMSNorm")
+
+
 def all_frozen(run: Run) -> list[Diagnosis]:
     """NBG203: every parameter has requires_grad=False: nothing can learn."""
-    if not run.params or any(p.requires_grad for p in run.params.values()):
+    if run.params and any(p.requires_grad for p in run.params.values()):
+        return _only_norms_train(run)
+    if not run.params:
         return []
     if run.backward_calls == 0 and run.error is None:
         return []
@@ -214,4 +281,48 @@ def all_frozen(run: Run) -> list[Diagnosis]:
     )]
 
 
-RULES = [grads_not_in_optimizer, optimizer_params_unused, all_frozen]
+def _only_norms_train(run: Run) -> list[Diagnosis]:
+    """NBG203 (warning): every layer with weights is frozen; only normalisation layers' scale and
+    shift still train. Fine-tuning those alone is a known technique, but the loss barely moves with
+    them, and a freeze written by name that matches nothing is the usual reason."""
+    if not run.steps or run.error is not None:
+        return []
+    weights = facts.weight_layers(run)
+    trainable = [p for p in run.params.values() if p.requires_grad]
+    if not weights or any(run.params[w.param].requires_grad for w in weights):
+        return []
+    kinds = {run.layers[p.layer].type for p in trainable if p.layer in run.layers}
+    if not kinds or not all(any(n in kind for n in NORM_TYPES) for kind in kinds):
+        return []
+    losses = facts.finite(facts.loss_series(run, 0)) if run.optimizers else []
+    line = facts.line_matching(run, r"requires_grad(_\(\s*False\s*\)|\s*=\s*False)") or \
+        facts.line_matching(run, r"requires_grad(_\(|\s*=[^=])")
+    frozen = [w.layer for w in weights]
+    first, last = facts.thirds(losses) if losses else (0.0, 0.0)
+    evidence = [
+        Evidence(f"all {len(frozen)} layers with weights ({facts.names(frozen)}) have "
+                 "requires_grad=False", value=float(len(frozen))),
+        Evidence(f"only {len(trainable)} parameters of normalisation layers train "
+                 f"({facts.names([p.name for p in trainable])}), "
+                 f"{sum(p.numel for p in trainable)} of "
+                 f"{sum(p.numel for p in run.params.values())} values", value=float(len(trainable))),
+    ]
+    if losses:
+        evidence.append(Evidence(f"the loss: mean of the first third of the steps {fmt(first)}, "
+                                 f"of the last {fmt(last)}", value=last))
+    if line is not None:
+        evidence.append(Evidence(f"line {line} `{run.cell_line(line)}` sets requires_grad"))
+    return [make(
+        "NBG203", severity="warning",
+        title="Every layer with weights is frozen: only normalisation layers train",
+        evidence=evidence,
+        why=("A freeze that leaves only BatchNorm/LayerNorm scales and shifts trainable lets the "
+             "model rescale features it cannot change; the output layer, usually the part meant "
+             "to train, stays as initialised. A freeze by name that matches no layer does this."),
+        fix=("Make the layers you meant to train trainable (the head: for p in "
+             "model.<head>.parameters(): p.requires_grad = True), and check the names a freeze by "
+             "name matches."),
+        line=line, confidence=0.7, layers=frozen)]
+
+
+RULES = [grads_not_in_optimizer, empty_parameter_list, optimizer_params_unused, all_frozen]

@@ -8,8 +8,6 @@ from nbgrad.diagnose.diagnosis import Diagnosis, Evidence
 from nbgrad.records import Run
 from nbgrad.thresholds import IDENTICAL_ROWS
 
-INIT_CALLS = r"(zeros_|ones_|constant_|\.fill_|\.zero_|torch\.(zeros|ones|full))\("
-
 
 def _same(spread: float, scale: float) -> bool:
     return spread <= IDENTICAL_ROWS * scale
@@ -48,4 +46,4 @@ def identical_units(run: Run) -> list[Diagnosis]:
         fix="Remove the zero/constant initialisation of the weights (PyTorch's default "
             "initialisation is random), or use nn.init.kaiming_uniform_ / xavier_uniform_; zeros "
             "are fine for biases only.",
-        line=facts.only_line_matching(run, INIT_CALLS), confidence=1.0, layers=layers)]
+        line=facts.init_line(run, facts.CONSTANT_INIT), confidence=1.0, layers=layers)]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+
 from nbgrad.diagnose import facts
 from nbgrad.diagnose.catalogue import make
 from nbgrad.diagnose.diagnosis import Diagnosis, Evidence
@@ -39,7 +41,7 @@ def eval_mode_training(run: Run) -> list[Diagnosis]:
             evidence.append(Evidence(f"it was still in train mode at step {first_train.step}: "
                                      "something switched it to eval() during the loop", 1.0, root,
                                      first_train.step))
-        line = facts.only_line_matching(run, r"\.eval\(\)")
+        line = _train_line(run, root)
         return [make(
             "NBG651", severity="warning",
             title=f"'{root}' is in eval mode while it trains: dropout is off and BatchNorm does not "
@@ -54,6 +56,39 @@ def eval_mode_training(run: Run) -> list[Diagnosis]:
     return []
 
 
+def _train_line(run: Run, root: str) -> int | None:
+    """Where model.train() belongs: the eval() call itself when the cell switches the model to eval
+    mode once, at the top, for no other reason (replace it); the start of the loop body when an
+    evaluation inside the training loop leaves it in eval mode; otherwise just before the training
+    loop (an evaluation in a helper function, or in an earlier cell)."""
+    evals = [line for line, receiver in facts.method_calls(run, "eval")
+             if receiver.split(".")[-1] == root.split(".")[-1] or receiver == "self"]
+    backward = facts.first_line(run, "backward")
+    loops = facts.loop_chain(run, backward)
+    for line in evals:
+        around = facts.loop_chain(run, line)
+        shared = [a for a, b in zip(around, loops) if a == b]
+        if shared:
+            body = facts.loop_body_lines(run, shared[-1])
+            return body[0] if body else shared[-1]
+        if not around and facts.function_of(run, line) is None and (not loops or line < loops[0]):
+            return line
+    return loops[0] if loops else (evals[0] if evals else None)
+
+
+def _loader_line(run: Run, line: int | None) -> int | None:
+    """The line that builds the DataLoader the batch at `line` comes from (`for xb, yb in loader`)."""
+    read = set(facts.names_read(run, line))
+    for loop in reversed(facts.loops_around(run, line)):
+        if not isinstance(loop, (ast.For, ast.AsyncFor)) or not isinstance(loop.iter, ast.Name):
+            continue
+        targets = {n.id for n in ast.walk(loop.target) if isinstance(n, ast.Name)}
+        built = facts.constructed_by(run, loop.iter.id)
+        if targets & read and built is not None and built[1].endswith("DataLoader"):
+            return built[0]
+    return None
+
+
 def batchnorm_batch_of_one(run: Run) -> list[Diagnosis]:
     if run.error is not None and BATCH_ONE_ERROR in run.error.message:
         return [make(
@@ -65,7 +100,7 @@ def batchnorm_batch_of_one(run: Run) -> list[Diagnosis]:
             fix="Train on batches of more than one example (DataLoader(..., batch_size=32, "
                 "drop_last=True) also drops a last batch of one), or use nn.LayerNorm / "
                 "nn.GroupNorm, which normalise each example on its own.",
-            line=run.error.line, confidence=1.0)]
+            line=_loader_line(run, run.error.line) or run.error.line, confidence=1.0)]
     ones = [c for c in run.forward.modules
             if "BatchNorm" in c.type and c.training and c.batch_size == 1]
     if not ones:
@@ -80,4 +115,5 @@ def batchnorm_batch_of_one(run: Run) -> list[Diagnosis]:
             "and the running averages it uses in eval mode do not match what it saw in training.",
         fix="Use batches of 16 or more examples, or replace BatchNorm with nn.GroupNorm / "
             "nn.LayerNorm, which do not depend on the batch.",
+        line=_loader_line(run, next((i.line for i in run.forward.inputs), None)),
         confidence=0.9, layers=names)]

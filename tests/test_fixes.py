@@ -1,0 +1,235 @@
+"""Fixes as code: each line rewritten in the user's own names, every line the fix needs changed,
+and the place named when the fix belongs outside the cell. The three cells a student wrote that
+broke the old fixes (a float loss accumulator, a flatten on `images`, a softmax inside a class
+of an earlier cell) run here for real."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+import nbgrad
+from nbgrad.diagnose import fixes
+from nbgrad.diagnose.diagnosis import Edit
+from nbgrad.diagnose.fixes import lines as L
+from nbgrad.diagnose.fixes import rates
+
+
+def check(setup: str, cell: str, **options):
+    """A cell's report, its setup run before it in the same namespace (an earlier cell)."""
+    ns = {"torch": torch, "nn": nn, "F": nn.functional, "__name__": "__main__"}
+    exec(setup, ns)
+    try:
+        return nbgrad.gradcheck(cell, namespace=ns, timeout=30, **options), ns
+    except Exception:
+        return nbgrad.last_report(), ns
+
+
+# -- one line, rewritten --------------------------------------------------------------------------
+def test_reconnect_removes_what_cuts_the_graph_and_keeps_the_rest():
+    assert L.reconnect("    total_loss += loss.item()  # running sum") == \
+        "    total_loss += loss  # running sum"
+    assert L.reconnect("loss = torch.tensor(crit(model(x), y).item(), requires_grad=True)") == \
+        "loss = crit(model(x), y)"
+    assert L.reconnect("loss = torch.from_numpy(f(out).detach().cpu().numpy())") == "loss = f(out)"
+    assert L.reconnect("h = torch.relu(self.fc1(x)).data") == "h = torch.relu(self.fc1(x))"
+    assert L.reconnect("print(loss)") is None  # nothing to reconnect
+    assert L.reconnect("zero = torch.tensor(0.0)") is None  # a constant, not a cut
+
+
+def test_a_call_argument_is_rewritten_at_its_call_only():
+    text = "        out = model(images[i:i + 16])  # forward"
+    new = L.rewrite_argument(text, lambda c: c == "model", 0, lambda a: L.wrapped(a, "{}.flatten(1)"))
+    assert new == "        out = model(images[i:i + 16].flatten(1))  # forward"
+    # an operator binds to the whole argument
+    assert L.rewrite_argument("y = model(a + b)", lambda c: c == "model", 0,
+                              lambda a: L.wrapped(a, "{}.flatten(1)")) == "y = model((a + b).flatten(1))"
+    assert L.rewrite_argument("loss = crit(out, y)", lambda c: c == "crit", 1,
+                              lambda a: L.wrapped(a, "{} - 1")) == "loss = crit(out, y - 1)"
+    assert L.rewrite_argument("loss = crit(out, y)", lambda c: c == "model", 0, str) is None
+
+
+def test_unwrap_rename_drop_and_out_of_place():
+    assert L.unwrap("logits = model(x).softmax(dim=1)", ("softmax",)) == "logits = model(x)"
+    assert L.unwrap("out = torch.sigmoid(model(x))", ("sigmoid",)) == "out = model(x)"
+    assert L.unwrap("p = F.softmax(net(x), dim=-1)", ("softmax",)) == "p = net(x)"
+    assert L.rename_call("p = model(x).softmax(dim=1)", "softmax", "log_softmax") == \
+        "p = model(x).log_softmax(dim=1)"
+    assert L.drop_argument("m = nn.Sequential(nn.Linear(4, 3), nn.Softmax(dim=1))",
+                           r"nn\.Softmax\(.*\)") == "m = nn.Sequential(nn.Linear(4, 3))"
+    assert L.out_of_place("h *= 2") == "h = h * 2"
+    assert L.out_of_place("x += a + b") == "x = x + (a + b)"
+    assert L.out_of_place("x.relu_()") == "x = x.relu()"
+    assert L.out_of_place("act = nn.ReLU(inplace=True)") == "act = nn.ReLU(inplace=False)"
+
+
+# -- edits of a cell ------------------------------------------------------------------------------
+CELL = """\
+for epoch in range(3):
+    for x, y in loader:
+        loss = f(model(x), y)
+        loss.backward()
+        opt.zero_grad()
+        opt.step()
+"""
+
+
+def test_edits_apply_from_the_bottom_so_each_keeps_the_users_line_number():
+    fixed = fixes.apply(CELL, [Edit(5, "remove"), Edit(6, "after", "opt.zero_grad()")],
+                        first_line=1, notes=["moved", "moved"])
+    assert fixed.splitlines()[2:] == [
+        "        loss = f(model(x), y)", "        loss.backward()",
+        "        # moved: removed: opt.zero_grad()", "        opt.step()", "        # moved",
+        "        opt.zero_grad()"]
+    compile(fixed, "<fixed>", "exec")
+
+
+def test_removing_the_only_statement_of_a_block_leaves_pass():
+    fixed = fixes.apply("for p in ps:\n    init(p)\nrun()\n", [Edit(2, "remove")])
+    compile(fixed, "<fixed>", "exec")
+    assert "    pass" in fixed.splitlines()
+
+
+def test_a_conversion_of_what_a_line_makes_goes_after_it():
+    assert fixes.fix_mode("X = torch.randn(8, 2, dtype=torch.float64)", "X = X.float()") == "after"
+    assert fixes.fix_mode("X = X.double()", "X = X.float()") == "replace"
+
+
+def test_edits_in_words():
+    assert fixes.describe([Edit(10, "before", "x")]) == "a line put before line 10"
+    assert fixes.describe([Edit(5, "replace", "a"), Edit(9, "replace", "b")]) == \
+        "lines 5 and 9 changed"
+    assert fixes.describe([Edit(4, "remove")]) == "line 4 removed"
+
+
+# -- the cells of the issue, run for real ---------------------------------------------------------
+DATA = """
+torch.manual_seed(0)
+X = torch.randn(256, 8); Y = X[:, :1] * 2
+model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 1))
+opt = torch.optim.SGD(model.parameters(), lr=0.05)
+criterion = nn.MSELoss()
+"""
+
+ACCUMULATOR = """for epoch in range(100):
+    total_loss = 0
+    for i in range(0, 256, 64):
+        loss = criterion(model(X[i:i + 64]), Y[i:i + 64])
+        total_loss += loss.item()
+    total_loss = total_loss / 4
+    opt.zero_grad()
+    total_loss.backward()
+    opt.step()
+"""
+
+
+def test_a_float_loss_accumulator_is_fixed_where_the_item_is():
+    report, _ = check(DATA, ACCUMULATOR)
+    (d,) = [d for d in report.diagnoses if d.code == "NBG909"]
+    assert d.edits == [Edit(5, "replace", "total_loss += loss")]  # not the division line
+    assert d.fix_code == "total_loss += loss"
+    cell = fixes.corrected_cell(report.run, d)
+    assert "total_loss += loss\n" in cell and ".item()" not in cell
+    assert "total_loss = total_loss / 4" in cell  # unchanged
+
+
+def test_the_corrected_accumulator_runs_and_trains():
+    report, _ = check(DATA, ACCUMULATOR, verify=True, steps=5)
+    (d,) = [d for d in report.diagnoses if d.code == "NBG909"]
+    v = d.verification
+    assert v is not None and v.trial.ran and v.resolved
+    assert v.trial.losses[-1] < v.trial.losses[0]
+    assert fixes.offered_cell(report.run, d) == v.trial.source  # offered: it ran
+
+
+IMAGES = """
+torch.manual_seed(0)
+images = torch.randn(64, 1, 4, 4); labels = torch.randint(0, 3, (64,))
+model = nn.Sequential(nn.Linear(16, 16), nn.ReLU(), nn.Linear(16, 3))
+opt = torch.optim.SGD(model.parameters(), lr=0.1)
+x = 5  # a global x the old fix would have rebound
+"""
+
+FLATTEN = """for epoch in range(10):
+    for i in range(0, 64, 16):
+        out = model(images[i:i + 16])
+        loss = nn.functional.cross_entropy(out, labels[i:i + 16])
+        opt.zero_grad(); loss.backward(); opt.step()
+"""
+
+
+def test_the_flatten_fix_uses_the_students_own_variable_at_the_models_call():
+    report, ns = check(IMAGES, FLATTEN, verify=True, steps=5)
+    (d,) = [d for d in report.diagnoses if d.code == "NBG906"]
+    assert d.fix_code == "out = model(images[i:i + 16].flatten(1))"
+    assert "images[i:i + 16].flatten(1)" in d.fix and "x.flatten" not in d.fix
+    assert d.verification is not None and d.verification.resolved and d.verification.trial.ran
+    assert ns["x"] == 5  # the user's global x is untouched
+
+
+CLASS_CELL = """
+torch.manual_seed(0)
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(10, 4)
+
+    def forward(self, x):
+        return torch.softmax(self.fc(x), dim=1)
+
+model = Net()
+opt = torch.optim.SGD(model.parameters(), lr=0.5)
+x = torch.randn(64, 10); y = x[:, :4].argmax(1)
+criterion = nn.CrossEntropyLoss()
+"""
+
+SOFTMAX_ELSEWHERE = """for i in range(100):
+    opt.zero_grad()
+    out = model(x)
+    loss = criterion(out, y)
+    loss.backward()
+    opt.step()
+"""
+
+
+def test_a_softmax_in_a_class_of_an_earlier_cell_is_said_to_be_there_not_at_a_line():
+    report, _ = check(CLASS_CELL, SOFTMAX_ELSEWHERE, verify=True)
+    (d,) = [d for d in report.diagnoses if d.code == "NBG801"]
+    assert d.fix.startswith("The softmax is applied inside `model` (Net), whose code is not in "
+                            "this cell")
+    assert "(line" not in d.fix  # no line of this cell is the softmax's
+    assert d.edits == [] and d.fix_code is None and d.verification is None  # no code to try
+
+
+def test_a_softmax_module_built_in_the_cell_is_taken_out_of_the_model():
+    cell = ("model = nn.Sequential(nn.Linear(10, 8), nn.ReLU(),\n"
+            "                      nn.Linear(8, 4),\n"
+            "                      nn.Softmax(dim=1))\n"
+            "opt = torch.optim.SGD(model.parameters(), lr=0.5)\n" + SOFTMAX_ELSEWHERE)
+    report, _ = check("torch.manual_seed(0)\nx = torch.randn(64, 10); y = x[:, :4].argmax(1)\n"
+                      "criterion = nn.CrossEntropyLoss()\n", cell, verify=True)
+    (d,) = [d for d in report.diagnoses if d.code == "NBG801"]
+    assert d.edits[0].line == 1 and "Softmax" not in d.edits[0].code
+    assert d.verification is not None and d.verification.status == "helped"
+
+
+# -- learning-rate sweeps -------------------------------------------------------------------------
+@pytest.mark.parametrize("code, line, fix, expected", [
+    ("NBG403", "opt = SGD(p, lr=3.0)", "opt = SGD(p, lr=0.1)", [1e-5, 1e-4, 1e-3, 1e-2, 0.1]),
+    ("NBG703", "opt = Adam(p, lr=1e3)", "opt = Adam(p, lr=100)", [0.01, 0.1, 1, 10]),
+    ("NBG402", "opt = SGD(p, lr=1e-9)", "opt = SGD(p, lr=1e-4)", [1e-6, 1e-5, 1e-4, 1e-3, 1e-2]),
+    ("NBG401", "opt = SGD(p, lr=0)", "opt = SGD(p, lr=1e-3)", [1e-5, 1e-4, 1e-3, 1e-2, 0.1]),
+])
+def test_sweeps_try_powers_of_ten_on_the_side_the_diagnosis_points_to(code, line, fix, expected):
+    from nbgrad.diagnose.diagnosis import Diagnosis
+    from nbgrad.records import Run
+
+    run = Run(source=line + "\n", first_line=1, steps_requested=10, timeout_s=60,
+              stopped_by="steps", elapsed_s=0.1)
+    d = Diagnosis(code=code, slug="lr", severity="error", title="t", evidence=[], why="w",
+                  fix="f", fix_code=fix, line=1)
+    found = rates.candidates(run, d)
+    assert [r for r, _ in found] == pytest.approx(expected)
+    assert all(e.line == 1 and e.kind == "replace" and f"lr={rates.literal(r)}" in e.code
+               for r, e in found)

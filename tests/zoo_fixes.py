@@ -1,0 +1,27 @@
+"""What trying the fix of each broken zoo loop shows (tests/zoo.py): one table, read by the
+verification tests (tests/test_verify.py asserts every entry) and by the gallery generator
+(tools/make_gallery.py writes the gallery's assert cells from it).
+
+Every broken loop not named here has a fix as code that, tried from the state before the cell for
+the loop's steps, makes its diagnosis go away and its loss end lower than the cell's own.
+"""
+
+from __future__ import annotations
+
+# loops whose diagnosis has no fix as code, and why
+NO_CODE = {
+    "layer_forgotten_in_forward": "a note: an unused layer may be meant (a head for another task)",
+    "no_residual": "the fix is a change of architecture (residual connections, normalisation)",
+    "batchnorm_batch_one": "the batch size comes from the data pipeline; no one line sets it",
+    "batchnorm1d_batch_one": "the batch of one is in the data; no one line of the cell sets it",
+    "targets_shuffled_apart": "a note: why the loss stays flat is not known from the records",
+    "log_softmax_into_ce": "a note: log_softmax before CrossEntropyLoss is harmless",
+}
+
+# loops whose fix resolves the diagnosis but whose loss does not end lower in their few steps:
+# the report must say so plainly, and be less certain of the diagnosis
+NOT_SHOWN_IN_STEPS = {
+    "sigmoid_deep": "the loss did not end lower",  # the sigmoid net fits the mean faster at first
+    "hidden_state_not_detached": "the loss did not fall",  # each step is a new window of the series
+    "inplace_on_saved_tensor": "the loss did not fall",  # its mini-batch losses rise in 10 steps
+}
