@@ -305,7 +305,8 @@ def check_progress_bar(notebook: Notebook) -> None:
     # the first bar seen may be the --verify cell's: its trials say which one runs
     label = re.compile(r"nbgrad: ((trying [^:]+ \(\d of \d\)(: step \d+ of 10)?|step \d+ of (4|10))"
                        r" · [\d.]+ s|waiting for the first|getting ready)")
-    assert notebook.panel.get_by_text(label).count() == 1
+    # the bar's label follows the bar by a render: wait for it (it fails the test if never seen)
+    notebook.panel.get_by_text(label).first.wait_for(state="attached", timeout=20_000)
     notebook.wait_idle()
     assert bar.count() == 0 and notebook.panel.locator(".nbgrad-dashboard").count() == 5
 

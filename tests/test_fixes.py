@@ -233,3 +233,87 @@ def test_sweeps_try_powers_of_ten_on_the_side_the_diagnosis_points_to(code, line
     assert [r for r, _ in found] == pytest.approx(expected)
     assert all(e.line == 1 and e.kind == "replace" and f"lr={rates.literal(r)}" in e.code
                for r, e in found)
+
+
+# -- the training rules' fixes: moved lines, the user's layers, a freeze loop -------------------
+def _corrected(name: str) -> tuple[list[str], list[str]]:
+    """(the zoo loop's corrected cell as lines, its code lines without the comment lines)."""
+    from tests import zoo, zoo_runs
+
+    report = zoo_runs.report(name)
+    (d,) = [d for d in report.diagnoses if d.code == zoo.BROKEN[name].code]
+    cell = fixes.corrected_cell(report.run, d)
+    assert cell is not None, name
+    compile(cell, "<fixed>", "exec")
+    lines = cell.splitlines()
+    return lines, [x for x in lines if x.strip() and not x.strip().startswith("#")]
+
+
+def test_a_clip_after_step_moves_between_backward_and_step():
+    _, code = _corrected("clip_after_step")
+    clip = "        torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm=0.1)"
+    assert code[-3:] == ["        loss.backward()", clip, "        opt.step()"]
+    assert code.count(clip) == 1
+
+
+def test_a_scheduler_stepped_per_batch_moves_to_the_end_of_the_epoch_loop():
+    lines, code = _corrected("scheduler_stepped_per_batch")
+    assert code[-2:] == ["        opt.step()", "    sched.step()"]  # after the batch loop, in the epoch's
+    assert lines[-1] == "    sched.step()"  # the note of the removed line stays inside the batch loop
+
+
+def test_a_loop_that_only_freezes_is_removed_with_its_body():
+    lines, code = _corrected("only_norm_layers_train")
+    assert not any("requires_grad_(False)" in x or x.strip() == "pass" for x in code)
+    assert "for m in model.modules():" not in code
+    assert any(x.endswith("removed: for m in model.modules(): (and the 1 line after it)")
+               for x in lines)
+
+
+def test_an_update_by_hand_clears_each_updated_gradient_under_no_grad():
+    _, code = _corrected("manual_update_never_cleared")
+    assert code[-4:] == ["        w -= 0.1 * w.grad", "        b -= 0.1 * b.grad",
+                         "        w.grad.zero_()", "        b.grad.zero_()"]
+
+
+def test_a_large_init_of_a_relu_model_becomes_hes_in_the_users_loop():
+    _, code = _corrected("init_std_one_everywhere")
+    assert "for m in model[::2]: nn.init.kaiming_normal_(m.weight, nonlinearity='relu')  # <fix>" \
+        in code
+    assert not any("std=3.0" in x for x in code)
+
+
+def test_a_dominating_penalty_gets_its_weight_lowered_where_it_is_set():
+    _, code = _corrected("l2_penalty_dominates")
+    assert "l2 = 0.1  # <fix>" in code and "l2 = 10.0  # <fix>" not in code
+
+
+LINEAR = """model = torch.nn.Sequential(torch.nn.Linear(10, 16),
+                            torch.nn.Linear(16, 16),
+                            torch.nn.Linear(16, 4))
+opt = torch.optim.SGD(model.parameters(), lr=0.1)
+for i in range(100):
+    opt.zero_grad()
+    loss = nn.functional.cross_entropy(model(x), y)
+    loss.backward()
+    opt.step()
+"""
+XY = "torch.manual_seed(0)\nx = torch.randn(64, 10); y = (x[:, 0] * x[:, 1] > 0).long()\n"
+
+
+def test_an_activation_goes_between_each_two_linear_layers_as_the_user_writes_them():
+    report, _ = check(XY, LINEAR, verify=True)
+    (d,) = [d for d in report.diagnoses if d.code == "NBG603"]
+    assert d.edits == [Edit(1, "replace", "model = torch.nn.Sequential(torch.nn.Linear(10, 16), "
+                                          "torch.nn.ReLU(),\n"
+                                          "                            torch.nn.Linear(16, 16), "
+                                          "torch.nn.ReLU(),\n"
+                                          "                            torch.nn.Linear(16, 4))")]
+    assert d.verification is not None and d.verification.resolved
+
+
+def test_no_activation_is_inserted_where_the_cell_indexes_the_model():
+    cell = LINEAR.replace("opt = torch", "nn.init.zeros_(model[2].bias)\nopt = torch")
+    report, _ = check(XY, cell)
+    (d,) = [d for d in report.diagnoses if d.code == "NBG603"]
+    assert d.edits == [] and d.fix_code is None  # model[2] would name another layer after it

@@ -25,4 +25,16 @@ NOT_SHOWN_IN_STEPS = {
     "sigmoid_deep": "the loss did not end lower",  # the sigmoid net fits the mean faster at first
     "hidden_state_not_detached": "the loss did not fall",  # each step is a new window of the series
     "inplace_on_saved_tensor": "the loss did not fall",  # its mini-batch losses rise in 10 steps
+    # the clip, once before step(), holds every step to max_norm=0.1, far below the gradients'
+    # norm (NBG404 then finds it too tight): the loss falls slower than with the unclipped steps
+    "clip_after_step": "the loss did not end lower",
+    # the labels are the argmax of 4 inputs: confident logits that turn right fall faster in 10
+    # steps from their large start than the default init's from ln(4)
+    "first_loss_far_above_chance": "the loss did not end lower",
+    # the labels are the argmax of 4 inputs, a linear function: the linear model fits them at
+    # least as well, and the ReLU net falls slower in 10 steps
+    "no_activation_between_layers": "the loss did not end lower",
+    # a rate decayed in the first steps quiets the last mini-batch losses; what it costs (no
+    # learning after the first epoch) shows over epochs, not 10 steps
+    "scheduler_stepped_per_batch": "the loss did not end lower",
 }

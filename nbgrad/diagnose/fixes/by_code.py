@@ -248,11 +248,35 @@ def grads_not_in_optimizer(run: Run, d: Diagnosis) -> Fix | None:
     return None
 
 
+FREEZE = r"[\w.\[\]]+\.requires_grad_\(\s*False\s*\)|[\w.\[\]]+\.requires_grad\s*=\s*False"
+
+
+def _only_freezes(node: ast.stmt) -> bool:
+    """Whether every simple statement inside `node` (itself, when it is one) freezes a tensor."""
+    simple = [n for n in ast.walk(node) if isinstance(n, ast.stmt) and not hasattr(n, "body")]
+    return bool(simple) and all(re.fullmatch(FREEZE, ast.unparse(n)) for n in simple)
+
+
 def all_frozen(run: Run, d: Diagnosis) -> Fix | None:
+    """The freeze removed: the line that sets requires_grad to False, with the loop or `if`
+    around it when they do nothing else (`for m in model.modules(): if ...: m.requires_grad_(False)`)."""
     text = run.cell_line(d.line)
-    if d.line is not None and re.fullmatch(r"[\w.\[\]]+\.requires_grad_\(\s*False\s*\)", text):
+    if d.line is not None and re.fullmatch(FREEZE, text.split("#", 1)[0].strip()):
         return Fix([Edit(d.line, "remove")])
-    return None
+    try:
+        module = ast.parse(run.source)
+    except SyntaxError:
+        return None
+    if d.line is None:
+        return None
+    at = d.line - run.first_line + 1
+    spanning = [n for n in ast.walk(module) if isinstance(n, ast.stmt) and n.end_lineno is not None
+                and n.lineno <= at <= n.end_lineno and _only_freezes(n)
+                and not isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
+    if not spanning:
+        return None
+    outer = min(spanning, key=lambda n: n.lineno)
+    return Fix([Edit(outer.lineno + run.first_line - 1, "remove")])
 
 
 # -- clearing and stepping ----------------------------------------------------------------------
@@ -269,6 +293,45 @@ def step_order(run: Run, d: Diagnosis) -> Fix | None:
     if d.code == "NBG302":
         return Fix([Edit(z, "remove"), Edit(s, "after", run.cell_line(z))])  # type: ignore[arg-type]
     return Fix([Edit(s, "remove"), Edit(b, "after", run.cell_line(s))])  # type: ignore[arg-type]
+
+
+def clip_before_step(run: Run, d: Diagnosis) -> Fix | None:
+    """clip_grad_norm_ moved from after step() to right after backward() (NBG407), so that the
+    step uses the clipped gradients; the call itself is the user's, unchanged."""
+    backward = _first(run, "backward")
+    clip = _statement_at(run, d.line)
+    if backward is None or clip is None or d.line is None or backward >= d.line:
+        return None
+    return Fix([Edit(d.line, "remove"), Edit(backward, "after", clip[1])])
+
+
+def scheduler_per_epoch(run: Run, d: Diagnosis) -> Fix | None:
+    """The scheduler's step() moved out of the batch loop to the end of the epoch loop (NBG408):
+    after the inner loop, in the loop around it."""
+    loops = facts.loop_chain(run, d.line)
+    text = run.cell_line(d.line).strip()
+    if len(loops) < 2 or d.line is None or not re.fullmatch(r"[\w.]+\.step\(\)", text):
+        return None
+    return Fix([Edit(d.line, "remove"), Edit(loops[-1], "after", text)])
+
+
+def clear_manual_grads(run: Run, d: Diagnosis) -> Fix | None:
+    """An update by hand that never clears .grad (NBG301 without an optimizer): each updated
+    tensor's gradient cleared after the last update, in the same block (under no_grad)."""
+    if d.fix_code or d.line is None:
+        return None
+    names: list[str] = []
+    for n in facts.grad_updates(run):
+        node = facts.statement_at(run, n)
+        target = node.target if isinstance(node, ast.AugAssign) else \
+            node.targets[0] if isinstance(node, ast.Assign) and len(node.targets) == 1 else None
+        while isinstance(target, ast.Attribute) and target.attr == "data":
+            target = target.value  # p.data = p.data - lr * p.grad: clear p.grad
+        if isinstance(target, ast.Name) and target.id not in names:
+            names.append(target.id)
+    if not names:
+        return None
+    return Fix([Edit(d.line, "after", "\n".join(f"{n}.grad.zero_()" for n in names))])
 
 
 def after_the_line(run: Run, d: Diagnosis) -> Fix | None:
@@ -293,12 +356,90 @@ def relu_instead(run: Run, d: Diagnosis) -> Fix | None:
     return _replace(d.line, re.sub(r"\bnn\.(Sigmoid|Tanh)\b", "nn.ReLU", text))
 
 
+def activation_between(run: Run, d: Diagnosis) -> Fix | None:
+    """nn.ReLU() put between each two Linear layers that follow each other in the nn.Sequential
+    the cell builds (NBG603), written as the user writes its layers (`nn.`, `torch.nn.`). Not
+    when the cell indexes the model (`model[2]`): the new layers would shift those indices."""
+    statement = _statement_at(run, d.line)
+    if statement is None:
+        return None
+    start, source = statement
+    node = ast.parse(source).body[0]
+    if not isinstance(node, ast.Assign) or len(node.targets) != 1 or \
+            not isinstance(node.targets[0], ast.Name):
+        return None
+    name = node.targets[0].id
+    if any(re.search(rf"\b{re.escape(name)}\s*\[", text) for _, text in facts.cell_lines(run)):
+        return None
+    call = node.value
+    if not isinstance(call, ast.Call) or not L.callee(call).endswith("Sequential"):
+        return None
+    starts = [0]
+    for text in source.splitlines(keepends=True):
+        starts.append(starts[-1] + len(text))
+    inserts = []
+    for a, b in zip(call.args, call.args[1:]):
+        linear = [L.callee(x) if isinstance(x, ast.Call) else "" for x in (a, b)]
+        if all(c.endswith("Linear") for c in linear) and a.end_lineno and a.end_col_offset:
+            prefix = linear[0].removesuffix("Linear")
+            inserts.append((starts[a.end_lineno - 1] + a.end_col_offset, f", {prefix}ReLU()"))
+    if not inserts:
+        return None
+    for at, text in sorted(inserts, reverse=True):
+        source = source[:at] + text + source[at:]
+    return Fix([Edit(start, "replace", source)])
+
+
+def penalty_weight(run: Run, d: Diagnosis) -> Fix | None:
+    """The penalty's weight lowered 100-fold where it is set (`l2 = 10.0` -> `l2 = 0.1`), the
+    factor the rule's words propose (NBG409); a penalty with no weight of its own: words only."""
+    statement = _statement_at(run, d.line)
+    if statement is None or "\n" in statement[1]:
+        return None
+    node = ast.parse(statement[1]).body[0]
+    if not isinstance(node, ast.Assign) or len(node.targets) != 1 or \
+            not isinstance(node.targets[0], ast.Name) or not isinstance(node.value, ast.Constant):
+        return None
+    weight = node.value.value
+    if isinstance(weight, bool) or not isinstance(weight, (int, float)):
+        return None
+    new = L.splice(run.cell_line(d.line), lambda n: n if isinstance(n, ast.Constant) else None,
+                   lambda _: f"{weight / 100:g}")
+    return _replace(d.line, new)
+
+
 def remove_init(run: Run, d: Diagnosis) -> Fix | None:
     """The hand-made initialisation the rule found to be the cause: removed (PyTorch's default)."""
     text = run.cell_line(d.line)
     if d.line is None or not re.search(INIT_LINE, text):
         return None
     return Fix([Edit(d.line, "remove")])
+
+
+def variance_preserving_init(run: Run, d: Diagnosis) -> Fix | None:
+    """Weights initialised far too large (NBG552): in a ReLU model, the init call on the line
+    becomes He's, `nn.init.kaiming_normal_(<the same weight>, nonlinearity='relu')`, the rule's
+    first advice, in the user's names and loop; otherwise the line is removed (PyTorch's default)."""
+    text = run.cell_line(d.line)
+    relu = any("ReLU" in m.type for m in run.forward.modules) or \
+        any("ReLU" in f.fed_by_type for f in run.forward.feeds)
+    if relu and text:
+        def init_call(node: ast.AST) -> ast.AST | None:
+            if isinstance(node, ast.Call) and re.fullmatch(r"(torch\.)?(nn\.)?init\.\w+",
+                                                           L.callee(node)) and node.args \
+                    and "bias" not in ast.unparse(node.args[0]):
+                return node
+            return None
+
+        def he(call: str) -> str:
+            node = ast.parse(call, mode="eval").body
+            assert isinstance(node, ast.Call)
+            prefix = L.callee(node).rsplit(".", 1)[0]
+            return f"{prefix}.kaiming_normal_({ast.unparse(node.args[0])}, nonlinearity='relu')"
+        new = L.splice(text, init_call, he)
+        if new:
+            return _replace(d.line, new)
+    return remove_init(run, d)
 
 
 def _drop_nan_rows(run: Run, line: int | None) -> Fix | None:
@@ -553,13 +694,17 @@ FIXERS: dict[str, Fixer] = {
     "NBG103": layer_made_in_forward,
     "NBG201": grads_not_in_optimizer,
     "NBG203": all_frozen,
+    "NBG301": clear_manual_grads,
     "NBG302": step_order, "NBG303": step_order,
     "NBG305": after_the_line, "NBG406": after_the_line,
+    "NBG407": clip_before_step, "NBG408": scheduler_per_epoch, "NBG409": penalty_weight,
     "NBG401": learning_rate, "NBG402": learning_rate, "NBG403": learning_rate,
     "NBG703": learning_rate,
+    "NBG704": remove_init,
     "NBG501": relu_instead,
     "NBG503": nonfinite,
-    "NBG551": remove_init, "NBG601": remove_init, "NBG602": remove_init,
+    "NBG551": remove_init, "NBG552": variance_preserving_init, "NBG601": remove_init, "NBG602": remove_init,
+    "NBG603": activation_between,
     "NBG651": train_mode,
     "NBG801": probabilities_into_logit_loss,
     "NBG803": nll_without_log,

@@ -131,9 +131,14 @@ def _apply_one(lines: list[str], edit: Edit, index: int, note: str) -> list[str]
     if edit.kind == "replace":
         return lines[:index] + comment + block + lines[header + 1:]
     if edit.kind == "after":
+        while end + 1 < len(lines) and lines[end + 1].strip().startswith("#") and \
+                len(_indent(lines[end + 1])) > len(indent):
+            end += 1  # a comment inside the statement's block (a line removed there) stays in it
         return lines[:end + 1] + comment + block + lines[end + 1:]
     if edit.kind == "remove":
-        gone = [indent + "# " + (note + ": " if note else "") + "removed: " + lines[index].strip()]
+        more = end - index
+        gone = [indent + "# " + (note + ": " if note else "") + "removed: " + lines[index].strip()
+                + (f" (and the {more} line{'s' if more > 1 else ''} after it)" if more else "")]
         rest = lines[:index] + gone + lines[end + 1:]
         if _spans(rest) is None and _spans(lines) is not None:  # the block is empty now
             rest = lines[:index] + gone + [indent + "pass"] + lines[end + 1:]
