@@ -13,7 +13,7 @@ import threading
 from dataclasses import dataclass
 
 import torch
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from torch import nn
 
@@ -211,6 +211,11 @@ def observable() -> dict:
 @settings(max_examples=EXAMPLES, deadline=None, database=None, print_blob=True,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(setups)
+# found by this test in CI: a one-unit tanh net at lr=1e4 saturates so fully that the first layer
+# gets no gradient at all at the last step (the depth rule divided by that zero)
+@example(Setup(width=1, blocks=["linear", "linear", "act"], activation=1, head=True, optimizer=0,
+               lr=1e4, scheduler=False, earlier_steps=0, eval_mode=False, loop="correct", k=0,
+               steps=2, keep=False, entry="api", seed=0))
 def test_random_models_and_loops_under_the_check(s: Setup):
     shell()
     ns = earlier_cell(s)

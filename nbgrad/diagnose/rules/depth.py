@@ -51,8 +51,10 @@ def gradients_across_depth(run: Run) -> list[Diagnosis]:
         f"gets {shrink:.0f}x smaller gradients than '{last.layer}'", ratio, first.layer, step0)]
     evidence += _per_layer(run, layers, step0)
     if len(ratios) > 1:
-        evidence.append(Evidence(f"at step {ratios[-1][0]}: {1 / ratios[-1][1]:.0f}x smaller per "
-                                 "weight", ratios[-1][1], first.layer, ratios[-1][0]))
+        last_step, last_ratio = ratios[-1]
+        said = (f"{1 / last_ratio:.0f}x smaller per weight" if last_ratio > 0 else
+                f"no gradient at all reached '{first.layer}'")  # the squashing saturated fully
+        evidence.append(Evidence(f"at step {last_step}: {said}", last_ratio, first.layer, last_step))
     causes = []
     if by_activations:
         slopes = ", ".join(f"{facts.describe(a)}: mean slope {slope:.3g}" for a, slope in squashing)
