@@ -28,9 +28,7 @@ import ast
 import hashlib
 import pickle
 import random
-import signal
 import sys
-import threading
 import time
 import weakref
 from collections.abc import Callable, Iterator, MutableMapping
@@ -38,6 +36,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from nbgrad.capture import interrupts
 from nbgrad.diagnose import fixes, verification
 from nbgrad.diagnose.diagnosis import Diagnosis, Edit, TrialSet, Verification
 from nbgrad.diagnose.fixes import rates
@@ -57,24 +56,6 @@ MIN_CHECK_S = 1.0  # the least a check is taken to cost when it ended at once (i
 
 class OutOfTime(Exception):
     """The trials' time budget, (number of trials + 1) x the check's time, is spent."""
-
-
-@contextmanager
-def _ctrl_c_held() -> Iterator[None]:
-    """A Ctrl-C while names are being re-bound would leave the namespace half swapped: it is
-    raised once the block is done (main thread only, where Python runs signal handlers)."""
-    previous = signal.getsignal(signal.SIGINT)
-    if threading.current_thread() is not threading.main_thread() or previous is None:
-        yield
-        return
-    received: list[int] = []
-    signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    if received:
-        raise KeyboardInterrupt
 
 
 class _Held:
@@ -402,7 +383,7 @@ class Trials:
         now = dict(namespace)
         check = None
         try:
-            with _ctrl_c_held():
+            with interrupts.holding():
                 if rebind:
                     _rebind(namespace, {k: h.get() for k, h in cell.before.items()})
             filename, target = cell.compile(source)
@@ -424,7 +405,7 @@ class Trials:
                          stopped_by="error", elapsed_s=0.0,
                          error=ErrorInfo("SyntaxError", str(error.msg), error.lineno), lr=lr)
         finally:
-            with _ctrl_c_held():
+            with interrupts.holding():
                 _refill(namespace, now)
             api._LAST[:] = [self.report]
         report = check.report

@@ -46,7 +46,12 @@ class Room:
 
 
 def size(n: float) -> str:
-    return f"{n / 1e9:.1f} GB" if n >= 1e9 else f"{n / 1e6:.0f} MB"
+    """Bytes in a message about room: one decimal for GB, whole MB, kB and bytes below."""
+    if n >= 1e9:
+        return f"{n / 1e9:.1f} GB"
+    if n >= 1e6:
+        return f"{n / 1e6:.0f} MB"
+    return f"{n / 1e3:.0f} kB" if n >= 1e3 else f"{n:.0f} B"
 
 
 # -- host ----------------------------------------------------------------------------------------

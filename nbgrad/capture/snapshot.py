@@ -388,8 +388,8 @@ class Snapshot:
         if room is None or needed <= MEMORY_SHARE * room.free:
             return True
         their, them, it = ("their", "them", "they") if plural else ("its", "it", "it")
-        self.failed.append(f"{label}: {their} {_size(needed)} copy did not fit in the "
-                           f"{_size(max(room.free, 0))} free under {room.limit} when the steps "
+        self.failed.append(f"{label}: {their} {budget.size(needed)} copy did not fit in the "
+                           f"{budget.size(max(room.free, 0))} free under {room.limit} when the steps "
                            f"first used {them}; "
                            f"{it} {'keep' if plural else 'keeps'} the steps' changes")
         return False
@@ -451,14 +451,6 @@ def _tensors_of(obj: Any) -> list[torch.Tensor]:
 def _describe(copy: Any) -> str:
     obj = getattr(copy, "module", None) or getattr(copy, "obj", None)
     return type(obj).__name__ if obj is not None else "tensor"
-
-
-def _size(n: float) -> str:
-    if n >= 1e9:
-        return f"{n / 1e9:.1f} GB"
-    if n >= 1e6:
-        return f"{n / 1e6:.0f} MB"
-    return f"{n / 1e3:.0f} kB" if n >= 1e3 else f"{n:.0f} B"
 
 
 def take(namespace: Mapping[str, Any], extra: list[tuple[str, Any]] | None = None,
