@@ -380,9 +380,11 @@ class capture:
     The block ends quietly after `steps` optimizer steps (or `timeout` seconds without one);
     `check.report` holds the report after it. What existed before the block is restored after it,
     as with `gradcheck` (`keep=True`: not). `quiz=True` makes the report an exercise, as
-    `%%gradcheck --quiz` does: symptoms shown, causes and fixes hidden until `nbgrad.reveal()`. In a thread other than the main one the timeout's stop
-    is an asynchronous exception, which could in principle land in the few instructions between the
-    block's end and `__exit__`; in the main thread (a script, a notebook) it cannot.
+    `%%gradcheck --quiz` does: symptoms shown, causes and fixes hidden until `nbgrad.reveal()`.
+
+    In a thread other than the main one the timeout's stop is an asynchronous exception, which
+    could in principle land in the few instructions between the block's end and `__exit__`; in the
+    main thread (a script, a notebook) it cannot.
     """
 
     def __init__(self, steps: int = DEFAULT_STEPS, *, timeout: float | None = None,
