@@ -192,6 +192,8 @@ class Check:
                     self.report.run.restore = restore
                 if self.ranks is not None:  # rank 0 of a torchrun job: merged with the others
                     self.report = self.ranks.finish(self.report, error)
+                    if self.report is not None:  # the merged report is the same exercise
+                        self.report.quiz = self.quiz
                 if self.report is not None:
                     _LAST[:] = [self.report]
             finally:
@@ -377,19 +379,24 @@ class capture:
 
     The block ends quietly after `steps` optimizer steps (or `timeout` seconds without one);
     `check.report` holds the report after it. What existed before the block is restored after it,
-    as with `gradcheck` (`keep=True`: not). In a thread other than the main one the timeout's stop
-    is an asynchronous exception, which could in principle land in the few instructions between the
-    block's end and `__exit__`; in the main thread (a script, a notebook) it cannot.
+    as with `gradcheck` (`keep=True`: not). `quiz=True` makes the report an exercise, as
+    `%%gradcheck --quiz` does: symptoms shown, causes and fixes hidden until `nbgrad.reveal()`.
+
+    In a thread other than the main one the timeout's stop is an asynchronous exception, which
+    could in principle land in the few instructions between the block's end and `__exit__`; in the
+    main thread (a script, a notebook) it cannot.
     """
 
     def __init__(self, steps: int = DEFAULT_STEPS, *, timeout: float | None = None,
                  namespace: Mapping[str, Any] | None = None, progress: Progress | None = None,
-                 keep: bool = False, activations: bool = False) -> None:
-        options.check_api(steps=steps, timeout=timeout, keep=keep, activations=activations)
+                 keep: bool = False, activations: bool = False, quiz: bool = False) -> None:
+        options.check_api(steps=steps, timeout=timeout, keep=keep, activations=activations,
+                          quiz=quiz)
         self._steps, self._timeout, self._progress = steps, timeout, progress
         self._namespace = namespace
         self._keep = keep
         self._activations = activations
+        self._quiz = quiz
         self._check: Check | None = None
 
     @property
@@ -403,6 +410,7 @@ class capture:
         self._check = Check(steps=self._steps, timeout=self._timeout, filename=filename,
                             source=source, first_line=1, progress=self._progress, keep=self._keep,
                             activations=self._activations)
+        self._check.quiz = self._quiz
         namespace = dict(self._namespace if self._namespace is not None else caller.f_globals)
         if self._namespace is None and caller.f_locals is not caller.f_globals:
             namespace.update(caller.f_locals)

@@ -90,6 +90,14 @@ OVERSHOOT_RISES = Threshold(
     1 / 3, "nbgrad: share of steps after which the loss on the same batch rose by more than "
     "LOSS_RISE; small enough gradient steps never raise a smooth loss (the descent lemma), so "
     "regular rises are steps that overshoot")
+LOSS_TREND_SIGNIFICANCE = Threshold(
+    0.05, "the conventional 5% level of Kendall's rank test for a trend (Mann 1945, Kendall 1938; "
+    "exact null distribution: every order of the values equally likely): a loss whose last half "
+    "falls more often than noise would at this level is still falling, however slowly")
+LOSS_AT_CHANCE = Threshold(
+    0.05, "LOSS_MIN_DECREASE's 5% measured from chance instead of from the first steps: a loss "
+    "within 5% of what predictions with no pattern score (ln C for a classifier, the targets' "
+    "variance for mean squared error) has learned no more than the 'not decreasing' bound allows")
 
 # -- clipping, weight decay, loss scaling (step_size.py) --------------------------------------------
 CLIP_CUT_FACTOR = Threshold(

@@ -371,6 +371,20 @@ for epoch in range(100):
         opt.step()
     sched.step()
 """,
+    # a beginner's loop at the learning rate nbgrad advised for lr=1e-7: the loss on its one batch
+    # falls by a few percent in 10 steps, but at every step, so it is slow learning, not "flat"
+    "small_lr_steady_fall": """torch.manual_seed(SEED)
+x = torch.randn(64, 10)
+y = (x[:, :1] - 2 * x[:, 1:2]).tanh()
+loss_fn = nn.MSELoss()
+model = nn.Sequential(nn.Linear(10, H), nn.ReLU(), nn.Linear(H, 1))
+optimizer = torch.optim.SGD(model.parameters(), lr=1e-3)
+for epoch in range(100):
+    optimizer.zero_grad()
+    loss = loss_fn(model(x), y)
+    loss.backward()
+    optimizer.step()
+""",
 }
 
 # -- correct loops of the forward-pass rules ----------------------------------------------------

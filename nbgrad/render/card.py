@@ -12,9 +12,10 @@ from html import escape
 from typing import Any
 
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from nbgrad.diagnose.comparison import Comparison
-from nbgrad.render.figures import LINE, TEXT, _log_ticks, _plain_text, img_tag, png
+from nbgrad.render.figures import LINE, TEXT, _log_ticks, _plain_text, img_tag, loss_limits, png
 
 BEFORE_COLOR = "#7f7f7f"  # grey, dashed: what was; blue, solid: what is (not red/green alone)
 RESULT_ICON = {True: "✔", False: "✘"}
@@ -53,6 +54,8 @@ def figure(c: Comparison) -> Figure | None:
         if known:
             axes[0].plot([i for i, _ in known], [v for _, v in known], style, color=colour,
                          linewidth=2.5, marker="o", markersize=4, label=label)
+    losses = [v for _, v in _known(c.before_losses) + _known(c.after_losses)]
+    axes[0].set_ylim(*loss_limits(losses))
     axes[0].set_title("Loss per step", fontsize=15, loc="left", color=TEXT)
     if panels == 2:
         ax = axes[1]
@@ -71,6 +74,7 @@ def figure(c: Comparison) -> Figure | None:
                      color=TEXT)
     for ax in axes:
         ax.set_xlabel("step", fontsize=12, color=TEXT)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # steps are whole: no "step 0.25"
         ax.tick_params(labelsize=11, colors=TEXT)
         ax.legend(fontsize=12, frameon=False)
         for spine in ax.spines.values():

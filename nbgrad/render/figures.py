@@ -24,10 +24,11 @@ from matplotlib.collections import PatchCollection
 from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch, Rectangle
-from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator
+from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullLocator
 
 from nbgrad.numbers import fmt
 from nbgrad.render import activations, views
+from nbgrad.thresholds import LOSS_MIN_DECREASE
 
 if TYPE_CHECKING:
     from nbgrad.diagnose.diagnosis import Diagnosis
@@ -75,12 +76,27 @@ def _tick_label(value: float, _: Any = None) -> str:
 
 
 def _log_ticks(axis: Any, low: float, high: float) -> None:
-    """Log ticks written as plain short numbers (0.02, 5, 1e-5), 1-2-5 only over a short range."""
+    """Log ticks written as plain short numbers (0.02, 5, 1e-5), 1-2-5 only over a short range.
+
+    A range too narrow to hold two of those (0.0053 to 0.0195 holds only 0.01) gets about four
+    evenly spaced round numbers instead, as matplotlib's own LogLocator falls back to its
+    AutoLocator, so that every log axis has at least two labelled values to read a point against.
+    """
     decades = math.log10(high / low) if low > 0 and high > low else 1.0
     subs = (1.0, 2.0, 5.0) if decades <= 2.5 else (1.0,)
-    axis.set_major_locator(LogLocator(base=10, subs=subs, numticks=9))
+    if low > 0 and high > low and _ticks_within(subs, low, high) < 2:
+        axis.set_major_locator(MaxNLocator(nbins=4, steps=[1, 2, 2.5, 5, 10]))
+    else:
+        axis.set_major_locator(LogLocator(base=10, subs=subs, numticks=9))
     axis.set_major_formatter(FuncFormatter(_tick_label))
     axis.set_minor_locator(NullLocator())
+
+
+def _ticks_within(subs: tuple[float, ...], low: float, high: float) -> int:
+    """How many of the numbers sub x 10^n lie in [low, high]."""
+    first, last = math.floor(math.log10(low)), math.ceil(math.log10(high))
+    return sum(1 for n in range(first, last + 1) for sub in subs
+               if low <= sub * 10.0 ** n <= high)
 
 
 def _layer_height(n: int) -> float:
@@ -152,6 +168,25 @@ def _hatch(ax: Any, special: dict[str, list[Rectangle]]) -> list[str]:
                                           edgecolor=patch.get_edgecolor(),
                                           hatch=patch.get_hatch(), linewidth=0.5))
     return shown
+
+
+LOSS_NOISE_SHARE = 0.25  # the most of a loss plot's height a change the rules call no fall fills
+MARGIN = 0.05  # matplotlib's own axes.ymargin, kept when nbgrad sets the limits itself
+
+
+def loss_limits(values: list[float]) -> tuple[float, float]:
+    """The y-limits of a linear loss axis: the values' range, widened about its middle to at least
+    LOSS_MIN_DECREASE / LOSS_NOISE_SHARE (20%) of the loss's size, so that a change the rules call
+    no fall (under 5% of the loss) fills at most a quarter of the height and noise of a fraction of
+    a percent looks as small as it is, not like wild oscillation (matplotlib alone would stretch
+    1.065-1.095 over the whole plot). A range wider than that floor is the values' own; either way
+    with matplotlib's margins. (A widened range never reaches below 0 for a loss that is never
+    negative: it is widened only while the lowest value is above 80% of the highest.)"""
+    low, high = min(values), max(values)
+    size = max(abs(low), abs(high))
+    span = max(high - low, LOSS_MIN_DECREASE / LOSS_NOISE_SHARE * size) or 1.0
+    bottom = (low + high) / 2 - span / 2
+    return bottom - MARGIN * span, bottom + span + MARGIN * span
 
 
 def _log_range(values: list[float]) -> tuple[float, float]:
@@ -262,6 +297,8 @@ def loss_curve(report: Report) -> Figure | None:
     if values and min(values) > 0 and max(values) / min(values) > 50:
         ax.set_yscale("log")
         _log_ticks(ax.yaxis, min(values), max(values))
+    elif values:
+        ax.set_ylim(*loss_limits(values))
     for s, _, v in points:
         if v is not None and not math.isfinite(v):
             ax.axvline(s, color=BAD_FACE, linestyle="--")
@@ -374,6 +411,8 @@ def trial_losses(report: Report, d: Diagnosis) -> Figure | None:
     if min(values) > 0 and max(values) / min(values) > 50:
         ax.set_yscale("log")
         _log_ticks(ax.yaxis, min(values), max(values))
+    else:
+        ax.set_ylim(*loss_limits(values))
     longest = max(len(series) for _, series, *_ in lines)
     _step_ticks(ax, list(range(longest)), [float(i) for i in range(longest)])
     ax.set_xlim(-0.5, max(longest - 0.5, 0.5))

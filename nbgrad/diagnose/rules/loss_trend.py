@@ -5,6 +5,13 @@ mini-batch cannot decide it. The loss alone rarely proves a cause, so the severi
 was measured: a diverging or oscillating loss together with large updates is a learning rate that is
 too large (an error or a warning); a loss that merely stays flat is a note. Runs with several
 optimizers that each have their own loss (a GAN) are left out: their losses are meant to fight.
+
+"Flat" needs more than a small fall. A small learning rate makes a loss fall by a few percent in
+ten steps, yet on the same batch it falls at every step: that loss is learning slowly, and telling
+the student its targets may carry no pattern sends them after a bug that is not there. So the note
+also needs the loss to have stopped falling (its last half falls no more often than noise would,
+by Kendall's rank test) and, where the loss function says what predictions with no pattern score
+(ln C, the targets' variance), to sit at that chance level.
 """
 
 from __future__ import annotations
@@ -17,12 +24,14 @@ from nbgrad.diagnose import facts
 from nbgrad.diagnose.catalogue import make
 from nbgrad.diagnose.diagnosis import Diagnosis, Evidence
 from nbgrad.diagnose.facts import fmt
-from nbgrad.records import Run
+from nbgrad.records import LossCall, Run
 from nbgrad.thresholds import (
+    LOSS_AT_CHANCE,
     LOSS_DIVERGE_FACTOR,
     LOSS_DIVERGE_FACTOR_BATCHES,
     LOSS_MIN_DECREASE,
     LOSS_RISE,
+    LOSS_TREND_SIGNIFICANCE,
     OVERSHOOT_RISES,
     TREND_MIN_STEPS,
     UPDATE_RATIO_HEALTHY_MIN,
@@ -197,21 +206,105 @@ def _oscillating(run: Run, oi: int, values: list[float], rises: int, typical: fl
     )
 
 
+def _falling_pairs(values: list[float]) -> tuple[int, int, float]:
+    """Kendall's rank test for a downward trend over the last half of `values`: (pairs in which
+    the later loss is lower, pairs, p). p is the chance of at least that many falling pairs if the
+    values were noise with no trend (every order equally likely): exact for up to 10 values (the
+    distribution of the number of inversions), the normal approximation of Mann's S above that."""
+    tail = values[len(values) // 2:]
+    n = len(tail)
+    pairs = n * (n - 1) // 2
+    falls = sum(1 for i, a in enumerate(tail) for b in tail[i + 1:] if b < a)
+    if n <= 10:
+        counts = [1]  # orders of m values by their number of falling pairs, for m = 1, 2, ...
+        for m in range(2, n + 1):
+            wider = [0] * (len(counts) + m - 1)
+            for k, c in enumerate(counts):
+                for j in range(m):
+                    wider[k + j] += c
+            counts = wider
+        return falls, pairs, sum(counts[falls:]) / math.factorial(n)
+    spread = math.sqrt(n * (n - 1) * (2 * n + 5) / 72)  # of the count of falls, without ties
+    z = (falls - pairs / 2 - 0.5) / spread
+    return falls, pairs, 1 - statistics.NormalDist().cdf(z)
+
+
+def _chance_of(call: LossCall) -> tuple[float, str] | None:
+    """What this loss scores for predictions that carry no pattern, with how that is known: evenly
+    spread class probabilities (ln C), or one constant prediction per sample, the best of which is
+    the targets' mean (their variance under mean squared error, their entropy under binary
+    cross-entropy). Only for the mean reduction: a sum scales with the batch."""
+    if call.reduction != "mean":
+        return None
+    target = call.target
+    if call.classes and call.classes >= 2 and (call.function == "cross_entropy" or (
+            call.function == "nll_loss" and call.input_from in ("log_softmax", "_log_softmax"))):
+        return math.log(call.classes), (f"predictions spread evenly over the {call.classes} classes "
+                                        f"score ln({call.classes}) = {fmt(math.log(call.classes))}")
+    if target is None or target.mean is None or call.input_shape != call.target_shape:
+        return None
+    if call.function == "mse_loss" and target.std is not None and target.std > 0 \
+            and math.prod(call.target_shape[1:]) == 1:
+        variance = target.std ** 2
+        return variance, (f"predicting the targets' mean ({fmt(target.mean)}) for every sample "
+                          f"scores {fmt(variance)}, their variance")
+    if call.function in ("binary_cross_entropy", "binary_cross_entropy_with_logits") \
+            and target.min is not None and target.max is not None \
+            and target.min >= 0 and target.max <= 1 and 0 < target.mean < 1:
+        share = target.mean
+        entropy = -(share * math.log(share) + (1 - share) * math.log(1 - share))
+        return entropy, (f"predicting the share of positive targets ({fmt(share)}) for every "
+                         f"sample scores {fmt(entropy)}")
+    return None
+
+
+def _chance(run: Run, oi: int) -> tuple[float, str] | None:
+    """The chance level of the loss this optimizer steps on, from the last loss call the detail
+    windows saw whose value is that step's recorded loss (so a penalty added to it, or a second
+    loss, leaves the chance level unknown rather than wrong)."""
+    recorded = {s.index: facts.step_loss(s, run.optimizers[oi].closure)
+                for s in facts.steps_of(run, oi)}
+    for call in reversed(run.forward.losses):
+        value = recorded.get(call.step)
+        if value is None or call.value is None or not math.isclose(call.value, value,
+                                                                    rel_tol=1e-5):
+            continue
+        return _chance_of(call)
+    return None
+
+
 def _flat(run: Run, oi: int, values: list[float], first: float, last: float,
-          typical: float) -> Diagnosis:
+          typical: float) -> Diagnosis | None:
+    """NBG701, only for a loss that stopped falling and, where chance is known, sits at it."""
+    falls, pairs, p = _falling_pairs(values)
+    if p < LOSS_TREND_SIGNIFICANCE:
+        return None  # it still falls at nearly every step: slowly learning, not flat
+    chance = _chance(run, oi)
+    if chance is not None and abs(last / chance[0] - 1) > LOSS_AT_CHANCE:
+        return None  # a plateau away from chance: the targets do carry a pattern it learned
     opt = run.optimizers[oi]
     change = (last - first) / abs(first) if first else 0.0
+    half = len(values) - len(values) // 2
+    evidence = [
+        Evidence(f"loss per step of '{opt.name}': {_losses(values)} (mean of the first "
+                 f"third {fmt(first)}, of the last third {fmt(last)}: {change:+.1%}; "
+                 "the same batch at every step)", value=change),
+        Evidence(f"over the last {half} steps it goes down and up with no steady fall: in "
+                 f"{falls} of their {pairs} pairs the later loss is lower, which noise with no "
+                 f"trend gives {p:.0%} of the time (a steady fall: nearly all {pairs})", value=p),
+        Evidence(f"the weights do move ({fmt(typical)} of their size per step)", value=typical)]
+    if chance is not None:
+        level, how = chance
+        evidence.insert(2, Evidence(f"{how}; the last third's mean loss is {fmt(last / level)}x "
+                                    "that: chance level, as if the model had learned nothing",
+                                    value=level))
     return make(
         "NBG701", severity="info",
-        title=f"The loss fell by less than {LOSS_MIN_DECREASE:.0%} in {len(values)} steps",
-        evidence=[Evidence(f"loss per step of '{opt.name}': {_losses(values)} (mean of the first "
-                           f"third {fmt(first)}, of the last third {fmt(last)}: {change:+.1%}; "
-                           "the same batch at every step)",
-                           value=change),
-                  Evidence(f"the weights do move ({fmt(typical)} of their size per step)",
-                           value=typical)],
-        why=("The weights change, yet the loss on this same batch does not fall: the targets may "
-             "carry no pattern the model can fit (inputs and targets shuffled apart, random "
+        title=f"The loss fell by less than {LOSS_MIN_DECREASE:.0%} in {len(values)} steps"
+              + (" and stays at chance level" if chance is not None else ""),
+        evidence=evidence,
+        why=("The weights change, yet the loss on this same batch stopped falling: the targets "
+             "may carry no pattern the model can fit (inputs and targets shuffled apart, random "
              "labels), or the model may be too small for them. Few steps can also be too early."),
         fix="Check that each input is paired with its own target; then run more steps "
             "(--steps 50) to see whether the loss starts to fall.",
