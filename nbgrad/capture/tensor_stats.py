@@ -372,14 +372,24 @@ def pieces(x: torch.Tensor, limit: int = PIECE) -> Iterator[torch.Tensor]:
 
 
 def fingerprint(value: torch.Tensor) -> torch.Tensor:
-    """Sum and sum of squares of a batch: equal for the same batch, different for another."""
+    """Sum, sum of squares and a position-weighted sum of a batch: equal for the same batch,
+    different for another.
+
+    The sums alone are equal for every batch of one-hot rows (one 1 per row) and for any batch
+    that is a reordering of another; weighting each value by where it sits (a weight per feature
+    times a weight per sample, both irregular) tells those apart, in one matrix-vector product.
+    A sample of more than PIECE values is not weighted (its third number is the plain sum): its
+    batch is reduced piece by piece, and a reordering of such samples is not told apart.
+    """
     x = value.detach()
-    if x.dtype == torch.float32 and x.layout == torch.strided and x.numel() <= PIECE:
-        return torch.stack([x.sum(), x.square().sum()])  # the common case, without pieces
     if x.layout != torch.strided:
         x = _values(x)
     if x.is_complex():
         x = torch.view_as_real(x)
+    rows = x.shape[0] if x.dim() > 1 and x.shape[0] else 1
+    if x.dtype == torch.float32 and x.numel() <= PIECE:  # the common case, without pieces
+        grid = x.reshape(rows, -1)
+        return torch.stack([grid.sum(), grid.square().sum(), _placed(grid, 0)])
     total = square = None
     for piece in pieces(x):
         if piece.dtype != torch.float32:
@@ -387,5 +397,25 @@ def fingerprint(value: torch.Tensor) -> torch.Tensor:
         s, q = piece.sum(), piece.square().sum()  # pairwise sums: exact enough at any size
         total, square = (s, q) if total is None else (total + s, square + q)
     if total is None or square is None:
-        return torch.zeros(2)
-    return torch.stack([total, square])
+        return torch.zeros(3)
+    sample = x.numel() // rows
+    if sample > PIECE or sample == 0:
+        return torch.stack([total, square, total])
+    placed, first = torch.zeros((), device=x.device), 0
+    for part in x.reshape(rows, -1).split(max(1, PIECE // sample)):
+        placed = placed + _placed(part.float(), first)
+        first += part.shape[0]
+    return torch.stack([total, square, placed])
+
+
+def _placed(grid: torch.Tensor, first: int) -> torch.Tensor:
+    """Sum of the (samples, features) `grid` weighted by frac(k * golden ratio) + 1/2 per feature
+    k and per sample (counted from `first`): multiples of an irrational number never repeat, and
+    a product of two such weights does not let a swap of two samples or two features cancel."""
+    golden = 0.6180339887498949
+
+    def weights(start: int, count: int) -> torch.Tensor:
+        k = grid.new_ones(count, dtype=torch.float64).cumsum(0) + (start - 1)  # start, start + 1, ..
+        return ((k * golden) % 1 + 0.5).to(torch.float32)
+
+    return (grid @ weights(0, grid.shape[1])) @ weights(first, grid.shape[0])

@@ -61,10 +61,15 @@ def _statement_at(run: Run, line: int | None) -> tuple[int, str] | None:
 
 
 def _loss_call(run: Run, d: Diagnosis, **match: object) -> LossCall | None:
-    """The loss call the diagnosis is about: on its line, with the given field values."""
-    calls = [c for c in run.forward.losses if c.line == d.line
-             and all(getattr(c, k) == v for k, v in match.items())]
-    return calls[0] if calls else None
+    """The loss call the diagnosis is about, with the given field values: on its line, else the
+    one whose input was made there (a diagnosis points where a softmax was applied or built),
+    else the only such call."""
+    calls = [c for c in run.forward.losses if all(getattr(c, k) == v for k, v in match.items())]
+    on_line = [c for c in calls if c.line == d.line] or [c for c in calls
+                                                         if c.input_from_line == d.line]
+    if on_line:
+        return on_line[0]
+    return calls[0] if len({(c.function, c.line) for c in calls}) == 1 else None
 
 
 def _is_loss_callee(call: LossCall) -> Callable[[str], bool]:
@@ -538,8 +543,7 @@ def _drop_in_statement(source: str, module: str) -> str | None:
 
 
 def probabilities_into_logit_loss(run: Run, d: Diagnosis) -> Fix | None:
-    call = next((c for c in run.forward.losses if c.line == d.line
-                 and c.input_from in ("softmax", "sigmoid")), None)
+    call = _loss_call(run, d, input_from="softmax") or _loss_call(run, d, input_from="sigmoid")
     if call is None:
         return None
     return _squash_fix(run, d, call.input_from, call.input_from_line, remove=True)
