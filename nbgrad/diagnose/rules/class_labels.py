@@ -145,7 +145,8 @@ def _one_output(run: Run, call: LossCall) -> Diagnosis | None:
         fix=f"Give the last layer one output per class (nn.Linear(..., {levels})) and use "
             "nn.CrossEntropyLoss() with the labels as integers (y.long(); no .float(), no squeeze "
             "of the output). Predict with output.argmax(dim=1).",
-        fix_code=_fix_code(run, line, call), line=line, confidence=0.8,
+        # no line of code: the loss alone is not the fix, the last layer and the labels change too
+        line=line, confidence=0.8,
         layers=[call.layer] if call.layer else [])
 
 
