@@ -70,9 +70,19 @@ def test_one_output_trained_on_labels_is_named_at_the_loss(loss, cast_line):
 
 
 def test_a_functional_loss_is_named_at_its_call():
-    cell = _cell(1, "torch.nn.functional.mse_loss(out[:, 0], y[i:i + 30])")
-    d = _only(_run(cell))
-    assert d.line == 11 and d.fix_code == "loss = torch.nn.functional.cross_entropy(out[:, 0], y[i:i + 30])"
+    cell = _cell(3, "torch.nn.functional.mse_loss(out, y[i:i + 30])")
+    with pytest.raises(RuntimeError, match="must match the size"):  # the user's error stays
+        _run(cell)
+    d = _only(nbgrad.last_report())
+    assert d.line == 11 and d.fix_code == "loss = torch.nn.functional.cross_entropy(out, y[i:i + 30])"
+
+
+def test_one_output_gets_its_fix_in_words_not_a_loss_swap_that_cannot_train():
+    """cross_entropy over one output per sample has a single class to choose from: the last layer
+    and the labels must change too, so no one line is offered as the fix."""
+    d = _only(_run(_cell(1, "torch.nn.functional.mse_loss(out[:, 0], y[i:i + 30])")))
+    assert d.line == 11 and d.fix_code is None and d.edits == []
+    assert "nn.Linear(..., 3)" in d.fix and "y.long()" in d.fix
 
 
 @pytest.mark.parametrize("target", [
