@@ -31,15 +31,18 @@ from nbgrad.records import LossCall, Run
 def _with_keyword(text: str, calls: Callable[[str], bool], key: str, value: str) -> str | None:
     """The line with keyword `key` of the first call `calls` accepts set to `value`: its value
     replaced where it is given, else the keyword added as the last argument."""
+    given: list[bool] = []
+
     def find(node: ast.AST) -> ast.AST | None:
         if isinstance(node, ast.Call) and calls(L.callee(node)):
-            given = next((k for k in node.keywords if k.arg == key), None)
-            return given.value if given is not None else node
+            keyword = next((k for k in node.keywords if k.arg == key), None)
+            given.append(keyword is not None)
+            return keyword.value if keyword is not None else node
         return None
 
     def rewrite(source: str) -> str:
-        if not source.endswith(")"):
-            return value  # the keyword's old value
+        if given[-1]:
+            return value
         inner = source[source.index("(") + 1:-1].strip()
         return source[:-1].rstrip() + (", " if inner else "") + f"{key}={value})"
     return L.splice(text, find, rewrite)
