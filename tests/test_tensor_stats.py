@@ -70,6 +70,17 @@ def test_a_sparse_gradient_is_measured_from_its_values_duplicates_summed():
     assert nonzero.tolist() == [2.0, float((dense != 0).sum())]
 
 
+def test_zero_dimensional_tensors_are_measured_like_any_other():
+    # micrograd's neurons keep their bias as a 0-d tensor; its gradient is 0-d too
+    biases = [torch.tensor(float(k - 5)) for k in range(tensor_stats.STACK_MIN + 2)]
+    norms, nonzero = tensor_stats.norms_and_nonzero(biases)
+    assert norms.tolist() == [abs(b.item()) for b in biases]
+    assert nonzero.tolist() == [float(b.item() != 0) for b in biases]
+    before, _ = tensor_stats.copies(biases)
+    moved = [b + 1 for b in biases]
+    assert tensor_stats.distances(moved, before).tolist() == [1.0] * len(biases)
+
+
 def test_nan_and_inf_count_as_non_zero_and_a_single_copy_is_a_copy():
     flat = [torch.tensor([float("nan"), 0.0, float("-inf")]) for _ in range(5)]
     _, nonzero = tensor_stats.norms_and_nonzero(flat)

@@ -216,7 +216,7 @@ def _group_stats(group: _Group, tensors: Sequence[torch.Tensor], nonzero: bool
     if group.kind == "stack":
         norms, counts = [], []
         for run in _rows(ts):
-            flat = torch.stack(run).flatten(1)
+            flat = torch.stack(run).reshape(len(run), -1)  # 0-d tensors (a scalar bias) too
             norms.append(_norm(flat, dim=1))
             if nonzero:
                 counts.append(torch.count_nonzero(flat, dim=1))
@@ -300,7 +300,7 @@ def copies(tensors: Sequence[torch.Tensor], cache: Layouts | None = None,
         if group.kind == "stack":
             stack = torch.stack(ts) if into is None else torch.stack(ts, out=into)  # type: ignore[arg-type]
             kept.append(stack)
-            parts.append((group.positions, _norm(stack.flatten(1), dim=1)))
+            parts.append((group.positions, _norm(stack.reshape(len(ts), -1), dim=1)))
         elif group.kind == "sparse":
             clones = [t.detach().clone() for t in ts]
             kept.append(clones)
@@ -331,7 +331,7 @@ def distances(after: Sequence[torch.Tensor], before: Copies) -> Vector:
             for run in _rows(ts):
                 rows = kept[start:start + len(run)]
                 rows.sub_(torch.stack(run))
-                norms.append(_norm(rows.flatten(1), dim=1))
+                norms.append(_norm(rows.reshape(len(rows), -1), dim=1))
                 start += len(run)
             parts.append((group.positions, norms[0] if len(norms) == 1 else torch.cat(norms)))
         elif group.kind == "sparse":
