@@ -418,7 +418,118 @@ class LossCall:
     label_max: float | None = None
     reduction: str = "mean"  # the loss function's reduction ('sum' scales the gradient by the batch)
     value: float | None = None  # what it returned (the mean, for an unreduced loss)
-    warning: str = ""  # torch's warning while computing the loss ("Using a target size ...")
+    input_module: str = ""  # the innermost module whose output the input is ("" for a plain op)
+    input_module_type: str = ""
+    input_where: str = ""  # file:line of the op that made the input, when outside the cell
+    input_log_sum_error: float | None = None  # max |logsumexp over classes|: 0 for log-probabilities
+    input_cuts: list[int] = field(default_factory=list)  # ForwardRecord.cuts the input descends from
+    labels: LabelStats | None = None  # class losses: how the labels of this batch look
+    # regression losses: how many different values the target holds when every one of them is
+    # an integer in [0, label_stats.MAX_LEVEL] (class labels look so), else None
+    target_levels: int | None = None
+    warnings: list[str] = field(default_factory=list)  # what torch warned while computing it
+
+
+@dataclass
+class LabelStats:
+    """The class labels of one loss call, and how the loss changes when they are moved one sample
+    along (paired with another sample's input): the same loss means the model has learnt nothing
+    that links an input to its own label."""
+
+    loss: float | None  # the loss with the labels as given (mean over labels not ignored)
+    rolled_loss: float | None  # the same with each label moved to the next sample
+    entropy: float | None  # of the label frequencies in the batch, in nats: a model that learnt
+    # only the frequencies gets this loss
+    distinct: int | None  # different labels in the batch
+    count: int | None  # labels not ignored
+    pad_value: int | None = None  # (N, T) targets: the most frequent label
+    pad_share: float | None = None  # its share of the targets
+    pad_suffix_rows: float | None = None  # share of rows in which it fills the end, after content
+
+
+@dataclass
+class GraphCut:
+    """An operation in a detail window that made a value without autograd history from a tensor
+    that had one: .detach(), .data, .item(), .numpy(), argmax, an operation under torch.no_grad(),
+    or one whose derivative is zero everywhere (round, floor, sign)."""
+
+    kind: str  # ".detach()", ".data", ".item()", "torch.no_grad()", "round()", ...
+    op: str  # the torch function
+    step: int
+    line: int | None  # the cell line it ran from
+    layer: str  # the module running when it was made ("" in the cell itself)
+    source: str  # what it was applied to: a layer's output or a parameter's name, else the op
+    zero_derivative: bool = False  # a differentiable op whose gradient is 0 (round): not a cut
+    reaches_backward: bool = False  # backward() was called on a tensor computed from its result
+    where: str = ""  # file:line when it ran outside the cell (a class defined elsewhere)
+
+
+@dataclass
+class BackwardCall:
+    """A backward() in a detail window, and what the tensor it was called on was made by."""
+
+    step: int
+    line: int | None
+    shape: list[int]
+    requires_grad: bool
+    has_graph: bool  # it has a grad_fn: it was computed from tensors that require grad
+    made_by: str = ""  # the torch function that made it ("" when the probe did not see it)
+    made_line: int | None = None
+    cuts: list[int] = field(default_factory=list)  # ForwardRecord.cuts it descends from
+    cuts_before: list[int] = field(default_factory=list)  # cuts made since the previous backward()
+
+
+@dataclass
+class InplaceOp:
+    """An in-place change of a tensor that requires grad (x += ..., x[i] = ..., relu_())."""
+
+    op: str
+    step: int
+    line: int | None
+    target_made_by: str  # the op that made the changed tensor
+    target_line: int | None  # and from which cell line
+    layer: str = ""
+
+
+@dataclass
+class Reshape:
+    """A view/reshape whose new shape is the old sizes in another order: it keeps the memory
+    order, so it scrambles values across axes where a permute/transpose was meant."""
+
+    op: str
+    step: int
+    line: int | None
+    before: list[int]
+    after: list[int]
+    layer: str = ""
+    where: str = ""
+
+
+@dataclass
+class Normaliser:
+    """A softmax, log_softmax or sigmoid call in a detail window."""
+
+    op: str
+    step: int
+    line: int | None
+    dim: int | None  # softmax: the axis it normalises over (non-negative); None for sigmoid
+    shape: list[int]
+    layer: str = ""  # the module it ran in ("" in the cell)
+    layer_type: str = ""
+    is_model_output: bool = False  # it (or a view of it) is what the model returned
+    where: str = ""
+
+
+@dataclass
+class RecurrentCall:
+    """The first call of an RNN/LSTM/GRU module in a window: its layout and what it received."""
+
+    layer: str
+    type: str
+    step: int
+    batch_first: bool
+    input_shape: list[int]
+    line: int | None = None
 
 
 @dataclass
@@ -499,6 +610,12 @@ class ForwardRecord:
     inputs: list[ModelInput] = field(default_factory=list)  # the model's input, per window
     nonfinite_ops: list[NonFiniteOp] = field(default_factory=list)
     symmetry: list[WeightSymmetry] = field(default_factory=list)
+    cuts: list[GraphCut] = field(default_factory=list)
+    backwards: list[BackwardCall] = field(default_factory=list)
+    inplace: list[InplaceOp] = field(default_factory=list)
+    reshapes: list[Reshape] = field(default_factory=list)
+    normalisers: list[Normaliser] = field(default_factory=list)
+    recurrent: list[RecurrentCall] = field(default_factory=list)
     error: str | None = None  # an error inside the probe (the rest of the run is still recorded)
     singular_ops: list[SingularOp] = field(default_factory=list)
     feeds: list[LayerFeed] = field(default_factory=list)

@@ -201,6 +201,34 @@ IDENTICAL_ROWS = Threshold(
     1e-6, "rows count as identical when they differ by under 1e-6 of the largest entry: float32 "
     "rounding (eps 1.2e-7) of identical computations stays below it, random init is far above")
 
+# -- what the loss counts, how batches are formed, sequence layout (rules/loss_axes.py, batches.py,
+# -- sequences.py) -----------------------------------------------------------------------------------
+PAD_SHARE_MIN = Threshold(
+    0.2, "share of (N, T) class targets held by one label: in natural text the most frequent "
+    "token is ~5-7% of tokens (Zipf; 'the' in English ~6%), so a label four times as common that "
+    "also fills the ends of the rows is padding, and a fifth of the loss is spent predicting it")
+PAD_SUFFIX_ROWS_MIN = Threshold(
+    0.5, "share of rows in which that label fills the end after some other label: padding does "
+    "so in every row shorter than the longest; a frequent label inside the text (NER's 'O', a "
+    "background class) breaks off and starts again, so it is never a suffix in most rows")
+LABEL_LINK_GAP = Threshold(
+    0.02, "relative change of a class loss when each label is moved to the next sample: a model "
+    "whose output does not depend on its input scores exactly the same (the same labels meet the "
+    "same predictions), so under 2% the model links less than 2% of its loss to the inputs")
+CHANCE_LOSS_SHARE = Threshold(
+    0.9, "class loss / entropy of the batch's label frequencies: a model that learnt only how often "
+    "each label occurs reaches the entropy and no lower; within 10% of it nothing else was learnt")
+SINGLE_CLASS_MIN_BATCH = Threshold(
+    8, "a batch of n samples drawn from C >= 2 equally frequent classes holds one class with "
+    "probability C**(1 - n): 1/128 at n = 8, C = 2; in both watched iterations, each a different "
+    "class, 1/16384; below 8 samples that happens by chance too often")
+CLASS_LEVELS_MIN = Threshold(
+    3, "regression targets that are the integers 0..K-1 count as class labels from K = 3: two "
+    "levels {0, 1} are a binary target, which MSE on a sigmoid output fits as a probability "
+    "(the Brier score, a proper scoring rule), a legitimate choice")
+SAME_BATCH_MIN_STEPS = Threshold(
+    3, "nbgrad: two equal batches in a row can be a loop that repeats on purpose; three and more, "
+    "at every step, are the loop's way of fetching data")
 # -- across the ranks of a torchrun job (rules/ranks.py) --------------------------------------------
 RANK_CHECKSUM_TOLERANCE = Threshold(
     1e-6, "relative difference of two ranks' parameter or gradient checksums (sum, sum of squares) "

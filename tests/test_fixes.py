@@ -317,3 +317,76 @@ def test_no_activation_is_inserted_where_the_cell_indexes_the_model():
     report, _ = check(XY, cell)
     (d,) = [d for d in report.diagnoses if d.code == "NBG603"]
     assert d.edits == [] and d.fix_code is None  # model[2] would name another layer after it
+
+
+# -- what the loss and the batches receive ---------------------------------------------------------
+def test_a_keyword_is_set_where_given_and_added_where_not():
+    from nbgrad.diagnose.fixes.data import _last_name, _with_keyword
+    assert _with_keyword("loader = DataLoader(ds, batch_size=50, shuffle=False)  # train",
+                         _last_name("DataLoader"), "shuffle", "True") == \
+        "loader = DataLoader(ds, batch_size=50, shuffle=True)  # train"
+    assert _with_keyword("        self.gru = nn.GRU(4, H)", _last_name("GRU"), "batch_first",
+                         "True") == "        self.gru = nn.GRU(4, H, batch_first=True)"
+    assert _with_keyword("crit = nn.CrossEntropyLoss()", _last_name("CrossEntropyLoss"),
+                         "ignore_index", "0") == "crit = nn.CrossEntropyLoss(ignore_index=0)"
+    assert _with_keyword("crit = nn.MSELoss()", _last_name("GRU"), "batch_first", "True") is None
+
+
+CHANNELS_LAST = """torch.manual_seed(0)
+images = torch.rand(64, 6, 8, 3)  # (N, H, W, C)
+labels = (images[..., 0].mean((1, 2)) > images[..., 1].mean((1, 2))).long()
+model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1),
+                      nn.Flatten(), nn.Linear(8, 2))
+opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+for i in range(0, 640, 32):
+    x = images[i % 64:i % 64 + 32].reshape(32, 3, 6, 8)
+    loss = F.cross_entropy(model(x), labels[i % 64:i % 64 + 32])
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+"""
+
+
+def test_a_reshape_that_reorders_axes_becomes_the_permute_that_moves_them():
+    report, _ = check("", CHANNELS_LAST)
+    (d,) = [d for d in report.diagnoses if d.code == "NBG864"]
+    assert d.edits == [Edit(8, "replace", "x = images[i % 64:i % 64 + 32].permute(0, 3, 1, 2)")]
+
+
+def test_a_softmax_over_the_batch_given_as_a_position_is_moved_to_the_classes():
+    cell = """model = nn.Linear(10, 4)
+opt = torch.optim.SGD(model.parameters(), lr=0.1)
+for i in range(20):
+    logp = F.log_softmax(model(x), 0)
+    loss = F.nll_loss(logp, y)
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+"""
+    report, _ = check(XY.replace("> 0).long()", "> 0).long() + (x[:, 2] > 0).long()"), cell)
+    (d,) = [d for d in report.diagnoses if d.code == "NBG811"]
+    assert d.edits == [Edit(4, "replace", "logp = F.log_softmax(model(x), 1)")]
+
+
+NEXT_ITER = """from torch.utils.data import DataLoader, TensorDataset
+loader = DataLoader(TensorDataset(x, y), batch_size=16)
+model = nn.Linear(10, 2)
+opt = torch.optim.SGD(model.parameters(), lr=0.1)
+for epoch in range(10):
+    for step in range(len(loader)):
+        xb, yb = next(iter(loader))
+        loss = F.cross_entropy(model(xb), yb)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+"""
+
+
+def test_next_iter_in_a_counted_loop_becomes_a_loop_over_the_loader_unless_the_count_is_used():
+    report, _ = check(XY, NEXT_ITER)
+    (d,) = [d for d in report.diagnoses if d.code == "NBG862"]
+    assert d.edits == [Edit(6, "replace", "for xb, yb in loader:"), Edit(7, "remove")]
+    counted = NEXT_ITER.replace("        opt.step()\n", "        opt.step()\n        print(step)\n")
+    report, _ = check(XY, counted)
+    (d,) = [d for d in report.diagnoses if d.code == "NBG862"]
+    assert d.edits == [] and d.fix_code is None  # `step` would be gone

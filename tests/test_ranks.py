@@ -126,10 +126,12 @@ def test_a_sharded_model_differs_across_ranks_by_design():
 
 def test_same_batches_fires_only_when_every_rank_saw_the_same_input():
     loader = [LoaderInfo("loader", "RandomSampler", 512, 16, 32, line=7)]
-    same = _run([_rank(0, batch_fingerprints=[[3.0, 9.0], [1.0, 4.0]], loaders=loader),
-                 _rank(1, batch_fingerprints=[[3.0, 9.0], [1.0, 4.0]], loaders=loader)])
+    # as the recorder writes them: sum, sum of squares and a position-weighted sum per step
+    same = _run([_rank(0, batch_fingerprints=[[3.0, 9.0, 5.0], [1.0, 4.0, 2.0]], loaders=loader),
+                 _rank(1, batch_fingerprints=[[3.0, 9.0, 5.0], [1.0, 4.0, 2.0]], loaders=loader)])
     (found,) = rules.same_batches(same)
     assert (found.code, found.severity, found.line) == ("NBG952", "warning", 7)
+    assert "sum 3 and sum of squares 9 on all 2 ranks" in found.evidence[0].text
     assert "RandomSampler from 512 examples, 16 batches per epoch on each rank" in \
         found.evidence[2].text and "would give each rank 256" in found.evidence[2].text
     differ = _run([_rank(0, batch_fingerprints=[[3.0, 9.0], [1.0, 4.0]]),

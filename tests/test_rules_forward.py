@@ -82,7 +82,8 @@ def test_lines_through_the_magic_and_the_api(check, name: str) -> None:
     case = zoo.BROKEN[name]
     report = check(case.source, namespace=dict(zoo.VARIANTS[0]), steps=4)
     (d,) = [d for d in report.diagnoses if d.code == case.code]
-    assert d.line == zoo.line_of(case.source, zoo.FIX) + check.line_offset
+    assert case.line is not None
+    assert d.line == zoo.line_of(case.source, case.line) + check.line_offset
 
 
 def test_thresholds_each_carry_a_source() -> None:

@@ -70,6 +70,17 @@ def test_a_sparse_gradient_is_measured_from_its_values_duplicates_summed():
     assert nonzero.tolist() == [2.0, float((dense != 0).sum())]
 
 
+def test_zero_dimensional_tensors_are_measured_like_any_other():
+    # micrograd's neurons keep their bias as a 0-d tensor; its gradient is 0-d too
+    biases = [torch.tensor(float(k - 5)) for k in range(tensor_stats.STACK_MIN + 2)]
+    norms, nonzero = tensor_stats.norms_and_nonzero(biases)
+    assert norms.tolist() == [abs(b.item()) for b in biases]
+    assert nonzero.tolist() == [float(b.item() != 0) for b in biases]
+    before, _ = tensor_stats.copies(biases)
+    moved = [b + 1 for b in biases]
+    assert tensor_stats.distances(moved, before).tolist() == [1.0] * len(biases)
+
+
 def test_nan_and_inf_count_as_non_zero_and_a_single_copy_is_a_copy():
     flat = [torch.tensor([float("nan"), 0.0, float("-inf")]) for _ in range(5)]
     _, nonzero = tensor_stats.norms_and_nonzero(flat)
@@ -88,7 +99,9 @@ def test_complex_values_are_measured_by_their_modulus_without_a_casting_warning(
         fp = tensor_stats.fingerprint(z)
         loss = tensor_stats.scalar(torch.tensor([2 - 2j]))
     assert norms.tolist() == [5.0, 5.0] and nonzero.tolist() == [1.0, 1.0]
-    assert fp.tolist() == [7.0, 25.0]  # real and imaginary parts: 3 + 4, 9 + 16
+    assert fp[:2].tolist() == [7.0, 25.0]  # real and imaginary parts: 3 + 4, 9 + 16
+    # then weighted by place: (3 at feature 0, 4 at feature 1) of sample 0
+    assert fp[2].item() == pytest.approx((3 * 0.5 + 4 * (0.618034 + 0.5)) * 0.5, rel=1e-5)
     assert loss.item() == pytest.approx(8 ** 0.5)
 
 
@@ -112,8 +125,13 @@ def test_fingerprint_is_sum_and_sum_of_squares_piece_by_piece():
     for value in (x, x.t(), x.to(torch.bfloat16), torch.randint(0, 9, (64, 5))):
         want = value.double()
         got = tensor_stats.fingerprint(value).tolist()
-        assert got == pytest.approx([want.sum().item(), want.square().sum().item()],
-                                    rel=1e-4, abs=1e-2)
+        assert got[:2] == pytest.approx([want.sum().item(), want.square().sum().item()],
+                                        rel=1e-4, abs=1e-2)
+        # the weighted sum, by row chunks when pieced, equals it computed in one go
+        grid = want.reshape(want.shape[0], -1)
+        weight = [(torch.arange(n, dtype=torch.float64) * 0.6180339887498949) % 1 + 0.5
+                  for n in grid.shape]
+        assert got[2] == pytest.approx(((grid @ weight[1]) @ weight[0]).item(), rel=1e-4, abs=1e-2)
 
 
 def test_host_batch_brings_everything_in_one_transfer_per_device(monkeypatch):

@@ -770,24 +770,24 @@ FORWARD_BROKEN: dict[str, Broken] = {
     "softmax_into_ce": Broken(
         mutate(FORWARD_CORRECT["classifier"], "    logits = model(x)",
                "    logits = model(x).softmax(dim=1)"),
-        "NBG801", "error", line=FIX, layers_include=("criterion",)),
+        "NBG801", "error", line="logits = model(x).softmax(dim=1)", layers_include=("criterion",)),
     "softmax_module_into_ce": Broken(
         mutate(FORWARD_CORRECT["classifier"], "nn.Linear(H, 4))", "nn.Linear(H, 4), nn.Softmax(dim=1))"),
-        "NBG801", "error", line=FIX, layers_include=("criterion",)),
+        "NBG801", "error", line="nn.Softmax(dim=1)", layers_include=("criterion",)),
     "sigmoid_into_bce_logits": Broken(
         mutate(FORWARD_CORRECT["binary"], "    out = model(x)", "    out = torch.sigmoid(model(x))"),
-        "NBG801", "error", line=FIX, layers_include=("criterion",)),
+        "NBG801", "error", line="out = torch.sigmoid(model(x))", layers_include=("criterion",)),
     "log_softmax_into_ce": Broken(
         mutate(FORWARD_CORRECT["classifier"], "    logits = model(x)",
                "    logits = model(x).log_softmax(dim=1)"),
-        "NBG802", "info", line=FIX, layers_include=("criterion",)),
+        "NBG802", "info", line="logits = model(x).log_softmax(dim=1)", layers_include=("criterion",)),
     "nll_on_raw_scores": Broken(
         mutate(FORWARD_CORRECT["classifier"], "criterion = nn.CrossEntropyLoss()",
                "criterion = nn.NLLLoss()"),
-        "NBG803", "error", line=FIX, layers_include=("criterion",)),
+        "NBG803", "error", line="criterion = nn.NLLLoss()", layers_include=("criterion",)),
     "nll_on_probabilities": Broken(
         mutate(FORWARD_CORRECT["classifier_nll"], "model(x).log_softmax(dim=1)", "model(x).softmax(dim=1)"),
-        "NBG803", "error", line=FIX, layers_include=("criterion",)),
+        "NBG803", "error", line="logits = model(x).softmax(dim=1)", layers_include=("criterion",)),
     "broadcast_mse": Broken(
         mutate(FORWARD_CORRECT["regression"], "y = x[:, :1] * 2 - x[:, 1:2] + 0.1 * torch.randn(BATCH, 1)",
                "y = x[:, 0] * 2 - x[:, 1] + 0.1 * torch.randn(BATCH)"),
@@ -821,10 +821,10 @@ FORWARD_BROKEN: dict[str, Broken] = {
         "NBG551", "error", line=FIX, layers_include=("0",)),
     "raw_pixels": Broken(
         mutate(FORWARD_CORRECT["pixels_scaled"], "x = images / 255.0", "x = images"),
-        "NBG851", "error", line=FIX, layers_include=("model",)),  # the raw pixels kill the ReLUs
+        "NBG851", "error", line="x = images", layers_include=("model",)),  # the raw pixels kill the ReLUs
     "prices_unscaled": Broken(
         mutate(FORWARD_CORRECT["prices_scaled"], "y = (price - price.mean()) / price.std()", "y = price"),
-        "NBG852", "warning", line=FIX),
+        "NBG852", "warning", line="y = price"),
     "first_loss_far_above_chance": Broken(  # the output layer alone starts far too large
         mutate(FORWARD_CORRECT["classifier"], "opt = torch.optim.SGD",
                "nn.init.normal_(model[2].weight, std=2.0)  # <fix>\nopt = torch.optim.SGD"),
@@ -1037,15 +1037,19 @@ while True:
         "NBG907", "error", line="w = torch.randn(8, 1, requires_grad=True) * 0.01", raises="TypeError"),
     "cross_entropy_column_targets": Broken(
         mutate(CLASSES, "x, y = X[i:i + 64], labels[i:i + 64]", "x, y = X[i:i + 64], labels[i:i + 64, None]"),
-        "NBG908", "error", line="loss = criterion(model(x), y)", raises="RuntimeError"),
+        "NBG908", "error", line="x, y = X[i:i + 64], labels[i:i + 64, None]", raises="RuntimeError"),
     "backward_on_item": Broken(
         mutate(CLASSIC, "loss = F.mse_loss(model(x), y)", "loss = F.mse_loss(model(x), y).item()"),
         "NBG909", "error", line="loss = F.mse_loss(model(x), y).item()", raises="AttributeError"),
     "loss_not_reduced": Broken(
         mutate(CLASSIC, "loss = F.mse_loss(model(x), y)", 'loss = F.mse_loss(model(x), y, reduction="none")'),
-        "NBG910", "error", line="loss.backward()", raises="RuntimeError"),
+        "NBG910", "error", line='reduction="none"', raises="RuntimeError"),
     "mse_on_class_labels_crash": Broken(
         mutate(CLASSES, "loss = criterion(model(x), y)", "loss = F.mse_loss(model(x), y)"),
+        "NBG814", "error", line="loss = F.mse_loss(model(x), y)", raises="RuntimeError"),
+    "regression_target_width_crash": Broken(
+        mutate(mutate(CLASSIC, "nn.Linear(H, 1))", "nn.Linear(H, 3))"),
+               "x, y = X[i:i + 32], Y[i:i + 32]", "x, y = X[i:i + 32], Y[i:i + 32].repeat(1, 2)"),
         "NBG911", "error", line="loss = F.mse_loss(model(x), y)", raises="RuntimeError"),
     "print_after_inner_loop": Broken(
         DATA + """loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(X, Y), batch_size=16)
@@ -1062,7 +1066,278 @@ for epoch in range(3):
 }
 
 
-CORRECT: dict[str, str] = {**WIRING_CORRECT, **FORWARD_CORRECT}
-BROKEN: dict[str, Broken] = {**WIRING_BROKEN, **FORWARD_BROKEN}
-assert len(CORRECT) == len(WIRING_CORRECT) + len(FORWARD_CORRECT)
-assert len(BROKEN) == len(WIRING_BROKEN) + len(FORWARD_BROKEN)
+# -- correct loops of the data, loss-axis and sequence rules, and each one's mistake -------------
+
+DISTILL = """
+torch.manual_seed(SEED)
+teacher = nn.Sequential(nn.Linear(16, 32), nn.ReLU(), nn.Linear(32, 5))
+teacher.requires_grad_(False)
+student = nn.Sequential(nn.Linear(16, H), nn.ReLU(), nn.Linear(H, 5))
+opt = torch.optim.Adam(student.parameters(), lr=1e-2)
+kl = nn.KLDivLoss(reduction="batchmean")
+for i in range(1000):
+    x = torch.randn(BATCH, 16)
+    loss = kl(student(x).log_softmax(dim=1), teacher(x).softmax(dim=1))
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+"""
+
+CTC = """
+torch.manual_seed(SEED)
+T, C, L = 24, 6, 4
+emb = torch.randn(C, 8)
+rnn = nn.GRU(8, H)
+head = nn.Linear(H, C)
+opt = torch.optim.Adam([*rnn.parameters(), *head.parameters()], lr=1e-2)
+for i in range(1000):
+    labels = torch.randint(1, C, (BATCH, L))
+    x = emb[labels.repeat_interleave(T // L, dim=1)].transpose(0, 1) + 0.3 * torch.randn(T, BATCH, 8)
+    out, _ = rnn(x)
+    scores = head(out).log_softmax(2)
+    loss = F.ctc_loss(scores, labels, torch.full((BATCH,), T), torch.full((BATCH,), L))
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+"""
+
+TAGGER = """
+torch.manual_seed(SEED)
+PAD, V, T = 0, 20, 12
+model = nn.Sequential(nn.Embedding(V, H), nn.Linear(H, V))
+opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+for i in range(1000):
+    tokens = torch.randint(1, V, (BATCH, T))
+    lengths = torch.randint(3, T, (BATCH, 1))
+    tokens = tokens.masked_fill(torch.arange(T) >= lengths, PAD)
+    targets = tokens * 3 % V  # each token's tag; padding stays PAD
+    logits = model(tokens)
+    loss = F.cross_entropy(logits.transpose(1, 2), targets, ignore_index=PAD)
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+"""
+
+NUMPY_SHUFFLED = """import numpy as np
+torch.manual_seed(SEED)
+rng = np.random.default_rng(SEED)
+X = rng.standard_normal((600, 10)).astype(np.float32)
+y = (X[:, :3].sum(1) > 0).astype(np.int64) + (X[:, 3] > 0.5).astype(np.int64)
+model = nn.Sequential(nn.Linear(10, H), nn.ReLU(), nn.Linear(H, 3))
+opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+for epoch in range(100):
+    order = rng.permutation(len(X))
+    X, y = X[order], y[order]
+    for i in range(0, 600, 50):
+        loss = F.cross_entropy(model(torch.from_numpy(X[i:i + 50])), torch.from_numpy(y[i:i + 50]))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+"""
+
+LOADER_IN_ORDER = """from torch.utils.data import DataLoader, TensorDataset
+torch.manual_seed(SEED)
+X = torch.randn(512, 10)
+labels = (X[:, 0] > 0).long() + (X[:, 1] > 0).long()
+loader = DataLoader(TensorDataset(X, labels), batch_size=32)
+model = nn.Sequential(nn.Linear(10, H), nn.ReLU(), nn.Linear(H, 3))
+opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+for epoch in range(100):
+    for x, y in loader:
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+"""
+
+SORTED_SHUFFLED = """from torch.utils.data import DataLoader, TensorDataset
+torch.manual_seed(SEED)
+centres = torch.randn(3, 10) * 2
+y_all = torch.arange(3).repeat_interleave(200)  # the file lists the samples class by class
+X_all = centres[y_all] + torch.randn(600, 10)
+loader = DataLoader(TensorDataset(X_all, y_all), batch_size=50, shuffle=True)
+model = nn.Sequential(nn.Linear(10, H), nn.ReLU(), nn.Linear(H, 3))
+opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+for epoch in range(100):
+    for x, y in loader:
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+"""
+
+CHANNELS_LAST = """
+torch.manual_seed(SEED)
+images = torch.rand(256, 8, 8, 3)  # (N, H, W, C), as image files store them
+labels = (images[..., 0].mean((1, 2)) > images[..., 1].mean((1, 2))).long()
+model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1),
+                      nn.Flatten(), nn.Linear(8, 2))
+opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+for epoch in range(100):
+    for i in range(0, 256, 32):
+        x = images[i:i + 32].permute(0, 3, 1, 2)
+        loss = F.cross_entropy(model(x), labels[i:i + 32])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+"""
+
+GRU_CLASSIFIER = """
+torch.manual_seed(SEED)
+X = torch.randn(256, 12, 4)  # (batch, time, features)
+labels = (X[:, :, 0].sum(1) > 0).long()
+
+class Classifier(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.gru = nn.GRU(4, H, batch_first=True)
+        self.head = nn.Linear(H, 2)
+
+    def forward(self, x):
+        out, _ = self.gru(x)
+        return self.head(out[:, -1])
+
+model = Classifier()
+opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+for epoch in range(100):
+    for i in range(0, 256, 32):
+        loss = F.cross_entropy(model(X[i:i + 32]), labels[i:i + 32])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+"""
+
+DATA_CORRECT: dict[str, str] = {
+    "distillation": DISTILL, "ctc": CTC, "padded_tagger": TAGGER,
+    "numpy_shuffled_together": NUMPY_SHUFFLED, "loader_in_order": LOADER_IN_ORDER,
+    "sorted_data_shuffled": SORTED_SHUFFLED, "channels_last_permuted": CHANNELS_LAST,
+    "gru_batch_first": GRU_CLASSIFIER,
+}
+
+DATA_BROKEN: dict[str, Broken] = {
+    "round_in_loss": Broken(
+        mutate(FORWARD_CORRECT["binary"], "    out = model(x)", "    out = torch.round(model(x))"),
+        "NBG105", "error", line=FIX),
+    "bce_on_raw_scores": Broken(
+        mutate(FORWARD_CORRECT["binary"], "nn.BCEWithLogitsLoss()", "nn.BCELoss()"),
+        "NBG807", "error", line="criterion = nn.BCELoss()", raises="RuntimeError"),
+    "kldiv_on_probabilities": Broken(
+        mutate(DISTILL, "student(x).log_softmax(dim=1)", "student(x).softmax(dim=1)"),
+        "NBG808", "error", line="loss = kl(student(x).softmax(dim=1)"),
+    "ctc_on_raw_scores": Broken(
+        mutate(CTC, "scores = head(out).log_softmax(2)", "scores = head(out)"),
+        "NBG809", "error", line="loss = F.ctc_loss("),
+    "log_softmax_over_batch": Broken(
+        mutate(FORWARD_CORRECT["classifier_nll"], "model(x).log_softmax(dim=1)",
+               "model(x).log_softmax(dim=0)"),
+        "NBG811", "error", line="log_softmax(dim=0)"),
+    "padding_not_ignored": Broken(
+        mutate(TAGGER, "targets, ignore_index=PAD)", "targets)"),
+        "NBG812", "warning", line="loss = F.cross_entropy("),
+    "loss_summed": Broken(
+        mutate(CLASSIC, "loss = F.mse_loss(model(x), y)", 'loss = F.mse_loss(model(x), y, reduction="sum")'),
+        "NBG813", "error", line='reduction="sum"'),
+    "shuffled_separately": Broken(
+        mutate(NUMPY_SHUFFLED, "    order = rng.permutation(len(X))\n    X, y = X[order], y[order]\n",
+               "    rng.shuffle(X)\n    rng.shuffle(y)\n"),
+        "NBG861", "warning", line="rng.shuffle(X)", steps=30),
+    "next_iter_every_step": Broken(
+        mutate(LOADER_IN_ORDER, "    for x, y in loader:\n",
+               "    for _ in range(len(loader)):\n        x, y = next(iter(loader))\n"),
+        "NBG862", "warning", line="next(iter(loader))"),
+    "sorted_not_shuffled": Broken(
+        mutate(SORTED_SHUFFLED, "shuffle=True", "shuffle=False"),
+        "NBG863", "warning", line="loader = DataLoader("),
+    "reshape_for_permute": Broken(
+        mutate(CHANNELS_LAST, ".permute(0, 3, 1, 2)", ".reshape(32, 3, 8, 8)"),
+        "NBG864", "warning", line="x = images[i:i + 32].reshape"),
+    "gru_not_batch_first": Broken(
+        mutate(GRU_CLASSIFIER, "nn.GRU(4, H, batch_first=True)", "nn.GRU(4, H)"),
+        "NBG871", "warning", line="self.gru = nn.GRU(4, H)"),
+}
+
+# -- a beginner's first classifier, and regressions whose targets happen to be whole numbers ------
+
+FIRST_CLASSIFIER = """
+torch.manual_seed(SEED)
+X = torch.randn(300, 4)
+y = (X[:, 0] > 0).long() + (X[:, 1] > 0.5).long()  # three classes: 0, 1, 2
+model = nn.Sequential(nn.Linear(4, H), nn.ReLU(), nn.Linear(H, 3))
+criterion = nn.CrossEntropyLoss()
+optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+for epoch in range(100):
+    for i in range(0, 300, 30):
+        out = model(X[i:i + 30])
+        loss = criterion(out, y[i:i + 30])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+"""
+
+COUNTS = """
+torch.manual_seed(SEED)
+X = torch.rand(512, 6)
+counts = torch.poisson(3 * X[:, :1] + X[:, 1:2])  # events per interval: whole numbers, as floats
+model = nn.Sequential(nn.Linear(6, H), nn.ReLU(), nn.Linear(H, 1))
+opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+for epoch in range(100):
+    for i in range(0, 512, BATCH):
+        loss = F.mse_loss(model(X[i:i + BATCH]), counts[i:i + BATCH])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+"""
+
+RATINGS = """
+torch.manual_seed(SEED)
+users, items = torch.randint(0, 50, (1024,)), torch.randint(0, 40, (1024,))
+stars = ((users % 5 + items % 3) % 5 + 1)  # ratings of 1 to 5 stars, stored as integers
+U, V = nn.Embedding(50, 8), nn.Embedding(40, 8)
+opt = torch.optim.Adam([*U.parameters(), *V.parameters()], lr=1e-2)
+for epoch in range(100):
+    for i in range(0, 1024, BATCH):
+        u, v = users[i:i + BATCH], items[i:i + BATCH]
+        predicted = (U(u) * V(v)).sum(1)
+        loss = F.mse_loss(predicted, stars[i:i + BATCH].float())
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+"""
+
+SCORE_REGRESSION = """
+torch.manual_seed(SEED)
+X = torch.randn(300, 4)
+y = X[:, 0] + 0.5 * X[:, 1]
+model = nn.Sequential(nn.Linear(4, H), nn.ReLU(), nn.Linear(H, 1))
+criterion = nn.MSELoss()
+optimizer = torch.optim.SGD(model.parameters(), lr=0.05)
+for epoch in range(100):
+    for i in range(0, 300, 30):
+        out = model(X[i:i + 30]).squeeze(1)
+        loss = criterion(out, y[i:i + 30])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+"""
+
+BEGINNER_CORRECT: dict[str, str] = {
+    "first_classifier": FIRST_CLASSIFIER, "score_regression": SCORE_REGRESSION,
+    "count_regression": COUNTS, "ratings_regression": RATINGS,
+}
+
+BEGINNER_BROKEN: dict[str, Broken] = {
+    "mse_on_labels_three_outputs": Broken(
+        mutate(FIRST_CLASSIFIER, "nn.CrossEntropyLoss()", "nn.MSELoss()"),
+        "NBG814", "error", line="criterion = nn.MSELoss()", raises="RuntimeError"),
+    "mse_on_labels_one_output": Broken(
+        mutate(SCORE_REGRESSION, "y = X[:, 0] + 0.5 * X[:, 1]",
+               "y = ((X[:, 0] > 0).long() + (X[:, 1] > 0.5).long()).float()  # classes 0, 1, 2"),
+        "NBG814", "warning", line="criterion = nn.MSELoss()"),
+}
+
+CORRECT: dict[str, str] = {**WIRING_CORRECT, **FORWARD_CORRECT, **DATA_CORRECT, **BEGINNER_CORRECT}
+BROKEN: dict[str, Broken] = {**WIRING_BROKEN, **FORWARD_BROKEN, **DATA_BROKEN, **BEGINNER_BROKEN}
+assert len(CORRECT) == (len(WIRING_CORRECT) + len(FORWARD_CORRECT) + len(DATA_CORRECT)
+                        + len(BEGINNER_CORRECT))
+assert len(BROKEN) == (len(WIRING_BROKEN) + len(FORWARD_BROKEN) + len(DATA_BROKEN)
+                       + len(BEGINNER_BROKEN))

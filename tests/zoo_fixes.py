@@ -17,6 +17,12 @@ NO_CODE = {
     "targets_shuffled_apart": "a note: why the loss stays flat is not known from the records",
     "log_softmax_into_ce": "a note: log_softmax before CrossEntropyLoss is harmless",
     "print_after_inner_loop": "a note: the check's own --steps stopped the loop; the cell is fine",
+    # a classifier with one output trained by MSE: CrossEntropyLoss alone cannot fix it; the
+    # last layer needs one output per class and the labels must be integers, three changes
+    "mse_on_labels_one_output": "the last layer, the loss and the labels' dtype all change",
+    # outputs of 3 columns, targets of 2: whether the model or the data has the wrong width is
+    # not in the records
+    "regression_target_width_crash": "which side has the wrong width is the user's choice",
 }
 
 # loops whose fix resolves the diagnosis but whose loss does not end lower in their few steps:
@@ -37,4 +43,7 @@ NOT_SHOWN_IN_STEPS = {
     # a rate decayed in the first steps quiets the last mini-batch losses; what it costs (no
     # learning after the first epoch) shows over epochs, not 10 steps
     "scheduler_stepped_per_batch": "the loss did not end lower",
+    # the cell's loss is measured on the one batch it fits again at every step; the corrected
+    # loop's on a new batch each step: the memorised batch's loss is lower in 10 steps
+    "next_iter_every_step": "the loss did not end lower",
 }

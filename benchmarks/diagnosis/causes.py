@@ -55,7 +55,7 @@ CAUSES: dict[str, Cause] = {
         ("NBG101", "NBG102", "NBG901")),
     "argmax-in-loss": Cause(
         "graph-cut", "the loss is computed from argmax / round of the output, which has no gradient",
-        ("NBG101", "NBG901")),
+        ("NBG101", "NBG105", "NBG901")),
     "layer-created-in-forward": Cause(
         "graph-cut", "a layer is constructed inside forward(): fresh weights every call, "
         "never in the optimizer", ("NBG103",)),
@@ -146,19 +146,22 @@ CAUSES: dict[str, Cause] = {
         "loss-misuse", "sigmoid is applied before BCEWithLogitsLoss, which applies it itself",
         ("NBG801",)),
     "bce-without-sigmoid": Cause(
-        "loss-misuse", "BCELoss gets raw scores where it expects probabilities"),
+        "loss-misuse", "BCELoss gets raw scores where it expects probabilities", ("NBG807",)),
     "loss-reduction-sum": Cause(
         "loss-misuse", "reduction='sum' multiplies the gradient by the batch size under a learning "
-        "rate tuned for the mean", ("NBG403", "NBG702", "NBG703")),
+        "rate tuned for the mean", ("NBG403", "NBG702", "NBG703", "NBG813")),
     "wrong-softmax-dim": Cause(
-        "loss-misuse", "softmax / log_softmax is taken over the batch axis instead of the classes"),
+        "loss-misuse", "softmax / log_softmax is taken over the batch axis instead of the classes",
+        ("NBG811",)),
     "loss-shape-broadcast": Cause(
         "loss-misuse", "prediction (N, 1) and target (N,) broadcast to (N, N) in the loss",
         ("NBG804",)),
     "kldiv-on-probabilities": Cause(
-        "loss-misuse", "KLDivLoss gets probabilities where it expects log-probabilities"),
+        "loss-misuse", "KLDivLoss gets probabilities where it expects log-probabilities",
+        ("NBG808",)),
     "ctc-without-log-softmax": Cause(
-        "loss-misuse", "CTCLoss gets raw scores where it expects log_softmax over the classes"),
+        "loss-misuse", "CTCLoss gets raw scores where it expects log_softmax over the classes",
+        ("NBG809",)),
     "one-hot-targets": Cause(
         "loss-misuse", "one-hot rows are passed where CrossEntropyLoss expects class indices",
         ("NBG904", "NBG908")),
@@ -168,26 +171,28 @@ CAUSES: dict[str, Cause] = {
         "loss-misuse", "CrossEntropyLoss gets targets of shape (N, 1) instead of (N,)", ("NBG908",)),
     # -- data pipeline ---------------------------------------------------------------------------
     "labels-shuffled-separately": Cause(
-        "data", "inputs and labels are shuffled (or split) independently, so they no longer pair"),
+        "data", "inputs and labels are shuffled (or split) independently, so they no longer pair",
+        ("NBG861",)),
     "same-batch-every-step": Cause(
-        "data", "the loop trains on the same batch every step (next(iter(loader)) inside the loop)"),
+        "data", "the loop trains on the same batch every step (next(iter(loader)) inside the loop)",
+        ("NBG862",)),
     "unnormalised-inputs": Cause(
         "data", "inputs on a far-off scale (raw pixels 0-255, unscaled features)", ("NBG851",)),
     "unnormalised-targets": Cause(
         "data", "regression targets on a far-off scale (prices, counts)", ("NBG852",)),
     "view-instead-of-permute": Cause(
-        "data", "view/reshape used to reorder axes, which scrambles the values"),
+        "data", "view/reshape used to reorder axes, which scrambles the values", ("NBG864",)),
     "unshuffled-sorted-data": Cause(
-        "data", "data sorted by class and not shuffled: each batch holds one class"),
+        "data", "data sorted by class and not shuffled: each batch holds one class", ("NBG863",)),
     # -- sequence models -------------------------------------------------------------------------
     "hidden-state-not-detached": Cause(
         "sequence", "a recurrent hidden state is carried across batches without detach()",
         ("NBG902",)),
     "batch-first-mismatch": Cause(
         "sequence", "(batch, time, features) input to an RNN built with batch_first=False, or the "
-        "last step taken on the wrong axis"),
+        "last step taken on the wrong axis", ("NBG871",)),
     "padding-not-masked": Cause(
-        "sequence", "padding positions count in the loss (no ignore_index / mask)"),
+        "sequence", "padding positions count in the loss (no ignore_index / mask)", ("NBG812",)),
     # -- sources of NaN --------------------------------------------------------------------------
     "log-of-zero": Cause(
         "nan", "log of a probability that reaches 0 (hand-written cross-entropy or focal loss)",

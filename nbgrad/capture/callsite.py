@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import torch
@@ -22,3 +23,23 @@ def cell_line(filename: str) -> int | None:
             return frame.f_lineno
         frame = frame.f_back
     return None
+
+
+_LIBRARIES = (os.path.dirname(torch.__file__), os.path.dirname(os.path.dirname(__file__)))
+
+
+def outside_cell(filename: str) -> str:
+    """`file:line` of the innermost user frame when it is not in the cell, '' when it is.
+
+    Torch's and nbgrad's own frames are skipped, so an op in the forward() of a class defined in
+    an earlier cell or a module file is placed there, where its fix belongs.
+    """
+    frame = sys._getframe(1)
+    while frame is not None:
+        name = frame.f_code.co_filename
+        if name == filename:
+            return ""
+        if not name.startswith(_LIBRARIES) and not name.startswith("<frozen"):
+            return f"{name}:{frame.f_lineno}"
+        frame = frame.f_back
+    return ""

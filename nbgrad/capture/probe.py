@@ -31,6 +31,7 @@ from torch.nn.modules.module import register_module_forward_pre_hook
 from nbgrad.capture import forward_stats
 from nbgrad.capture.callsite import cell_line
 from nbgrad.capture.probe_details import Details
+from nbgrad.capture.probe_flow import FlowWatcher
 from nbgrad.capture.probe_losses import LossWatcher
 from nbgrad.capture.probe_mode import ProbeMode, push_bottom, remove_mode
 from nbgrad.capture.probe_raw import (
@@ -70,6 +71,7 @@ class Probe:
         self.calls: list[RawModuleCall] = []
         self.activations: list[RawActivation] = []
         self.losses_seen = LossWatcher(self)
+        self.flow = FlowWatcher(self)  # graph cuts, backward(), in-place ops, reshapes, axes
         self.details = Details(self)  # singular operations, layer feeds, loss values
         self.inputs: list[tuple[int, int, int | None, list[int], str, torch.Tensor]] = []
         self.op_flags: list[tuple[str, int | None, int, int | None, torch.Tensor]] = []
@@ -164,6 +166,8 @@ class Probe:
         if window.step == self.windows[0] and id(module) not in self.order:
             self.order.append(id(module))
         first = args[0] if args else None
+        if isinstance(module, nn.RNNBase):
+            self.flow.on_recurrent(module, first)
         is_tensor = isinstance(first, torch.Tensor)
         self.details.module_input(module, first, cell_line(self.filename))
         if (id(module), module.training) not in window.calls:
@@ -172,7 +176,8 @@ class Probe:
                                  root=id(window.stack[0]))
             window.calls[id(module), module.training] = call
             self.calls.append(call)
-        if (root and is_tensor and first.is_floating_point() and id(module) not in self.loss_modules
+        if (root and is_tensor and first.is_floating_point() and first.layout == torch.strided
+                and id(module) not in self.loss_modules
                 and not any(i[1] == window.step for i in self.inputs)):
             self.inputs.append((id(module), window.step, cell_line(self.filename), list(first.shape),
                                 str(first.dtype).replace("torch.", ""), forward_stats.summary(first)))
@@ -197,6 +202,8 @@ class Probe:
             call.requires_grad = out.requires_grad
         tag = self._tag(out)
         tag.module = id(module)
+        if tag.first_module is None:
+            tag.first_module = id(module)
         if not window.stack and id(module) not in self.loss_modules:
             tag.prediction = True
 

@@ -11,9 +11,14 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from nbgrad.capture import forward_stats
+from nbgrad.capture import forward_stats, label_stats
 from nbgrad.capture.callsite import cell_line
-from nbgrad.capture.probe_raw import CLASS_LOSSES, RawLoss
+from nbgrad.capture.probe_raw import (
+    CLASS_LOSSES,
+    DISTRIBUTION_LOSSES,
+    REGRESSION_LOSSES,
+    RawLoss,
+)
 
 if TYPE_CHECKING:
     from nbgrad.capture.probe import Probe
@@ -23,6 +28,7 @@ class LossWatcher:
     def __init__(self, probe: Probe) -> None:
         self.probe = probe
         self.records: list[RawLoss] = []
+        self.last: RawLoss | None = None  # the record of the loss call now running
 
     def subtraction(self, args: Any, line: int | None, module: int | None) -> None:
         """`a - b` where one side is the model's output and the other needs no gradient."""
@@ -41,6 +47,7 @@ class LossWatcher:
         self.record("subtraction", prediction, target, {}, line, module)
 
     def on_loss(self, name: str, args: Any, kwargs: dict[str, Any]) -> None:
+        self.last = None
         prediction = args[0] if args else kwargs.get("input")
         target = args[1] if len(args) > 1 else kwargs.get("target")
         if not isinstance(prediction, torch.Tensor) or not isinstance(target, torch.Tensor):
@@ -51,12 +58,6 @@ class LossWatcher:
         self.record(name, prediction, target, kwargs, cell_line(self.probe.filename), module,
                     args=args)
 
-    def on_warning(self, name: str, message: str) -> None:
-        """torch warned while computing loss `name` (a target size that differs from the input's):
-        kept with the loss, as evidence when the loss then fails or broadcasts."""
-        if self.records and self.records[-1].function == name and not self.records[-1].warning:
-            self.records[-1].warning = message
-
     def record(self, name: str, prediction: torch.Tensor, target: torch.Tensor,
                kwargs: dict[str, Any], line: int | None, module: int | None, args: Any = ()) -> None:
         window = self.probe.window
@@ -64,6 +65,9 @@ class LossWatcher:
         tag = self.probe.find(prediction)
         classed = name in CLASS_LOSSES and not target.is_floating_point()
         class_dim = 1 if prediction.dim() >= 2 else 0
+        over: int | None = class_dim if classed else None  # the axis a distribution sums over
+        if name in DISTRIBUTION_LOSSES:  # log-probabilities along the last axis
+            over = class_dim = max(prediction.dim() - 1, 0)
         record = RawLoss(
             function=name, step=window.step, line=line, module=module,
             input_shape=list(prediction.shape), target_shape=list(target.shape),
@@ -71,10 +75,17 @@ class LossWatcher:
             input_from=tag.op if tag is not None else "",
             input_from_line=tag.line if tag is not None else None,
             prediction_tagged=tag is not None and tag.prediction,
-            value_range=forward_stats.value_range(prediction, class_dim if classed else None),
+            value_range=forward_stats.value_range(prediction, over),
             target=forward_stats.summary(target), prediction=forward_stats.summary(prediction),
             reduction=str(kwargs.get("reduction", "mean")),
+            input_module=tag.first_module if tag is not None else None,
+            input_cuts=tag.cuts if tag is not None else (),
+            input_normaliser=tag.normaliser if tag is not None else None,
         )
+        if name in REGRESSION_LOSSES:
+            record.levels = label_stats.integer_levels(target)
+        if name in DISTRIBUTION_LOSSES and prediction.dim():
+            record.log_sum = prediction.detach().float().logsumexp(class_dim).abs().amax()
         if tag is not None and tag.activation is not None:
             self.probe.activations[tag.activation].feeds_loss = True
         if classed:
@@ -82,7 +93,8 @@ class LossWatcher:
             ignore = kwargs.get("ignore_index", args[4] if len(args) > 4 else -100)
             record.ignore_index = ignore if isinstance(ignore, int) else -100
             record.labels = forward_stats.label_range(target, record.ignore_index)
-        elif prediction.shape != target.shape:
+            record.label_stats = _label_stats(name, prediction, target, record.ignore_index)
+        elif prediction.shape != target.shape and name != "ctc_loss":  # CTC's never match
             try:
                 shape = torch.broadcast_shapes(prediction.shape, target.shape)
             except RuntimeError:
@@ -90,12 +102,20 @@ class LossWatcher:
             if shape is not None and shape.numel() > max(prediction.numel(), target.numel()):
                 record.broadcast_shape = list(shape)
         self.records.append(record)
+        self.last = record
         self.watch_gradient(record, prediction, target, classed)
+
+    def on_warnings(self, messages: list[str]) -> None:
+        """What torch warned while computing the loss just recorded ("Using a target size that
+        is different to the input size"): evidence beside an error that follows."""
+        if self.last is not None:
+            self.last.warnings.extend(m.splitlines()[0][:300] for m in messages[:3])
 
     def watch_gradient(self, record: RawLoss, prediction: torch.Tensor, target: torch.Tensor,
                        classed: bool) -> None:
         """Hook the prediction's gradient: does minimising the loss move it towards the target?"""
-        if not (torch.is_grad_enabled() and prediction.requires_grad):
+        if not (torch.is_grad_enabled() and prediction.requires_grad) or \
+                record.function in DISTRIBUTION_LOSSES:
             return
         if classed and prediction.dim() == 2 and target.dim() == 1:
             labels = target.detach()
@@ -120,3 +140,13 @@ class LossWatcher:
         else:
             return
         self.probe.grad_hooks.append(prediction.register_hook(on_grad))
+
+
+def _label_stats(name: str, prediction: torch.Tensor, target: torch.Tensor,
+                 ignore: int) -> torch.Tensor | None:
+    """label_stats.measure, or None where it cannot run (a shape the loss itself would reject,
+    an algorithm that deterministic mode forbids): the loss call is still recorded."""
+    try:
+        return label_stats.measure(name, prediction, target, ignore)
+    except Exception:
+        return None

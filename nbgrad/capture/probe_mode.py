@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import sys
 import warnings
-from collections.abc import Callable
-from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -18,7 +16,7 @@ from torch.overrides import TorchFunctionMode, _get_current_function_mode_stack
 if TYPE_CHECKING:
     from nbgrad.capture.probe import Probe
 
-from nbgrad.capture.probe_raw import CLASS_LOSSES, ELEMENTWISE_LOSSES
+from nbgrad.capture.probe_raw import CLASS_LOSSES, DISTRIBUTION_LOSSES, ELEMENTWISE_LOSSES
 
 TORCH_DISPATCH = ("overrides.py",)  # torch's handle_torch_function frames
 
@@ -36,20 +34,25 @@ class ProbeMode(TorchFunctionMode):
                 or torch.compiler.is_compiling()):
             return func(*args, **kwargs)
         name = getattr(func, "__name__", "")
-        warned: Callable[[str], None] | None = None
-        if name in CLASS_LOSSES or name in ELEMENTWISE_LOSSES:
+        loss = name in CLASS_LOSSES or name in ELEMENTWISE_LOSSES or name in DISTRIBUTION_LOSSES
+        if loss:
             probe.safely(probe.losses_seen.on_loss, name, args, kwargs)
-            warned = partial(probe.safely, probe.losses_seen.on_warning, name)
-        out = _call_keeping_warnings(func, args, kwargs, warned)
-        if isinstance(out, torch.Tensor):
+        warned: list[str] = []
+        try:
+            out = _call_keeping_warnings(func, args, kwargs, warned)
+        finally:  # also when the loss raises: its warning often says why
+            if loss and warned:
+                probe.safely(probe.losses_seen.on_warnings, warned)
+        probe.safely(probe.flow.after_call, name, func, args, kwargs, out)
+        if isinstance(out, torch.Tensor) and out.layout == torch.strided:  # sparse: no statistics
             probe.safely(probe.on_op, name, args, out)
         return out
 
 
 def _call_keeping_warnings(func: Any, args: Any, kwargs: dict[str, Any],
-                           noted: Callable[[str], None] | None = None) -> Any:
-    """Call `func`; a warning it raises is shown where it would be shown without the mode (and
-    its text given to `noted`, also when `func` then raises).
+                           warned: list[str] | None = None) -> Any:
+    """Call `func`; a warning it raises is shown where it would be shown without the mode, and
+    its message is added to `warned`.
 
     Warnings are intercepted at the last moment (`warnings._showwarnmsg`, after the filters and
     the once-per-location registry decided to show them), so the filters' state is not touched.
@@ -63,8 +66,8 @@ def _call_keeping_warnings(func: Any, args: Any, kwargs: dict[str, Any],
     finally:
         warnings._showwarnmsg = show  # type: ignore[attr-defined]
         for warning in caught:
-            if noted is not None:
-                noted(str(warning.message))
+            if warned is not None:
+                warned.append(str(warning.message))
             if warning.filename == __file__:
                 _reissue(warning, func)
             else:

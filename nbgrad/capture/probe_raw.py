@@ -14,6 +14,10 @@ ACTIVATION_MODULES = {nn.Sigmoid: "sigmoid", nn.Tanh: "tanh", nn.ReLU: "relu"}
 CLASS_LOSSES = {"cross_entropy", "nll_loss"}
 ELEMENTWISE_LOSSES = {"mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss",
                       "binary_cross_entropy", "binary_cross_entropy_with_logits"}
+# losses that compare real-valued predictions with real-valued targets
+REGRESSION_LOSSES = {"mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss"}
+# losses over a distribution per sample, which expect log-probabilities along the last axis
+DISTRIBUTION_LOSSES = {"kl_div", "ctc_loss"}
 SUBTRACTIONS = {"sub", "__sub__", "__rsub__", "rsub", "subtract"}
 # operations that only reshape or copy: their output is "the same values" as their input
 VIEWS = {"view", "reshape", "squeeze", "unsqueeze", "flatten", "contiguous", "transpose", "permute",
@@ -34,6 +38,9 @@ class Tag:
     module: int | None = None  # id of the module whose output this is
     prediction: bool = False  # the model's output (the outermost module's), or a view of it
     activation: int | None = None  # index into Probe.activations when an activation made it
+    cuts: tuple[int, ...] = ()  # indices into FlowWatcher.cuts of the graph cuts it descends from
+    first_module: int | None = None  # id of the innermost module that returned it
+    normaliser: int | None = None  # index into FlowWatcher.normalisers when a softmax/sigmoid made it
 
 
 @dataclass
@@ -73,8 +80,14 @@ class RawLoss:
     alignment: torch.Tensor | None = None
     labels: torch.Tensor | None = None  # min and max of the class labels that are not ignored
     reduction: str = "mean"
+    input_module: int | None = None
+    input_cuts: tuple[int, ...] = ()
+    input_normaliser: int | None = None
+    log_sum: torch.Tensor | None = None  # max |logsumexp over the class dim| of the input
+    label_stats: torch.Tensor | None = None  # label_stats.FIELDS
+    levels: torch.Tensor | None = None  # label_stats.integer_levels of a regression target
+    warnings: list[str] = field(default_factory=list)
     value: torch.Tensor | None = None  # what the loss function returned (its mean)
-    warning: str = ""  # what torch warned about while computing it (a shape mismatch)
 
 
 @dataclass

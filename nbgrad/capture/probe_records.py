@@ -10,7 +10,7 @@ import math
 
 import torch
 
-from nbgrad.capture import probe_details
+from nbgrad.capture import probe_details, probe_flow_records
 from nbgrad.capture.forward_stats import ACTIVATION_FIELDS, SUMMARY_FIELDS
 from nbgrad.capture.naming import Names
 from nbgrad.capture.probe import Probe
@@ -35,7 +35,7 @@ def gather(probe: Probe, batch: HostBatch) -> None:
     batch.add_all([a.stats for a in probe.activations])
     for loss in probe.losses_seen.records:
         batch.add_all([loss.value_range, loss.target, loss.prediction, loss.distance,
-                       loss.alignment, loss.labels])
+                       loss.alignment, loss.labels, loss.log_sum, loss.label_stats, loss.levels])
     batch.add_all([i[5] for i in probe.inputs])
     batch.add_all([f[4] for f in probe.op_flags])
     batch.add_all([s[3] for s in probe.symmetry])
@@ -112,11 +112,12 @@ def build(probe: Probe, names: Names, params: list[torch.Tensor], host: HostBatc
             classes=loss.classes, ignore_index=loss.ignore_index,
             broadcast_shape=loss.broadcast_shape, distance=scalar(loss.distance),
             descent_alignment=scalar(loss.alignment),
-            warning=loss.warning, **_labels(loss, host)))
+            **_labels(loss, host), **probe_flow_records.loss_fields(probe, loss, layer, host)))
     for mid, step, line, shape, dtype, values in probe.inputs:
         record.inputs.append(ModelInput(layer(mid), step, line,
                                         _summary(shape, dtype, host.get(values))))  # type: ignore[arg-type]
     record.nonfinite_ops = _first_nonfinite_ops(probe, layer, host)
+    probe_flow_records.add(record, probe, names, layer)
     probe_details.build(probe, record, layer)
     for index, step, rows, values in probe.symmetry:
         w_spread, w_scale, g_spread, g_scale = host.get(values)  # type: ignore[misc]

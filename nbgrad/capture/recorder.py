@@ -224,6 +224,8 @@ class Recorder:
         if not self.optimizers:
             self._check_manual_update()
             self.manual.note_graph(tensors)
+        if self.probe.window is not None:
+            self.probe.safely(self.probe.flow.on_backward, tensors)
         if self._backward_calls == 0:
             if self._entry_input is not None:
                 self._batch = tensor_stats.fingerprint(self._entry_input)

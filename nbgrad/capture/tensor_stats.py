@@ -216,7 +216,7 @@ def _group_stats(group: _Group, tensors: Sequence[torch.Tensor], nonzero: bool
     if group.kind == "stack":
         norms, counts = [], []
         for run in _rows(ts):
-            flat = torch.stack(run).flatten(1)
+            flat = torch.stack(run).reshape(len(run), -1)  # 0-d tensors (a scalar bias) too
             norms.append(_norm(flat, dim=1))
             if nonzero:
                 counts.append(torch.count_nonzero(flat, dim=1))
@@ -300,7 +300,7 @@ def copies(tensors: Sequence[torch.Tensor], cache: Layouts | None = None,
         if group.kind == "stack":
             stack = torch.stack(ts) if into is None else torch.stack(ts, out=into)  # type: ignore[arg-type]
             kept.append(stack)
-            parts.append((group.positions, _norm(stack.flatten(1), dim=1)))
+            parts.append((group.positions, _norm(stack.reshape(len(ts), -1), dim=1)))
         elif group.kind == "sparse":
             clones = [t.detach().clone() for t in ts]
             kept.append(clones)
@@ -331,7 +331,7 @@ def distances(after: Sequence[torch.Tensor], before: Copies) -> Vector:
             for run in _rows(ts):
                 rows = kept[start:start + len(run)]
                 rows.sub_(torch.stack(run))
-                norms.append(_norm(rows.flatten(1), dim=1))
+                norms.append(_norm(rows.reshape(len(rows), -1), dim=1))
                 start += len(run)
             parts.append((group.positions, norms[0] if len(norms) == 1 else torch.cat(norms)))
         elif group.kind == "sparse":
@@ -372,14 +372,24 @@ def pieces(x: torch.Tensor, limit: int = PIECE) -> Iterator[torch.Tensor]:
 
 
 def fingerprint(value: torch.Tensor) -> torch.Tensor:
-    """Sum and sum of squares of a batch: equal for the same batch, different for another."""
+    """Sum, sum of squares and a position-weighted sum of a batch: equal for the same batch,
+    different for another.
+
+    The sums alone are equal for every batch of one-hot rows (one 1 per row) and for any batch
+    that is a reordering of another; weighting each value by where it sits (a weight per feature
+    times a weight per sample, both irregular) tells those apart, in one matrix-vector product.
+    A sample of more than PIECE values is not weighted (its third number is the plain sum): its
+    batch is reduced piece by piece, and a reordering of such samples is not told apart.
+    """
     x = value.detach()
-    if x.dtype == torch.float32 and x.layout == torch.strided and x.numel() <= PIECE:
-        return torch.stack([x.sum(), x.square().sum()])  # the common case, without pieces
     if x.layout != torch.strided:
         x = _values(x)
     if x.is_complex():
         x = torch.view_as_real(x)
+    rows = x.shape[0] if x.dim() > 1 and x.shape[0] else 1
+    if x.dtype == torch.float32 and x.numel() <= PIECE:  # the common case, without pieces
+        grid = x.reshape(rows, -1)
+        return torch.stack([grid.sum(), grid.square().sum(), _placed(grid, 0)])
     total = square = None
     for piece in pieces(x):
         if piece.dtype != torch.float32:
@@ -387,5 +397,25 @@ def fingerprint(value: torch.Tensor) -> torch.Tensor:
         s, q = piece.sum(), piece.square().sum()  # pairwise sums: exact enough at any size
         total, square = (s, q) if total is None else (total + s, square + q)
     if total is None or square is None:
-        return torch.zeros(2)
-    return torch.stack([total, square])
+        return torch.zeros(3)
+    sample = x.numel() // rows
+    if sample > PIECE or sample == 0:
+        return torch.stack([total, square, total])
+    placed, first = torch.zeros((), device=x.device), 0
+    for part in x.reshape(rows, -1).split(max(1, PIECE // sample)):
+        placed = placed + _placed(part.float(), first)
+        first += part.shape[0]
+    return torch.stack([total, square, placed])
+
+
+def _placed(grid: torch.Tensor, first: int) -> torch.Tensor:
+    """Sum of the (samples, features) `grid` weighted by frac(k * golden ratio) + 1/2 per feature
+    k and per sample (counted from `first`): multiples of an irrational number never repeat, and
+    a product of two such weights does not let a swap of two samples or two features cancel."""
+    golden = 0.6180339887498949
+
+    def weights(start: int, count: int) -> torch.Tensor:
+        k = grid.new_ones(count, dtype=torch.float64).cumsum(0) + (start - 1)  # start, start + 1, ..
+        return ((k * golden) % 1 + 0.5).to(torch.float32)
+
+    return (grid @ weights(0, grid.shape[1])) @ weights(first, grid.shape[0])

@@ -102,6 +102,8 @@ class Diagnosis:
     # codes of diagnoses that, when they fire too, explain this one (a NaN after a divergence is
     # the learning rate's doing): it is then folded into that one as extra evidence
     consequence_of: list[str] = field(default_factory=list)
+    # codes of diagnoses this one explains (the same link, declared by the cause's rule)
+    explains: list[str] = field(default_factory=list)
     # the changes of the cell the fix makes, every line of it (nbgrad.diagnose.fixes); empty when
     # the fix is not code, or its corrected cell raised when it was tried
     edits: list[Edit] = field(default_factory=list)
@@ -125,10 +127,12 @@ def fold_consequences(diagnoses: list[Diagnosis]) -> list[Diagnosis]:
         codes = {d.code: d for d in kept}
         for d in kept:
             cause = next((codes[c] for c in d.consequence_of if c in codes and codes[c] is not d),
-                         None)
+                         None) or next((c for c in kept if c is not d and d.code in c.explains),
+                                       None)
             if cause is None:
                 continue
-            cause.evidence.append(Evidence(f"and so: {d.title[:1].lower()}{d.title[1:]}"))
+            first = d.title[:1] if d.title[1:2].isupper() else d.title[:1].lower()  # NaN stays
+            cause.evidence.append(Evidence(f"and so: {first}{d.title[1:]}"))
             if SEVERITY_ORDER[d.severity] < SEVERITY_ORDER[cause.severity]:
                 cause.severity = d.severity  # what follows from it is as serious as the cause
             cause.evidence.extend(d.evidence)

@@ -268,6 +268,32 @@ WHY_IT_MATTERS: dict[str, str] = {
               "every batch instead of every epoch, it shrinks the rate so fast that learning stops.",
     "NBG409": "The loss is the data's error plus a penalty you added. When the penalty is much "
               "larger, the steps shrink the weights instead of fitting the data.",
+    "NBG105": "round(), floor() and sign() are flat almost everywhere, so their slope is 0. A loss "
+              "computed through them gives every weight a gradient of exactly 0, and nothing learns.",
+    "NBG807": "BCELoss expects probabilities between 0 and 1, but it got raw scores. Add a sigmoid, or "
+              "better, use BCEWithLogitsLoss, which takes the raw scores and is more stable.",
+    "NBG808": "KLDivLoss expects its input as log-probabilities (log_softmax). Given plain probabilities "
+              "or scores, it measures the wrong thing, so the model learns the wrong target.",
+    "NBG809": "CTCLoss expects log-probabilities over the classes (log_softmax). Given raw scores, the "
+              "loss is meaningless and training does not converge.",
+    "NBG811": "A softmax should turn each sample's scores into probabilities over the classes. With dim=0 "
+              "it compares samples of the batch with each other instead, so the model learns nonsense.",
+    "NBG812": "Padding fills short sequences up to the same length; it is not real data. If the loss "
+              "counts it, the model learns to predict padding instead of the real tokens.",
+    "NBG813": "With reduction='sum' the loss, and so each step, grows with the batch size. A learning "
+              "rate meant for an average then takes steps far too large.",
+    "NBG814": "MSELoss and L1Loss measure how far numbers are from target numbers. Class labels are names "
+              "of classes, not amounts, so a classifier needs CrossEntropyLoss.",
+    "NBG861": "Each input must stay with its own label. Shuffled separately, the pairs are random, so the "
+              "best the model can do is guess the most common label.",
+    "NBG862": "The loop takes the same first batch at every step. The model memorises that one batch and "
+              "never sees the rest of the data.",
+    "NBG863": "When every batch holds a single class, each step pulls the model towards that class only. "
+              "Shuffle the data so that each batch mixes classes.",
+    "NBG864": "view() and reshape() keep the order of the values in memory; they do not swap axes. To "
+              "reorder axes use permute() or transpose(), or the values get mixed up.",
+    "NBG871": "An RNN reads (time, batch, features) unless batch_first=True. Given (batch, time, "
+              "features), it treats samples as time steps and mixes the sequences.",
     "NBG501": "Each layer passes the gradient back to the one before it, shrinking it on the way. "
               "When it arrives almost empty, the first layers learn far slower than the last.",
     "NBG502": "Each layer passes the gradient back to the one before it, growing it on the way. "

@@ -17,13 +17,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from nbgrad.diagnose.diagnosis import Diagnosis, Edit
-from nbgrad.diagnose.fixes import rates
-from nbgrad.diagnose.fixes.by_code import FIXERS, Fix
+from nbgrad.diagnose.fixes import by_code, data, rates
+from nbgrad.diagnose.fixes.by_code import Fix
 from nbgrad.diagnose.fixes.edits import apply, describe, fix_mode, kind_of, shown, statement
 from nbgrad.records import Run
 
 __all__ = ["apply", "apply_fix", "combined", "corrected_cell", "corrected_source", "describe",
            "edits_of", "fix_mode", "magic_line", "note", "offered_cell", "rates", "settle"]
+
+
+FIXERS = {**by_code.FIXERS, **data.FIXERS}
 
 
 def note(d: Diagnosis) -> str:

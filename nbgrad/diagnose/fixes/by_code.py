@@ -61,10 +61,15 @@ def _statement_at(run: Run, line: int | None) -> tuple[int, str] | None:
 
 
 def _loss_call(run: Run, d: Diagnosis, **match: object) -> LossCall | None:
-    """The loss call the diagnosis is about: on its line, with the given field values."""
-    calls = [c for c in run.forward.losses if c.line == d.line
-             and all(getattr(c, k) == v for k, v in match.items())]
-    return calls[0] if calls else None
+    """The loss call the diagnosis is about, with the given field values: on its line, else the
+    one whose input was made there (a diagnosis points where a softmax was applied or built),
+    else the only such call."""
+    calls = [c for c in run.forward.losses if all(getattr(c, k) == v for k, v in match.items())]
+    on_line = [c for c in calls if c.line == d.line] or [c for c in calls
+                                                         if c.input_from_line == d.line]
+    if on_line:
+        return on_line[0]
+    return calls[0] if len({(c.function, c.line) for c in calls}) == 1 else None
 
 
 def _is_loss_callee(call: LossCall) -> Callable[[str], bool]:
@@ -538,8 +543,7 @@ def _drop_in_statement(source: str, module: str) -> str | None:
 
 
 def probabilities_into_logit_loss(run: Run, d: Diagnosis) -> Fix | None:
-    call = next((c for c in run.forward.losses if c.line == d.line
-                 and c.input_from in ("softmax", "sigmoid")), None)
+    call = _loss_call(run, d, input_from="softmax") or _loss_call(run, d, input_from="sigmoid")
     if call is None:
         return None
     return _squash_fix(run, d, call.input_from, call.input_from_line, remove=True)
@@ -611,12 +615,27 @@ def input_scale(run: Run, d: Diagnosis) -> Fix | None:
 
 
 def target_scale(run: Run, d: Diagnosis) -> Fix | None:
-    call = next((c for c in run.forward.losses if c.line == d.line and c.target is not None
-                 and c.target.mean is not None), None)
-    if call is None or call.target is None or call.target.mean is None:
+    """Targets standardised with their measured mean and std: at the loss call, its target
+    argument; at the line that makes the targets (`y = price`), the value assigned, when that
+    name is what the only loss call takes as its target."""
+    calls = [c for c in run.forward.losses if c.target is not None and c.target.mean is not None]
+    call = next((c for c in calls if c.line == d.line), None)
+    if call is not None and call.target is not None:
+        return _target_edit(run, d, call, f"({{}} - {call.target.mean:.4g}) / "
+                                          f"{call.target.std or 1:.4g}")
+    if d.line is None or len({(c.function, c.line) for c in calls}) != 1:
         return None
-    t = call.target
-    return _target_edit(run, d, call, f"({{}} - {t.mean:.4g}) / {t.std or 1:.4g}")
+    call = calls[0]
+    assert call.target is not None and call.target.mean is not None
+    template = f"({{}} - {call.target.mean:.4g}) / {call.target.std or 1:.4g}"
+    target = L.argument_text(run.cell_line(call.line), _is_loss_callee(call), 1)
+    node = facts.statement_at(run, d.line)
+    if not isinstance(node, ast.Assign) or len(node.targets) != 1 or \
+            not isinstance(node.targets[0], ast.Name) or node.targets[0].id != target:
+        return None
+    new = L.splice(run.cell_line(d.line), lambda n: n.value if isinstance(n, ast.Assign) else None,
+                   lambda value: L.wrapped(value, template))
+    return _replace(d.line, new)
 
 
 # -- the exceptions -------------------------------------------------------------------------------
@@ -664,10 +683,18 @@ def _first_call(text: str) -> str | None:
 
 
 def column_targets(run: Run, d: Diagnosis) -> Fix | None:
+    """A column of class labels: squeezed at the call that raised (`criterion(out, y)` ->
+    `criterion(out, y.squeeze(1))`), or, where the diagnosis points at the line that makes the
+    labels, right after that line, in the loop where it runs."""
     found = re.match(r"(\w+) = \1\.squeeze\(1\)", d.fix_code or "")
     if found is None:
         return None
-    return _argument_named(run, d, found.group(1), "{}.squeeze(1)")
+    name = found.group(1)
+    if d.line is not None and run.error is not None and d.line != run.error.line:
+        if name not in L.assigned_names(run.cell_line(d.line)):
+            return None
+        return Fix([Edit(d.line, "after", d.fix_code or "")])
+    return _argument_named(run, d, name, "{}.squeeze(1)")
 
 
 def learning_rate(run: Run, d: Diagnosis) -> Fix | None:
@@ -678,10 +705,6 @@ def learning_rate(run: Run, d: Diagnosis) -> Fix | None:
         return None
     edits, words = found
     return Fix(edits, words)
-
-
-def not_reduced(run: Run, d: Diagnosis) -> Fix | None:
-    return _replace(d.line, d.fix_code) if d.fix_code else None
 
 
 FIXERS: dict[str, Fixer] = {
@@ -713,5 +736,4 @@ FIXERS: dict[str, Fixer] = {
     "NBG904": dtypes,
     "NBG906": flatten,
     "NBG908": column_targets,
-    "NBG910": not_reduced,
 }

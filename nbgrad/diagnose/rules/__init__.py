@@ -12,6 +12,8 @@ from collections.abc import Callable
 from nbgrad.diagnose.diagnosis import Diagnosis
 from nbgrad.diagnose.rules import (
     activations,
+    batches,
+    class_labels,
     clearing,
     data_scale,
     depth,
@@ -21,6 +23,7 @@ from nbgrad.diagnose.rules import (
     init_scale,
     learning_rate,
     linearity,
+    loss_axes,
     loss_direction,
     loss_misuse,
     loss_shape,
@@ -30,6 +33,7 @@ from nbgrad.diagnose.rules import (
     nonfinite,
     penalty,
     ranks,
+    sequences,
     step_size,
     symmetry,
     train_mode,
@@ -58,6 +62,8 @@ RULES: list[Rule] = [
     first_loss.first_loss_far_from_chance,
     data_scale.input_scale,
     data_scale.target_scale,
+    # what the watched iterations show about the data and the loss's axes
+    *loss_axes.RULES, *batches.RULES, *sequences.RULES, *class_labels.RULES,
     penalty.penalty_dominates,
     # across the ranks of a torchrun job (only when the run holds several ranks)
     *ranks.RULES,

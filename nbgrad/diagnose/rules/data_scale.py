@@ -3,11 +3,13 @@ training shows that this is what holds it back."""
 
 from __future__ import annotations
 
+import re
+
 from nbgrad.diagnose import facts
 from nbgrad.diagnose.catalogue import make
 from nbgrad.diagnose.diagnosis import Diagnosis, Evidence
 from nbgrad.diagnose.facts import percent
-from nbgrad.records import Run, TensorSummary
+from nbgrad.records import LossCall, Run, TensorSummary
 from nbgrad.thresholds import (
     DEAD_MIN_SAMPLES,
     DEAD_SHARE,
@@ -47,6 +49,41 @@ def _stalled(run: Run) -> list[Evidence]:
     return found
 
 
+def _explained(symptoms: list[Evidence], codes: tuple[str, ...]) -> list[str]:
+    """The other diagnoses this one explains: the symptoms the scale was shown to cause (dead or
+    saturated first-layer units, a loss that diverges) are its consequences, not their own
+    causes; without such a symptom in the evidence, none."""
+    blocked = any("dead" in e.text or "saturated" in e.text for e in symptoms)
+    diverged = any("NaN" in e.text or "Inf" in e.text for e in symptoms)
+    return [c for c in codes if (c in ("NBG601", "NBG602") and blocked)
+            or (c not in ("NBG601", "NBG602") and diverged)]
+
+
+def _input_origin(run: Run, model: str, line: int | None) -> int | None:
+    """Where the model's input was made or prepared (`prepare(x)`'s return, `x = images`)."""
+    callee = model.split(".")[0]
+    args = facts.call_arguments(run.cell_line(line), callee) if callee else []
+    return (facts.origin_line(run, args[0], line) if args else None) or line
+
+
+def _target_origin(run: Run, call: LossCall) -> int | None:
+    """Where the loss's target was made: the second argument of the loss call, or the side of
+    `prediction - target` that is not the model's output."""
+    text = run.cell_line(call.line)
+    if call.function == "subtraction":
+        made = {i.line for i in run.forward.inputs}
+        predictions = {m.group(1) for n, t in facts.cell_lines(run) if n in made
+                       and (m := re.match(r"^\s*(\w+)\s*=", t))}
+        sides = re.search(r"([\w.]+(?:\[[^\]]*\])?)\s*-\s*([\w.]+(?:\[[^\]]*\])?)", text)
+        if not sides:
+            return None
+        target = next((s for s in sides.groups() if s.split("[")[0] not in predictions), None)
+        return facts.origin_line(run, target, call.line) if target else None
+    callee = call.layer or call.function
+    args = facts.call_arguments(text, callee)
+    return facts.origin_line(run, args[1], call.line) if len(args) >= 2 else None
+
+
 def _normalised_first(run: Run, model: str) -> bool:
     """The model's first layer is a normalisation layer, which rescales any input itself."""
     order = run.forward.order
@@ -84,7 +121,8 @@ def input_scale(run: Run) -> list[Diagnosis]:
         why="Initialisation assumes inputs of order 1; inputs this large make the first layer's "
             "outputs and gradients just as large, which saturates activations, kills ReLUs or "
             "forces a learning rate too small for the other layers.",
-        fix=fix, line=inp.line, confidence=0.8, layers=[inp.layer])]
+        fix=fix, line=_input_origin(run, inp.layer, inp.line), confidence=0.8, layers=[inp.layer],
+        explains=_explained(symptoms, ("NBG602", "NBG601")))]
 
 
 def target_scale(run: Run) -> list[Diagnosis]:
@@ -116,4 +154,5 @@ def target_scale(run: Run) -> list[Diagnosis]:
             "learning rate that is stable is far too slow, and a faster one diverges.",
         fix=f"Scale the targets: y_scaled = (y - {t.mean:.4g}) / {t.std or 1:.4g}; train on y_scaled "
             f"and turn predictions back with pred * {t.std or 1:.4g} + {t.mean:.4g}.",
-        line=call.line, confidence=0.8)]
+        line=_target_origin(run, call) or call.line, confidence=0.8,
+        explains=_explained(symptoms, ("NBG403", "NBG702", "NBG703", "NBG503")))]

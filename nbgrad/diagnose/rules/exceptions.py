@@ -30,16 +30,26 @@ class Known:
     fix: str
     # (run, match) -> (extra evidence, fix_code, fix line, fix text or None to keep `fix`)
     detail: Callable[[Run, re.Match[str]], Detail] | None = None
+    # a message that other causes give too: explained only when `detail` finds this cause's line
+    needs_line: str = ""
 
 
 def _not_connected(run: Run, match: re.Match[str]) -> Detail:
+    error_line = run.error.line if run.error else None
+    variable = facts.backward_variable(run, error_line)
+    assigned = facts.assignment_line(run, variable, error_line) if variable else None
+    if facts.probe_watched(run):
+        cuts, rebuilt = facts.loss_cuts(run), facts.rebuilt_loss(run)
+        evidence = [Evidence(facts.cut_text(run, c), step=c.step) for c in cuts[:3]]
+        target = cuts[0].line if cuts else rebuilt.made_line if rebuilt else assigned
+        outside = bool(cuts and cuts[0].where)
+        fix = facts.cut_fix(run, cuts[0]) if cuts else None
+        code = facts.reconnected(run.cell_line(target)) if target and not outside else None
+        return evidence, code, target, fix
     breaks = facts.graph_breaks(run)
     evidence = [Evidence(f"line {n} `{text}` uses {', '.join(found)}: the result has no autograd "
                          "history") for n, text, found in breaks[:3]]
     line = next((n for n, _, found in breaks if "torch.no_grad()" not in found), None)
-    variable = facts.backward_variable(run, run.error.line if run.error else None)
-    assigned = facts.assignment_line(run, variable, run.error.line if run.error else None) \
-        if variable else None
     target = line or assigned
     return evidence, facts.reconnected(run.cell_line(target)) if target else None, target, None
 
@@ -48,8 +58,8 @@ def _carried_state(run: Run, match: re.Match[str]) -> Detail:
     """`out, hidden = model(x, hidden)`: a state that comes back into the next forward pass."""
     for number, text in facts.cell_lines(run):
         found = re.match(r"^\s*([\w\s,()]+?)\s*=\s*[\w.]+\((.*)\)\s*$", text)
-        if not found:
-            continue
+        if not found or facts.in_forward(run, number):
+            continue  # inside forward() the state is an argument, not carried over
         targets = re.findall(r"\w+", found.group(1))
         args = set(re.findall(r"\w+", found.group(2)))
         carried = [t for t in targets if t in args]
@@ -61,10 +71,82 @@ def _carried_state(run: Run, match: re.Match[str]) -> Detail:
                     f"{indent}{name} = {name}.detach()".strip(), number,
                     f"Cut the history of `{name}` before each forward pass, right before line "
                     f"{number}: it keeps the values but forgets the previous iteration's graph.")
+    return _made_before_loop(run)
+
+
+def _loop_start(run: Run, line: int) -> int | None:
+    """The `for`/`while` line of the innermost loop around `line`."""
+    lines = facts.cell_lines(run)
+    index = next((i for i, (n, _) in enumerate(lines) if n == line), None)
+    if index is None:
+        return None
+    depth = len(lines[index][1]) - len(lines[index][1].lstrip())
+    for number, text in reversed(lines[:index]):
+        indent = len(text) - len(text.lstrip())
+        if text.strip() and indent < depth:
+            if re.match(r"\s*(for|while)\b", text):
+                return number
+            depth = indent
+    return None
+
+
+def _made_before_loop(run: Run) -> Detail:
+    """A value the loss uses that was computed from the parameters once, before the loop: the
+    first backward() frees its graph, the second goes through it again."""
+    error_line = run.error.line if run.error else None
+    start = _loop_start(run, error_line) if error_line else None
+    variable = facts.backward_variable(run, error_line)
+    loss_line = facts.assignment_line(run, variable, error_line) if variable else None
+    if start is None or loss_line is None:
+        return [], None, None, None
+    params = {name.split(".")[0] for name in run.params} | {p.layer.split(".")[0] for p in
+                                                           run.params.values()}
+    for name in sorted(facts.names_feeding(run, loss_line, depth=1)):
+        made = facts.assignment_line(run, name, error_line)
+        if made is None or made >= start:
+            continue
+        value = run.cell_line(made).split("=", 1)[-1]
+        if set(re.findall(r"[A-Za-z_]\w*", value)) & params:
+            return ([Evidence(f"line {made} `{run.cell_line(made)}` computes `{name}` from the "
+                              f"parameters once, before the loop at line {start}; every "
+                              "iteration's loss reuses its graph")],
+                    None, made,
+                    f"Move line {made} into the loop, so that each iteration computes `{name}` "
+                    "afresh from the current parameters.")
     return [], None, None, None
 
 
+def _inplace_recorded(run: Run, match: re.Match[str]) -> Detail | None:
+    """The in-place change the probe saw on a tensor made by the op the message names
+    ("output 0 of ReluBackward0"). An augmented assignment (x += y) is fixed where it is
+    (x = x + y); an item assignment (x[i] = 0) needs a copy where the tensor is made (.clone())."""
+    made = re.search(r"output \d+ of (\w+?)(?:Backward\d*)?(?=[,\s])",
+                     run.error.message if run.error else "")
+    if made is None or not run.forward.inplace:
+        return None
+    op = made.group(1).lower()
+    hits = [i for i in run.forward.inplace if i.target_made_by.rstrip("_").lower() == op]
+    if not hits:
+        return None
+    change = hits[0]
+    item = change.op == "__setitem__"
+    line = change.target_line if item and change.target_line is not None else change.line
+    evidence = [Evidence(f"autograd saved {match.group('what')} for backward(), and it was "
+                         "changed in place before backward() ran"),
+                Evidence(f"{facts.place(run, change.line)} changes in place ({change.op}) the "
+                         f"output of {change.target_made_by} made at "
+                         f"{facts.place(run, change.target_line)}", step=change.step)]
+    fix = (f"Work on a copy: make the tensor with .clone() at line {line} (or build the new values "
+           "with torch.where / a mask multiplication instead of assigning into it)." if item else
+           f"Write the out-of-place form at line {line}: x = x + ... instead of x += ... (and "
+           "inplace=False for layers).")
+    return evidence, None, line, fix
+
+
 def _inplace(run: Run, match: re.Match[str]) -> Detail:
+    recorded = _inplace_recorded(run, match)
+    if recorded is not None:
+        return recorded
     candidates = [(n, text.strip()) for n, text in facts.cell_lines(run)
                   if re.search(r"[+\-*/]=|\.(?!_)\w*[^_\W]_\(|inplace\s*=\s*True|\]\s*=[^=]",
                                text.split("#", 1)[0])
@@ -90,15 +172,33 @@ def _shapes(run: Run, match: re.Match[str]) -> Detail:
                 run.error.line if run.error else None,
                 f"Flatten each sample before the Linear layer: x.flatten(1), or nn.Flatten() in "
                 f"the model, so that the layer receives ({batch}, {expected}).")
-    line = facts.line_matching(run, rf"Linear\(\s*(in_features\s*=\s*)?{expected}\b")
+    line = _linear_line(run, expected, out)
     code = None
     if line is not None:
         code = re.sub(rf"Linear\(\s*(in_features\s*=\s*)?{expected}\b",
                       lambda m: f"Linear({m.group(1) or ''}{given}", run.cell_line(line), count=1)
+        code = None if code == run.cell_line(line) else code  # in_features is a name there
     return (evidence, code, line,
             f"Make the layer's in_features match the data: nn.Linear({given}, {out}), or change "
             "the layer before it so that it outputs "
             f"{expected} features.")
+
+
+def _linear_line(run: Run, expected: int, out: int) -> int | None:
+    """The line that builds the Linear layer of weight (out, expected): found among the run's
+    parameters by shape, then among the cell's `Linear(` lines by its name or its numbers."""
+    layers = sorted({p.layer for p in run.params.values()
+                     if p.shape == [out, expected] and run.layers.get(p.layer) is not None
+                     and run.layers[p.layer].type == "Linear"})
+    started = [m.layer for m in run.forward.modules if m.type == "Linear"]
+    if not layers and started:  # it raised before its parameters were seen: the last one started
+        layers = [started[-1]]
+    numbers = rf"Linear\(\s*(in_features\s*=\s*)?{expected}\b"
+    for layer in layers:
+        line = facts.constructor_line(run, layer, "Linear", numbers)
+        if line is not None:
+            return line
+    return facts.line_matching(run, numbers)
 
 
 def _call_arguments(text: str) -> list[str]:
@@ -119,7 +219,7 @@ def _dtypes(run: Run, match: re.Match[str]) -> Detail:
                           f" but `{target}` is {'float' if wants == 'long' else 'int64 (Long)'}")],
                 f"{target} = {target}.{wants}()", error_line, None)
     if re.search(r"Double|double", text):
-        line = facts.line_matching(run, r"float64|\.double\(\)|from_numpy|np\.")
+        line = _float64_line(run, error_line)
         name = re.match(r"^\s*(\w+)\s*=", run.cell_line(line)) if line else None
         evidence = [Evidence("one side is float64 (Double), as NumPy data and dtype=torch.float64 are; "
                              "the layers' weights are float32 (Float)")]
@@ -130,13 +230,39 @@ def _dtypes(run: Run, match: re.Match[str]) -> Detail:
     return [], None, None, None
 
 
+FLOAT64 = r"float64|\.double\(\)|from_numpy\(|DoubleTensor|np\.(array|asarray|random|loadtxt|genfromtxt)"
+
+
+def _float64_line(run: Run, error_line: int | None) -> int | None:
+    """The line that made the float64 data: among the lines that make NumPy or float64 data,
+    the one whose result the model's input (or the failing line) is computed from."""
+    candidates = [n for n, text in facts.cell_lines(run)
+                  if re.search(FLOAT64, text.split("#", 1)[0])]
+    if len(candidates) <= 1:
+        return candidates[0] if candidates else None
+    used = {i.line for i in run.forward.inputs} | {error_line}
+    feeding = set().union(*(facts.names_feeding(run, n) for n in used if n is not None))
+    assigned = [n for n in candidates
+                if (m := re.match(r"^\s*([\w\s,]+?)\s*=[^=]", run.cell_line(n)))
+                and set(re.findall(r"\w+", m.group(1))) & feeding]
+    return (assigned or candidates)[0]
+
+
 def _not_reduced(run: Run, match: re.Match[str]) -> Detail:
     variable = facts.backward_variable(run, run.error.line if run.error else None)
     line = facts.line_matching(run, r"reduction\s*=\s*['\"]none")
     evidence = [Evidence(f"line {line} `{run.cell_line(line)}` asks for one loss per element")] \
         if line else []
+    made = next((b for b in facts.backward_calls(run) if b.shape), None)
+    if line is None and made is not None and made.made_line is not None:
+        line = made.made_line
+        evidence.append(Evidence(
+            f"backward() was called on a {tuple(made.shape)} tensor made by {made.made_by} at "
+            f"{facts.place(run, made.made_line)}: one value per sample, not their mean"))
+        return (evidence, None, line, "Reduce the per-sample values to one number where they are "
+                f"made (line {line}): return or compute their .mean() (or .sum()).")
     return evidence, f"{variable}.mean().backward()" if variable else None, \
-        run.error.line if run.error else None, None
+        line or (run.error.line if run.error else None), None
 
 
 def _non_leaf(run: Run, match: re.Match[str]) -> Detail:
@@ -149,7 +275,9 @@ def _non_leaf(run: Run, match: re.Match[str]) -> Detail:
             expr = found.group(2).replace(", requires_grad=True", "").replace(
                 "requires_grad=True", "")
             code = f"{found.group(1)}({expr}).requires_grad_()"
-    return [], code, line, None
+    evidence = [Evidence(f"line {line} `{run.cell_line(line)}` applies an operation after "
+                         "requires_grad=True: the result is computed, not a leaf")] if line else []
+    return evidence, code, line, None
 
 
 def _multi_target(run: Run, match: re.Match[str]) -> Detail:
@@ -159,9 +287,14 @@ def _multi_target(run: Run, match: re.Match[str]) -> Detail:
         return [], None, None, None
     target = found.group(1)
     line = run.error.line if run.error else None
-    return ([Evidence(f"`{target}` is passed as the target at line {line}")],
+    made = facts.assignment_line(run, target, line)
+    evidence = [Evidence(f"`{target}` is passed as the target at line {line}")]
+    if made is not None:
+        evidence.append(Evidence(f"line {made} `{run.cell_line(made)}` makes `{target}` with a "
+                                 "column of labels"))
+    return (evidence,
             f"{target} = {target}.squeeze(1)  # (N, 1) -> (N,): one class index per sample",
-            line, None)
+            made or line, None)
 
 
 KNOWN = [
@@ -219,13 +352,16 @@ KNOWN = [
           "Make the layer's in_features equal the input's feature count.",
           _shapes),
     Known("NBG907",
-          r"can't optimize a non-leaf Tensor",
+          r"can't optimize a non-leaf Tensor|"
+          r"unsupported operand type\(s\) for [^:]+: 'NoneType'|"
+          r"'NoneType' object has no attribute '(zero_|data|norm|add_|mul_)'",
           "torch.randn(..., requires_grad=True) * 0.01 (or .to(device) after requires_grad=True) "
-          "is the result of an operation, not a leaf tensor; the optimizer can only update leaf "
-          "tensors that own their values.",
+          "is the result of an operation, not a leaf tensor: the optimizer can only update leaf "
+          "tensors that own their values, and backward() does not store a gradient in a non-leaf's "
+          ".grad, which stays None (so a hand-written update fails on it).",
           "Create the tensor first and then ask for gradients: "
           "w = (torch.randn(3, 1) * 0.01).requires_grad_(), or use nn.Parameter.",
-          _non_leaf),
+          _non_leaf, needs_line="NoneType"),
     Known("NBG908",
           r"multi-target not supported|0D or 1D target tensor expected",
           "For class indices CrossEntropyLoss expects a 1-D tensor of N integers; a column (N, 1) "
@@ -275,6 +411,8 @@ def explain_error(run: Run) -> list[Diagnosis]:
         fix_code, line, fix = None, error.line, known.fix
         if known.detail is not None:
             extra, fix_code, fix_line, better = known.detail(run, match)
+            if known.needs_line and re.search(known.needs_line, text) and fix_line is None:
+                continue  # the message fits, but nothing in the cell shows this cause
             evidence += extra
             line = fix_line or line
             fix = better or fix

@@ -12,16 +12,31 @@ from nbgrad.diagnose import facts
 from nbgrad.diagnose.catalogue import make
 from nbgrad.diagnose.diagnosis import Diagnosis, Evidence, Severity
 from nbgrad.diagnose.facts import fmt
-from nbgrad.records import Run
+from nbgrad.records import GraphCut, Run
 
 
 def _break_evidence(run: Run, limit: int = 3) -> list[Evidence]:
+    """Cell lines that read like a cut: only for a run the probe did not watch."""
+    if facts.probe_watched(run):
+        return []
     return [Evidence(f"line {n} `{text}` uses {', '.join(found)}: the result has no autograd "
                      "history") for n, text, found in facts.graph_breaks(run)[:limit]]
 
 
+def _cut_evidence(run: Run, cuts: list[GraphCut], limit: int = 3) -> list[Evidence]:
+    return [Evidence(facts.cut_text(run, c), step=c.step) for c in cuts[:limit]]
+
+
+def _grad_norms(run: Run, params: list[str]) -> list[float | None]:
+    return [s.params[p].grad_norm for s in run.steps for p in params if p in s.params]
+
+
 def loss_detached(run: Run) -> list[Diagnosis]:
-    """NBG101: backward() ran, yet no parameter anywhere got a gradient."""
+    """NBG101: backward() ran, yet no path led from the loss to any parameter.
+
+    A gradient of zeros or NaN did reach the parameters, so it is not this; zeros count only
+    when the probe saw what cut the loss (zero_grad(set_to_none=False) leaves zero tensors).
+    """
     if not run.steps or run.error is not None or run.backward_calls == 0:
         return []
     trainable = [p for p in run.params.values() if facts.learnable(run, p.name)]
@@ -29,8 +44,13 @@ def loss_detached(run: Run) -> list[Diagnosis]:
         return []  # all frozen: NBG203
     if any(facts.nonzero(s.backward_grad_norm) for s in run.steps):
         return []
-    if any(facts.got_grad(run, p.name) for p in trainable):
-        return []
+    norms = _grad_norms(run, [p.name for p in trainable])
+    if any(facts.nonzero(n) for n in norms):
+        return []  # a gradient (NaN included) reached the parameters
+    cuts, rebuilt = facts.loss_cuts(run), facts.rebuilt_loss(run)
+    unconnected = any(not b.has_graph for b in facts.backward_calls(run))
+    if any(n is not None for n in norms) and not (cuts or rebuilt or unconnected):
+        return []  # zeros that came through a path (round(), dead units): not a cut
     backward_line = facts.first_line(run, "backward")
     variable = facts.backward_variable(run, backward_line)
     loss_line = facts.assignment_line(run, variable, backward_line) if variable else None
@@ -42,8 +62,16 @@ def loss_detached(run: Run) -> list[Diagnosis]:
     if unmoved:
         evidence.append(Evidence(f"{len(unmoved)} of them never changed: "
                                  f"{facts.names(unmoved)}", value=float(len(unmoved))))
+    evidence += _cut_evidence(run, cuts)
+    if rebuilt is not None:
+        evidence.append(Evidence(
+            f"backward() was called on a tensor made by torch.{rebuilt.made_by}(...) at "
+            f"{facts.place(run, rebuilt.made_line)}: from plain numbers, without history",
+            step=rebuilt.step))
     evidence += _break_evidence(run)
     name = variable or "loss"
+    line = cuts[0].line if cuts else rebuilt.made_line if rebuilt else loss_line or backward_line
+    outside = cuts[0].where if cuts else ""
     return [make(
         "NBG101", severity="error",
         title=f"The loss does not reach the model: `{name}` carries no gradient back to any weight",
@@ -51,16 +79,65 @@ def loss_detached(run: Run) -> list[Diagnosis]:
         why=(f"`{name}` was made without the model's autograd history (under torch.no_grad(), or "
              "through .item(), .detach(), .numpy() or torch.tensor(...)), so backward() has no path "
              "to the parameters: every .grad stays empty and the optimizer has nothing to apply."),
-        fix=(f"Compute `{name}` from the model's output with torch operations only, and call "
+        fix=facts.cut_fix(run, cuts[0]) if cuts else
+            (f"Compute `{name}` from the model's output with torch operations only, and call "
              "backward() on that tensor; take .item() only to print it."),
-        fix_code=facts.reconnected(run.cell_line(loss_line)) if loss_line else None,
-        line=loss_line or backward_line,
+        fix_code=facts.reconnected(run.cell_line(line)) if line and not outside else None,
+        line=line,
         confidence=1.0,
         # gradients that arrive as exact zeros (not None) did reach the weights: a dead ReLU on the
         # output blocks them, and its finding is the cause
         consequence_of=["NBG602"] if any(s.params[p.name].grad_norm == 0 for s in run.steps
                                          for p in trainable if p.name in s.params) else [],
     )]
+
+
+def zero_derivative_loss(run: Run) -> list[Diagnosis]:
+    """NBG105: the loss reaches the weights only through round()/floor()/sign(): gradients of 0."""
+    if not run.steps or run.error is not None or run.backward_calls == 0:
+        return []
+    trainable = [p.name for p in run.params.values() if facts.learnable(run, p.name)]
+    norms = _grad_norms(run, trainable)
+    if not norms or any(n is None or n != 0 for n in norms):
+        return []  # some gradient is missing (a cut: NBG101/102) or not zero
+    flat = facts.zero_derivative_cuts(run)
+    if not flat:
+        return []
+    cut = flat[0]
+    index = next(i for i, c in enumerate(run.forward.cuts) if c is cut)
+    fed = [c for c in run.forward.losses if index in c.input_cuts]
+    line = fed[0].line if fed else cut.line
+    evidence = [Evidence(f"every gradient was exactly 0 at all {len(run.steps)} steps "
+                         f"({len(trainable)} parameters)", value=0.0, step=0),
+                Evidence(facts.cut_text(run, cut), step=cut.step)]
+    if fed:
+        evidence.append(Evidence(f"line {fed[0].line} `{run.cell_line(fed[0].line)}` computes the "
+                                 f"loss from that rounded value", step=fed[0].step))
+    return [make(
+        "NBG105", severity="error",
+        title=f"The loss is computed through {cut.kind}, whose gradient is 0: the weights never move",
+        evidence=evidence,
+        why=(f"{cut.kind} is a step function: a small change of its input does not change its "
+             "output, so its derivative is 0 and backward() brings back zeros. Such values are "
+             "fine for a metric (accuracy), not for the loss the optimizer follows."),
+        fix=(f"Give the loss the values before {cut.kind} (probabilities or scores), and keep "
+             f"{cut.kind} for predictions and metrics."),
+        line=line,
+        confidence=0.95,
+    )]
+
+
+def _cut_of_layers(run: Run, cuts: list[GraphCut], layers: list[str]) -> GraphCut | None:
+    """The cut applied to (or running inside) one of these layers."""
+    def ours(name: str) -> bool:
+        return any(name == layer or layer.startswith(name + ".") or name.startswith(layer + ".")
+                   for layer in layers)
+    for cut in cuts:
+        owner = run.params[cut.source].layer if cut.source in run.params else cut.source
+        if ours(owner) or (cut.kind in facts.CUT_CONTEXTS
+                           and ours(cut.layer)):
+            return cut
+    return None
 
 
 def layer_cut_from_loss(run: Run) -> list[Diagnosis]:
@@ -105,13 +182,24 @@ def layer_cut_from_loss(run: Run) -> list[Diagnosis]:
         evidence.append(Evidence(f"{facts.names(after)}, which ran after {them}, did get gradients "
                                  f"(norm up to {fmt(grad)}): the graph is cut in between",
                                  value=grad))
-    breaks = facts.graph_breaks(run)
-    evidence += _break_evidence(run)
-    # a cut by .detach()/.data/... upstream of layers that learn is a mistake; a cut by
-    # torch.no_grad() alone is how a backbone is frozen on purpose (its weights just stay put)
-    explicit = [b for b in breaks if set(b[2]) - {"torch.no_grad()"}]
-    severity: Severity = "error" if inside and explicit else "info" if breaks and not explicit \
-        else "warning"
+    if facts.probe_watched(run):
+        found = _cut_of_layers(run, facts.loss_cuts(run), names)
+        cuts = [found] if found else facts.loss_cuts(run)[:1]
+        evidence += _cut_evidence(run, cuts)
+        # a .detach()/.data upstream of layers that learn is a mistake; torch.no_grad() around
+        # a part of the model in the loop is how a backbone is frozen on purpose (its weights
+        # just stay put), inside forward() it may be either
+        context = [c for c in cuts if c.kind in facts.CUT_CONTEXTS]
+        explicit = [c for c in cuts if c not in context or facts.in_forward(run, c.line)]
+        severity: Severity = ("error" if inside and explicit and not context else
+                              "warning" if explicit or not cuts else "info")
+        line = cuts[0].line if cuts else cut[0].forward_line
+    else:
+        breaks = facts.graph_breaks(run)
+        evidence += _break_evidence(run)
+        plain = [b for b in breaks if set(b[2]) - {"torch.no_grad()"}]
+        severity = "error" if inside and plain else "info" if breaks and not plain else "warning"
+        line = (plain or breaks)[0][0] if breaks else cut[0].forward_line
     return [make(
         "NBG102", severity=severity,
         title=f"{facts.layer_names(names)} never get{'s' if len(names) == 1 else ''} a gradient: "
@@ -125,7 +213,7 @@ def layer_cut_from_loss(run: Run) -> list[Diagnosis]:
         fix=("Keep the forward pass in torch operations on tensors with history: remove .detach(), "
              ".data and NumPy round-trips between these layers and the loss. If you meant to "
              "freeze them, set requires_grad_(False) instead."),
-        line=(explicit or breaks)[0][0] if breaks else cut[0].forward_line,
+        line=line,
         confidence=0.9 if inside else 0.7,
         layers=names,
     )]
@@ -197,4 +285,5 @@ def layer_never_ran(run: Run) -> list[Diagnosis]:
     return found
 
 
-RULES = [loss_detached, layer_cut_from_loss, layer_created_in_forward, layer_never_ran]
+RULES = [loss_detached, zero_derivative_loss, layer_cut_from_loss, layer_created_in_forward,
+         layer_never_ran]

@@ -1,10 +1,15 @@
-"""Loss functions given the wrong thing: probabilities where scores are expected, shapes that
-broadcast, class labels out of range."""
+"""Loss functions given the wrong thing: probabilities where scores or log-probabilities are
+expected, scores where probabilities are, shapes that broadcast, class labels out of range.
+
+The line of a fix is where the wrong thing was made: the softmax applied in forward() or the
+nn.Softmax in the model, not the loss call, which only receives it.
+"""
 
 from __future__ import annotations
 
 import math
 
+from nbgrad.diagnose import facts
 from nbgrad.diagnose.catalogue import make
 from nbgrad.diagnose.diagnosis import Diagnosis, Evidence
 from nbgrad.records import LossCall, Run
@@ -12,7 +17,7 @@ from nbgrad.thresholds import PROBABILITY_SUM_TOLERANCE
 
 NAMES = {"cross_entropy": "CrossEntropyLoss", "nll_loss": "NLLLoss", "mse_loss": "MSELoss",
          "l1_loss": "L1Loss", "smooth_l1_loss": "SmoothL1Loss", "huber_loss": "HuberLoss",
-         "binary_cross_entropy": "BCELoss",
+         "binary_cross_entropy": "BCELoss", "kl_div": "KLDivLoss", "ctc_loss": "CTCLoss",
          "binary_cross_entropy_with_logits": "BCEWithLogitsLoss", "subtraction": "prediction - target"}
 
 
@@ -32,14 +37,31 @@ def _probabilities(call: LossCall) -> bool:
             and call.input_row_sum_error <= PROBABILITY_SUM_TOLERANCE)
 
 
-def _where(call: LossCall) -> str:
-    return f" (line {call.input_from_line})" if call.input_from_line else ""
+def _where(run: Run, call: LossCall) -> str:
+    line, outside = facts.input_made_at(run, call)
+    if outside:
+        return f" (in {outside}, outside this cell)"
+    return f" (line {line})" if line else ""
 
 
 def _diag(call: LossCall, code: str, title: str, evidence: list[Evidence], why: str,
-          fix: str) -> Diagnosis:
-    return make(code, title=title, evidence=evidence, why=why, fix=fix, line=call.line,
+          fix: str, line: int | None = None) -> Diagnosis:
+    return make(code, title=title, evidence=evidence, why=why, fix=fix,
+                line=call.line if line is None else line,
                 confidence=1.0, layers=[call.layer] if call.layer else [])
+
+
+def _made_line(run: Run, call: LossCall) -> int | None:
+    """Where the input's softmax/sigmoid was applied; the loss call when outside the cell (the
+    evidence then says where)."""
+    line, outside = facts.input_made_at(run, call)
+    return call.line if outside or line is None else line
+
+
+def _loss_line(run: Run, call: LossCall, module: str) -> int | None:
+    """The line that builds the loss module (`criterion = nn.BCELoss()`), else the call."""
+    built = facts.constructor_line(run, call.layer, module) if call.layer else None
+    return built or call.line
 
 
 def loss_input_misuse(run: Run) -> list[Diagnosis]:
@@ -48,8 +70,9 @@ def loss_input_misuse(run: Run) -> list[Diagnosis]:
         name = NAMES.get(call.function, call.function)
         made = call.input_from
         seen = Evidence(f"{name} received values in [{call.input_min:.3g}, {call.input_max:.3g}] "
-                        f"made by {made or 'a layer'}(){_where(call)}", call.input_max, call.layer or None,
-                        call.step) if call.input_min is not None and call.input_max is not None else None
+                        f"made by {made or 'a layer'}(){_where(run, call)}", call.input_max,
+                        call.layer or None, call.step) \
+            if call.input_min is not None and call.input_max is not None else None
         if call.function == "cross_entropy" and call.classes and (
                 made in ("softmax", "sigmoid") or (made != "log_softmax" and _probabilities(call))):
             floor = -math.log(math.e / (math.e + call.classes - 1))
@@ -63,8 +86,9 @@ def loss_input_misuse(run: Run) -> list[Diagnosis]:
                 "CrossEntropyLoss expects raw scores (logits). Squashed into [0, 1] first, the "
                 "scores of all classes stay close together: the loss cannot get near 0 and its "
                 "gradients are weak.",
-                f"Pass the raw output to the loss: remove the {made or 'softmax'}{_where(call)} from "
-                "the model; apply softmax only where you need probabilities (predictions, metrics)."))
+                f"Pass the raw output to the loss: remove the {made or 'softmax'}{_where(run, call)} from "
+                "the model; apply softmax only where you need probabilities (predictions, metrics).",
+                _made_line(run, call)))
         elif call.function == "binary_cross_entropy_with_logits" and made in ("sigmoid", "softmax"):
             found.append(_diag(
                 call, "NBG801",
@@ -74,8 +98,8 @@ def loss_input_misuse(run: Run) -> list[Diagnosis]:
                     "never go below 0.69", 0.693)],
                 "BCEWithLogitsLoss expects raw scores (logits); the sigmoid is applied twice, so "
                 "predictions can never approach 0 or 1.",
-                f"Pass the raw output to BCEWithLogitsLoss: remove the {made}{_where(call)}; or keep "
-                "it and use nn.BCELoss (less stable numerically)."))
+                f"Pass the raw output to BCEWithLogitsLoss: remove the {made}{_where(run, call)}; or keep "
+                "it and use nn.BCELoss (less stable numerically).", _made_line(run, call)))
         elif call.function == "cross_entropy" and made == "log_softmax":
             found.append(_diag(
                 call, "NBG802",
@@ -84,7 +108,7 @@ def loss_input_misuse(run: Run) -> list[Diagnosis]:
                 "CrossEntropyLoss applies log_softmax itself; applying it twice gives the same "
                 "loss, so this costs a little time but does not hurt training.",
                 "Either return raw scores and keep CrossEntropyLoss, or keep log_softmax and use "
-                "nn.NLLLoss."))
+                "nn.NLLLoss.", _made_line(run, call)))
         elif call.function == "nll_loss" and call.input_max is not None and (
                 made in ("softmax", "sigmoid") or call.input_max > PROBABILITY_SUM_TOLERANCE):
             probs = made in ("softmax", "sigmoid") or _probabilities(call)
@@ -100,9 +124,91 @@ def loss_input_misuse(run: Run) -> list[Diagnosis]:
                    "the other classes are." if probs else
                    "with raw scores it falls without bound as the target score grows, so the loss "
                    "goes to -infinity instead of learning."),
-                "Use nn.CrossEntropyLoss on the raw scores, or apply F.log_softmax(output, dim=1) "
-                "before NLLLoss."))
+                (f"Apply log_softmax instead of the {made}{_where(run, call)}, or return raw "
+                 "scores and use nn.CrossEntropyLoss." if probs else
+                 "Use nn.CrossEntropyLoss on the raw scores, or apply F.log_softmax(output, dim=1) "
+                 "before NLLLoss."),
+                _made_line(run, call) if probs and made in ("softmax", "sigmoid") else
+                _loss_line(run, call, "NLLLoss")))
+        elif call.function == "binary_cross_entropy" and made not in ("sigmoid", "softmax") and (
+                _outside_unit(call) or _raised(run, "should be between 0 and 1")):
+            found.append(_bce_on_scores(run, call, seen))
+        elif call.function in ("kl_div", "ctc_loss") and call.input_max is not None \
+                and call.input_max > PROBABILITY_SUM_TOLERANCE:
+            found.append(_not_log_probabilities(run, call, seen))
     return found
+
+
+def _outside_unit(call: LossCall) -> bool:
+    return (call.input_min is not None and call.input_max is not None
+            and (call.input_min < 0 or call.input_max > 1))
+
+
+def _raised(run: Run, text: str) -> bool:
+    return run.error is not None and text in run.error.message
+
+
+def _bce_on_scores(run: Run, call: LossCall, seen: Evidence | None) -> Diagnosis:
+    """NBG807: BCELoss takes log(p) and log(1 - p); raw scores outside [0, 1] have neither.
+
+    The first batch's scores can happen to lie in [0, 1]; torch then raises on a later one, and
+    the records still say what made them (a layer, not a sigmoid)."""
+    evidence = [e for e in (seen,) if e]
+    if _outside_unit(call):
+        evidence.append(Evidence(
+            f"{call.input_min:.3g} to {call.input_max:.3g} are not probabilities: BCELoss needs "
+            "every value in [0, 1]", call.input_max, call.layer or None, call.step))
+    else:
+        evidence.append(Evidence(
+            f"no sigmoid comes between {call.input_from or 'the last layer'}() and the loss: its "
+            f"values lay in [0, 1] at step {call.step} only by chance", call.input_max,
+            call.layer or None, call.step))
+    if run.error is not None and "between 0 and 1" in run.error.message:
+        evidence.append(Evidence(f"line {run.error.line} raised {run.error.type}: "
+                                 f"{run.error.message.splitlines()[0]}"))
+    return _diag(
+        call, "NBG807", "BCELoss is given raw scores, not probabilities: the output has no sigmoid",
+        evidence,
+        "Binary cross-entropy computes log(p) and log(1 - p) of its input, so the input must be a "
+        "probability. The model's last layer returns raw scores (any real number); torch stops "
+        "with an error on the first value outside [0, 1].",
+        "Use nn.BCEWithLogitsLoss on the raw scores (it applies the sigmoid itself, in a "
+        "numerically stable way); or apply torch.sigmoid to the output before nn.BCELoss.",
+        _loss_line(run, call, "BCELoss"))
+
+
+def _not_log_probabilities(run: Run, call: LossCall, seen: Evidence | None) -> Diagnosis:
+    """NBG808 (KLDivLoss) and NBG809 (CTCLoss): both take log-probabilities as their input."""
+    name = NAMES[call.function]
+    made = call.input_from
+    probs = made in ("softmax", "sigmoid") or _probabilities(call)
+    what = "probabilities" if probs else "raw scores"
+    axis = "the last axis" if call.function == "kl_div" else "the classes (dim=2)"
+    evidence = [e for e in (seen,) if e] + [Evidence(
+        f"log-probabilities are all <= 0; the largest value here is {call.input_max:.3g}",
+        call.input_max, call.layer or None, call.step)]
+    if call.input_log_sum_error is not None:
+        evidence.append(Evidence(
+            f"exp of the input sums to 1 along {axis} only within {call.input_log_sum_error:.3g} "
+            "in log space (log_softmax: within 1e-6)", call.input_log_sum_error))
+    kl = call.function == "kl_div"
+    why = ("KLDivLoss computes target * (log(target) - input): it takes the input to be a "
+           "log-probability. Given probabilities, it rewards making the predicted probability of "
+           "each class as large as possible where the target is large, not matching the target: "
+           "the loss goes negative and the distribution does not follow the target."
+           if kl else
+           "CTCLoss adds and compares log-probabilities of the classes over the frames; raw scores "
+           "or probabilities are not normalised in log space, so the loss can go negative and the "
+           "alignment it learns means nothing.")
+    fix = (f"Apply log_softmax instead of the {made}{_where(run, call)} (same dim)."
+           if probs and made == "softmax" else
+           f"Pass {'F.log_softmax(output, dim=-1)' if kl else 'output.log_softmax(2)'} "
+           f"to {name}, not the {what}.")
+    line = _made_line(run, call) if probs and made in ("softmax", "sigmoid") else call.line
+    title = f"{name} is given {what}, not log-probabilities"
+    if kl:
+        return _diag(call, "NBG808", title, evidence, why, fix, line)
+    return _diag(call, "NBG809", title, evidence, why, fix, line)
 
 
 def loss_target_misuse(run: Run) -> list[Diagnosis]:

@@ -70,8 +70,8 @@ def loss_shape_mismatch(run: Run) -> list[Diagnosis]:
     evidence = [Evidence(f"line {call.line} `{run.cell_line(call.line).strip()}`: "
                          f"{call.function} got the model's output of shape {out} and targets of "
                          f"shape {target} ({call.target_dtype})")]
-    if call.warning:
-        evidence.append(Evidence(f"torch warned just before the error: \"{call.warning}\""))
+    if call.warnings:
+        evidence.append(Evidence(f"torch warned just before the error: \"{call.warnings[0]}\""))
     evidence.append(Evidence(f"then it failed: {run.error.type}: {run.error.message}"))
     if call.function in REGRESSION and _class_labels(call):
         columns = call.input_shape[1]

@@ -220,7 +220,8 @@ def same_batches(run: Run) -> list[Diagnosis]:
         if not all(_same(first.batch_fingerprints[i], r.batch_fingerprints[i])  # type: ignore[arg-type]
                    for r in ranks[1:]):
             return []
-    total, square = first.batch_fingerprints[compared[0]]  # type: ignore[misc]
+    # the fingerprint is (sum, sum of squares, position-weighted sum): the first two are shown
+    total, square = first.batch_fingerprints[compared[0]][:2]  # type: ignore[index]
     evidence = [Evidence(f"step {compared[0]}: the model's input had sum {facts.fmt(total)} and sum "
                          f"of squares {facts.fmt(square)} on all {len(ranks)} ranks", square,
                          step=compared[0]),
