@@ -181,6 +181,37 @@ def test_counting_on_synthetic_results(score, tmp_path, monkeypatch):
     assert summary["causes_without_code"] == ["no-rule-yet"]
 
 
+def test_held_out_cases_are_counted_apart(score, tmp_path):
+    import corpus
+
+    (tmp_path / "bugs").mkdir()
+    (tmp_path / "correct").mkdir()
+    bug = ('"""A case."""\nSOURCE = "https://x"\nCAUSE = "missing-zero-grad"\nCELL = "a\\nb"\n'
+           'FIX = "a\\nB"\nFIX_LINES = [2]\n')
+    (tmp_path / "bugs" / "seen.py").write_text(bug)
+    (tmp_path / "bugs" / "unseen.py").write_text(bug + 'HELD_OUT = "2026-11-30"\n')
+    (tmp_path / "bugs" / "undated.py").write_text(bug + 'HELD_OUT = "after the rules"\n')
+    (tmp_path / "correct" / "loop.py").write_text(
+        '"""A loop."""\nSOURCE = "https://x"\nPROGRAM = "p"\nCELL = "a"\nHELD_OUT = "2026-11-30"\n')
+    seen, undated, unseen, loop = (corpus.read(p) for p in (
+        tmp_path / "bugs" / "seen.py", tmp_path / "bugs" / "undated.py",
+        tmp_path / "bugs" / "unseen.py", tmp_path / "correct" / "loop.py"))
+    assert not seen.held_out and unseen.held_out and loop.held_out
+    assert corpus.problems(unseen) == [] and corpus.problems(loop) == []
+    assert corpus.problems(undated) == ["HELD_OUT must be the date the case was added, as YYYY-MM-DD"]
+    summary = score.summarise([
+        score.judge_bug(seen, {"diagnoses": [_diag("NBG301", line=2)]}),
+        score.judge_bug(unseen, {"diagnoses": [_diag("NBG403", line=2)]}),
+        score.judge_correct(loop, {"diagnoses": [_diag("NBG851", "warning")]}),
+    ])
+    assert summary["overall"]["right_cause"] == 1
+    held = summary["held_out"]
+    assert held["bugs"]["cases"] == 1 and held["bugs"]["right_cause"] == 0
+    assert held["bugs"]["wrong_cause_errors"] == 1 and held["causes"] == 1
+    assert held["correct"] == {"cases": 1, "clean": 0, "false_alarms": 1, "crashes": 0}
+    assert score._select([seen, unseen, loop], quick=False, only=None, held_out=True) == [unseen, loop]
+
+
 def test_a_case_that_kills_its_process_does_not_stop_the_run(score, tmp_path, capsys):
     (tmp_path / "bugs").mkdir()
     (tmp_path / "correct").mkdir()

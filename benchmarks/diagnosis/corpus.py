@@ -3,13 +3,17 @@
 A case file is a module of string and number constants. It is read with `ast` (not imported), so a
 broken case cannot run code at load time and every constant is a literal a reader can trust.
 
-    cases/bugs/<id>.py     SOURCE, CAUSE, CELL, FIX, FIX_LINES, optional STEPS and HELD
-    cases/correct/<id>.py  SOURCE, PROGRAM, CELL, optional STEPS
+    cases/bugs/<id>.py     SOURCE, CAUSE, CELL, FIX, FIX_LINES, optional STEPS, HELD, HELD_OUT
+    cases/correct/<id>.py  SOURCE, PROGRAM, CELL, optional STEPS, HELD_OUT
+
+HELD_OUT is the date a case was added after the rules it is scored against were written: those
+cases measure nbgrad on bugs its rules were not tuned on, and score.py reports them apart.
 """
 
 from __future__ import annotations
 
 import ast
+import datetime
 import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +26,7 @@ CASES = HERE / "cases"
 DEFAULT_STEPS = 10
 BUG_FIELDS = {"SOURCE": str, "CAUSE": str, "CELL": str, "FIX": str, "FIX_LINES": list}
 CORRECT_FIELDS = {"SOURCE": str, "PROGRAM": str, "CELL": str}
-OPTIONAL_FIELDS = {"STEPS": int, "HELD": str}
+OPTIONAL_FIELDS = {"STEPS": int, "HELD": str, "HELD_OUT": str}
 NOT_LITERAL = object()  # the value of a constant written as an expression, not a literal
 
 
@@ -59,6 +63,11 @@ class Case:
     @property
     def held(self) -> str | None:
         return self.fields.get("HELD")
+
+    @property
+    def held_out(self) -> bool:
+        """Written after the rules: it measures them and must not be used to tune them."""
+        return "HELD_OUT" in self.fields
 
 
 def read(path: Path) -> Case:
@@ -115,6 +124,8 @@ def problems(case: Case) -> list[str]:
         found.append("SOURCE must be the https:// address of the public report")
     if case.steps < 1:
         found.append("STEPS must be at least 1")
+    if case.held_out and not _is_date(case.fields["HELD_OUT"]):
+        found.append("HELD_OUT must be the date the case was added, as YYYY-MM-DD")
     try:
         compile(case.cell, f"{case.id}:CELL", "exec")
     except SyntaxError as error:
@@ -137,3 +148,11 @@ def problems(case: Case) -> list[str]:
         found.append(f"FIX_LINES {lines} are not where FIX changes CELL "
                      f"(changed: {sorted(touched_lines(case.cell, case.fix))})")
     return found
+
+
+def _is_date(text: str) -> bool:
+    try:
+        datetime.date.fromisoformat(text)
+    except ValueError:
+        return False
+    return len(text) == 10

@@ -4,11 +4,13 @@
     python benchmarks/diagnosis/score.py --quick          # the CI subset
     python benchmarks/diagnosis/score.py --json out.json  # also write every figure and diagnosis
     python benchmarks/diagnosis/score.py --verify-fixes   # check that every FIX trains better
+    python benchmarks/diagnosis/score.py --held-out       # only the cases marked HELD_OUT
 
 Each case runs in its own process (two at a time) through nbgrad.gradcheck(CELL, steps=STEPS) in a
 fresh namespace. A bug case is diagnosed when an error or warning carries one of its cause's codes
 (causes.py), at the right line when that diagnosis's line is in FIX_LINES; every other error or
-warning is a wrong cause. A correct loop with any error or warning is a false alarm.
+warning is a wrong cause. A correct loop with any error or warning is a false alarm. Cases marked
+HELD_OUT (written after the rules, never used to tune them) are also counted on a line of their own.
 
 --verify-fixes runs CELL and FIX without nbgrad, from the same seed, for the same steps, and
 passes a case when the fix trains clearly better (see `fix_verdict`).
@@ -97,7 +99,8 @@ def judge_bug(case: Case, run: dict[str, Any]) -> dict[str, Any]:
                  if d["severity"] == "info" and d["code"] in cause.codes]
     crashed = bool(run.get("analysis_error")) or "worker_error" in run or run.get("no_report", False)
     result = {
-        "id": case.id, "kind": "bug", "cause": case.cause, "family": cause.family,
+        "id": case.id, "kind": "bug", "held_out": case.held_out, "cause": case.cause,
+        "family": cause.family,
         "expected_codes": list(cause.codes), "fix_lines": case.fix_lines,
         "right_cause": bool(right),
         "right_line": any(d["line"] in case.fix_lines for d in right),
@@ -129,7 +132,8 @@ def _needs(result: dict[str, Any], has_rule: bool, info_only: bool) -> str | Non
 def judge_correct(case: Case, run: dict[str, Any]) -> dict[str, Any]:
     problems_ = [d for d in run.get("diagnoses", []) if d["severity"] in PROBLEM_SEVERITIES]
     return {
-        "id": case.id, "kind": "correct", "program": case.fields.get("PROGRAM"),
+        "id": case.id, "kind": "correct", "held_out": case.held_out,
+        "program": case.fields.get("PROGRAM"),
         "false_alarms": [f"{d['severity']} {d['code']} line {d['line']}: {d['title']}" for d in problems_],
         "crash": bool(run.get("analysis_error")) or "worker_error" in run or run.get("no_report", False),
         "crash_reason": run.get("analysis_error") or run.get("worker_error"),
@@ -156,10 +160,21 @@ def tally(bugs: Iterable[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def tally_correct(correct: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    correct = list(correct)
+    return {"cases": len(correct),
+            "clean": sum(not c["false_alarms"] and not c["crash"] for c in correct),
+            "false_alarms": sum(bool(c["false_alarms"]) for c in correct),
+            "crashes": sum(c["crash"] for c in correct)}
+
+
 def summarise(judged: list[dict[str, Any]]) -> dict[str, Any]:
-    """Per family and overall figures for the bugs; false alarms and crashes for correct loops."""
+    """Per family and overall figures for the bugs; false alarms and crashes for correct loops;
+    the same for the held-out cases alone, which are the figures the rules were not tuned on."""
     bugs = [j for j in judged if j["kind"] == "bug"]
     correct = [j for j in judged if j["kind"] == "correct"]
+    held_bugs = [b for b in bugs if b["held_out"]]
+    held_correct = [c for c in correct if c["held_out"]]
     by_family: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for b in bugs:
         by_family[b["family"]].append(b)
@@ -173,10 +188,9 @@ def summarise(judged: list[dict[str, Any]]) -> dict[str, Any]:
         "causes": len({b["cause"] for b in bugs}),
         "causes_without_code": sorted({b["cause"] for b in bugs if not b["expected_codes"]}),
         "needs": dict(needs),
-        "correct": {"cases": len(correct),
-                    "clean": sum(not c["false_alarms"] and not c["crash"] for c in correct),
-                    "false_alarms": sum(bool(c["false_alarms"]) for c in correct),
-                    "crashes": sum(c["crash"] for c in correct)},
+        "correct": tally_correct(correct),
+        "held_out": {"bugs": tally(held_bugs), "causes": len({b["cause"] for b in held_bugs}),
+                     "correct": tally_correct(held_correct)},
     }
 
 
@@ -198,6 +212,15 @@ def render(summary: dict[str, Any], judged: list[dict[str, Any]]) -> str:
     for j in judged:
         if j["kind"] == "correct" and (j["false_alarms"] or j["crash"]):
             out.append(f"  {j['id']}: {'; '.join(j['false_alarms']) or j['crash_reason']}")
+    h = summary["held_out"]
+    if h["bugs"]["cases"] or h["correct"]["cases"]:
+        t, hc = h["bugs"], h["correct"]
+        out += ["", f"held out (written after the rules, not used to tune them): {t['cases']} bug cases "
+                f"over {h['causes']} causes: right cause {_share(t['right_cause'], t['cases'])}, "
+                f"right line {_share(t['right_line'], t['cases'])}, wrong cause "
+                f"{t['cases_with_wrong_cause']} cases / {t['wrong_cause_errors']} errors, "
+                f"{t['crashes']} crashes; correct loops {hc['clean']}/{hc['cases']} clean, "
+                f"{hc['crashes']} crashes"]
     out += ["", "misses, by what nbgrad would need:"]
     for need, ids in sorted(summary["needs"].items()):
         out.append(f"  {need} ({len(ids)}): {', '.join(i.split('/', 1)[1] for i in ids)}")
@@ -251,7 +274,10 @@ def fix_verdict(bug: dict[str, Any], fix: dict[str, Any]) -> tuple[bool, str]:
 
 
 # -- main ----------------------------------------------------------------------------------------
-def _select(cases: list[Case], quick: bool, only: list[str] | None) -> list[Case]:
+def _select(cases: list[Case], quick: bool, only: list[str] | None,
+            held_out: bool = False) -> list[Case]:
+    if held_out:
+        cases = [c for c in cases if c.held_out]
     if only:
         return [c for c in cases if c.id in only or c.id.split("/", 1)[1] in only]
     if not quick:
@@ -315,10 +341,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="check that each FIX trains clearly better than its CELL (no nbgrad)")
     parser.add_argument("--cases", type=Path, default=CASES, help="the folder with bugs/ and correct/")
     parser.add_argument("--only", nargs="+", help="case ids to run (bugs/x or x)")
+    parser.add_argument("--held-out", action="store_true",
+                        help="only the cases marked HELD_OUT (written after the rules)")
     parser.add_argument("--jobs", type=int, default=2, help="cases run at once (default 2)")
     args = parser.parse_args(argv)
 
-    cases = _select(load(args.cases), args.quick, args.only)
+    cases = _select(load(args.cases), args.quick, args.only, args.held_out)
     invalid = {c.id: p for c in cases if (p := problems(c))}
     for case_id, found in invalid.items():
         print(f"{case_id}: " + "; ".join(found), file=sys.stderr)
