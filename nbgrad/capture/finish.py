@@ -168,13 +168,15 @@ def _state(raw: RawOptimizerState, names: list[str], batch: HostBatch) -> Optimi
     buffers: dict[str, dict[str, float]] = {}
     norms = iter(batch.get(raw.norms) or [])
     for (i, buffer), scalar in zip(raw.keys, raw.scalars):
+        value: float | None
         if scalar is None:
             value = next(norms)
         elif isinstance(scalar, torch.Tensor):
             value = batch.scalar(scalar)
         else:
             value = scalar
-        buffers.setdefault(names[i], {})[buffer] = value  # type: ignore[assignment]
+        if value is not None:  # a one-value buffer is always gathered: never None here
+            buffers.setdefault(names[i], {})[buffer] = value
     groups = [{k: _plain(v) for k, v in g.items()} for g in raw.groups]
     return OptimizerState(groups=groups, buffers=buffers)
 
@@ -195,18 +197,18 @@ def build_run(recorder: Recorder, namespace: Mapping[str, Any], *, source: str, 
                            earlier)
     names = [found.params[id(p)] for p in recorder.params]
     numel = [p.numel() for p in recorder.params]
-    membership: dict[int, tuple[int, int]] = {}
+    membership: dict[int, tuple[int | None, int | None]] = {}
     for oi, opt in enumerate(recorder.optimizers):
         for gi, group in enumerate(opt.param_groups):
             for p in group["params"]:
                 membership.setdefault(id(p), (oi, gi))
     params: dict[str, ParamInfo] = {}
     for p, name in zip(recorder.params, names):
-        oi, gi = membership.get(id(p), (None, None))
+        held_by, group_index = membership.get(id(p), (None, None))
         params[name] = ParamInfo(
             name=name, layer=found.owner[id(p)], shape=list(p.shape), numel=p.numel(),
             dtype=str(p.dtype).replace("torch.", ""), device=str(p.device),
-            requires_grad=p.requires_grad, optimizer=oi, param_group=gi,
+            requires_grad=p.requires_grad, optimizer=held_by, param_group=group_index,
             aliases=found.aliases.get(id(p), []),
             previously=found.previously.get(id(p), ""),
         )

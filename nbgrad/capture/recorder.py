@@ -379,7 +379,8 @@ class Recorder:
             step.update_norms = tensor_stats.distances([self.params[i] for i in step.stepped],
                                                        step.copies)
             if sum(self._stepped[id(optimizer)][4].values()) <= KEEP_COPY_BYTES:
-                self._spare[("param", *step.stepped)] = step.copies
+                key = ("param", *step.stepped)
+                self._spare[key] = step.copies
         step.copies = tensor_stats.Copies()
         step.losses = step.losses + self._losses  # from a closure, if the step had one
         if step.batch is None:

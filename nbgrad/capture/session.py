@@ -30,7 +30,7 @@ import threading
 import time
 import warnings
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -156,8 +156,9 @@ class CaptureSession:
         entry = warnings.filters[0]
 
         def remove() -> None:
-            if entry in warnings.filters:
-                warnings.filters.remove(entry)
+            filters = cast("list[Any]", warnings.filters)  # typeshed calls the list a Sequence
+            if entry in filters:
+                filters.remove(entry)
                 getattr(warnings, "_filters_mutated", lambda: None)()
 
         self._undo.append(remove)
@@ -197,7 +198,7 @@ class CaptureSession:
         self._code_over = True
         me = threading.current_thread()
         started = [t for t in threading.enumerate()
-                   if t is not me and self._foreign.get(t.ident or 0) is not t  # type: ignore[arg-type]
+                   if t is not me and self._foreign.get(t.ident or 0) is not t
                    and (t in self._workers or _runs_user_code(t))]
         deadline = time.monotonic() + wait_s
         for thread in started:

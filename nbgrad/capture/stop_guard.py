@@ -60,7 +60,7 @@ class StopGuard:
         self.filename = filename
         self.make_stop = make_stop
         self.active = active
-        self.handled = (GeneratorExit, *stop_types)
+        self.handled: tuple[type[BaseException], ...] = (GeneratorExit, *stop_types)
         self.boundary: FrameType | None = None  # frames from here up are never traced
         self.force = False  # raise also while the stop is being handled
         self.raised = 0

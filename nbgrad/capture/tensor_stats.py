@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Hashable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import overload
 
 import torch
 
@@ -161,6 +162,12 @@ class HostBatch:
                 host[i] = values[start:start + n]
                 start += n
         self._host = host
+
+    @overload
+    def get(self, value: torch.Tensor | Vector | list[float]) -> list[float]: ...
+
+    @overload
+    def get(self, value: torch.Tensor | Vector | list[float] | None) -> list[float] | None: ...
 
     def get(self, value: torch.Tensor | Vector | list[float] | None) -> list[float] | None:
         if value is None or isinstance(value, list):
@@ -380,12 +387,12 @@ def fingerprint(value: torch.Tensor) -> torch.Tensor:
         x = _values(x)
     if x.is_complex():
         x = torch.view_as_real(x)
-    total = square = None
+    sums: tuple[torch.Tensor, torch.Tensor] | None = None
     for piece in pieces(x):
         if piece.dtype != torch.float32:
             piece = piece.float()
         s, q = piece.sum(), piece.square().sum()  # pairwise sums: exact enough at any size
-        total, square = (s, q) if total is None else (total + s, square + q)
-    if total is None or square is None:
+        sums = (s, q) if sums is None else (sums[0] + s, sums[1] + q)
+    if sums is None:
         return torch.zeros(2)
-    return torch.stack([total, square])
+    return torch.stack(sums)
