@@ -21,21 +21,14 @@ from nbgrad.capture import budget, tensor_stats
 from nbgrad.capture.callsite import cell_line
 from nbgrad.capture.manual import MANUAL, ManualTracker
 from nbgrad.capture.probe import Probe
-from nbgrad.records import Event, StopReason
+from nbgrad.capture.stop import Stop
+from nbgrad.records import Event
 
 _compiling = torch.compiler.is_compiling  # on every module call: one lookup less
 
 # a step's copy of the parameters up to this size is kept for the next step to write over: for a
 # small model, allocating it is most of what the copy costs
 KEEP_COPY_BYTES = 4 << 20
-
-
-class StopRun(BaseException):
-    """Raised inside the user's loop to end it; a BaseException so `except Exception:` lets it pass.
-
-    Its argument is the recorder that asked for the stop, so a nested check only catches its own.
-    The timeout's asynchronous StopRun carries no argument.
-    """
 
 
 Values = tensor_stats.Vector | list[float] | None  # per parameter; a list once on the host
@@ -95,10 +88,11 @@ class RawOptimizerState:
 class Recorder:
     """Receives every hook call of one run."""
 
-    def __init__(self, filename: str, steps: int, activations: bool = False) -> None:
+    def __init__(self, filename: str, stop: Stop, activations: bool = False) -> None:
         self.filename = filename
         self.probe = Probe(filename, every_step=activations)  # what the forward pass shows
-        self.steps_requested = steps
+        self.stop = stop  # decides when the run ends; the hooks report each step to it
+        self.steps_requested = stop.steps_requested
         self.params: list[torch.Tensor] = []
         self._param_index: dict[int, int] = {}
         self.modules: dict[int, nn.Module] = {}
@@ -117,7 +111,6 @@ class Recorder:
         self.optimizer_steps: list[int] = []
         self.optimizer_skipped: list[int] = []  # GradScaler steps that did not reach the optimizer
         self._skip_scales: dict[int, list[torch.Tensor | None]] = {}
-        self.stop_reason: StopReason = "steps"
         self.skipped: list[RawSkipped] = []
         self.manual_steps: list[RawStep] = []  # parameter updates made without an optimizer
         self.manual = ManualTracker()
@@ -127,8 +120,6 @@ class Recorder:
         self.states_before: dict[int, RawOptimizerState] = {}
         self.events: list[Event] = []
         self.steps: list[RawStep] = []
-        self.stop_requested = False
-        self.last_progress = time.monotonic()
         self.on_step: Any = None  # progress callback(step_index, steps_requested)
         self._window_started = time.monotonic()
         self._reset_window()
@@ -179,11 +170,6 @@ class Recorder:
         done = len(self.steps) + len(self.manual_steps)
         self.events.append(Event(kind, done, line, target, detail, value))  # type: ignore[arg-type]
 
-    def _check_stop(self) -> None:
-        """Once the run is over, every further hook call stops the loop again (see StopRun)."""
-        if self.stop_requested:
-            raise StopRun(self)
-
     def pending_losses(self) -> list[torch.Tensor | None]:
         """Losses of backward calls made after the last step (a loop that never stepped, say)."""
         return list(self._losses)
@@ -195,7 +181,7 @@ class Recorder:
             # in it (frame walks break the graph). The compiled wrapper's own call, outside the
             # graph, registers the modules inside it.
             return
-        self._check_stop()
+        self.stop.check()
         key = id(module)
         if self._entry is None:
             self._entry = key
@@ -220,7 +206,7 @@ class Recorder:
                 self._register_param(param)
 
     def before_backward(self, tensors: Any) -> None:
-        self._check_stop()
+        self.stop.check()
         if not self.optimizers:
             self._check_manual_update()
             self.manual.note_graph(tensors)
@@ -261,12 +247,9 @@ class Recorder:
         self._event("zero_grad", target=target, detail=f"set_to_none={set_to_none}")
 
     def on_step_pre(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
-        self._check_stop()
         index = self._register_optimizer(optimizer)
         self.manual.drop()
-        if self._attempts(index) >= self.steps_requested:
-            self.stop_requested = True  # it would take one step more than asked
-            raise StopRun(self)
+        self.stop.before_step(self._attempts(index))  # not one step more than asked
         stepped, others, sizes = self._stepped_params(optimizer)
         counting = self._counting()  # before the probe closes its window
         self.probe.on_step_pre(self.params)
@@ -389,7 +372,7 @@ class Recorder:
         now = time.monotonic()
         step.duration_s = now - step.started
         self.steps.append(step)
-        self._window_started = self.last_progress = now
+        self._window_started = now
         self._reset_window()
         self.optimizer_steps[step.optimizer] += 1
         self._after_attempt(len(self.steps) + len(self.skipped))
@@ -398,14 +381,13 @@ class Recorder:
         """Steps an optimizer took: what `steps_requested` counts (GradScaler skips do not)."""
         return self.optimizer_steps[index]
 
-    def _after_attempt(self, done: int) -> None:
-        if self.on_step is not None:
+    def _after_attempt(self, done: int, live: bool = True) -> None:
+        if live and self.on_step is not None:
             self.on_step(done, self.steps_requested)
         attempts = [self._attempts(i) for i in range(len(self.optimizers))] or [len(self.manual_steps)]
         self.probe.on_step_post(attempts, self.steps_requested, len(self.steps))
-        if min(attempts) >= self.steps_requested:  # a GAN: both nets took N steps
-            self.stop_requested = True
-            raise StopRun(self)
+        if live:
+            self.stop.after_step(attempts)
 
     # -- GradScaler (see capture/amp.py) ----------------------------------------------------
     def note_scaled(self, loss: Any, scaled: Any) -> None:
@@ -418,7 +400,7 @@ class Recorder:
                 self._scaled = (weakref.ref(scaled), value)
 
     def before_scaler_step(self, scale: torch.Tensor | None) -> None:
-        self._check_stop()
+        self.stop.check()
         self._step_scale = None if scale is None else scale.detach().to(torch.float32).clone()
 
     def after_scaler_step(self, optimizer: torch.optim.Optimizer, steps_before: int) -> None:
@@ -441,7 +423,8 @@ class Recorder:
                     detail="GradScaler: inf/NaN grads")
         if scale is not None:
             self.event_values[len(self.events) - 1] = scale
-        self._window_started = self.last_progress = time.monotonic()
+        self._window_started = time.monotonic()
+        self.stop.progress()
         self._reset_window()
         self.optimizer_skipped[index] += 1
         if self.on_step is not None:
@@ -462,9 +445,7 @@ class Recorder:
             return
         now, then = torch.stack([scale, earlier.to(scale.device)]).tolist()
         if now < 1.0 or now == then:
-            self.stop_requested = True
-            self.stop_reason = "skipped"
-            raise StopRun(self)
+            self.stop.scaler_stuck()
 
     # -- manual updates (see capture/manual.py) ---------------------------------------------
     def _insert_manual_event(self, index: int) -> None:
@@ -484,17 +465,12 @@ class Recorder:
                                f"they are found with does not fit: {self._manual_refusal}", 0)
         if self.optimizers or len(self.manual_steps) >= self.steps_requested:
             return
-        saved = self.on_step, self.stop_requested
-        self.on_step = None
-        try:
-            self._check_manual_update()
-        except StopRun:
-            pass
-        finally:
-            self.on_step, self.stop_requested = saved
+        self._check_manual_update(live=False)
 
-    def _check_manual_update(self) -> None:
-        """Before a backward(): did the parameters change since the last one, with no optimizer?"""
+    def _check_manual_update(self, live: bool = True) -> None:
+        """Before a backward(): did the parameters change since the last one, with no optimizer?
+        Not `live` once the run is over: the update is recorded, and nothing is reported or
+        stopped."""
         found = self.manual.changed()
         if found is None:
             return
@@ -517,9 +493,9 @@ class Recorder:
         step.duration_s = now - step.started
         self.manual_steps.append(step)
         self._insert_manual_event(len(self.manual_steps) - 1)
-        self._window_started = self.last_progress = now
+        self._window_started = now
         self._reset_window()
-        self._after_attempt(len(self.manual_steps))
+        self._after_attempt(len(self.manual_steps), live)
 
     # -- measurements ---------------------------------------------------------------------
     def _measure_grads(self, step: RawStep, counting: bool, untouched: bool = False) -> None:

@@ -43,7 +43,8 @@ from torch.optim.optimizer import (
 
 from nbgrad.capture import amp, patching
 from nbgrad.capture.interrupts import Interrupts
-from nbgrad.capture.recorder import Recorder, StopRun
+from nbgrad.capture.recorder import Recorder
+from nbgrad.capture.stop import Stop, StopRun
 from nbgrad.capture.stop_guard import StopGuard, is_user_file
 
 __all__ = ["CaptureSession", "StopRun", "active_session"]
@@ -60,11 +61,10 @@ def active_session() -> CaptureSession | None:
 class CaptureSession:
     """Context manager: hooks in on enter, hooks out on exit, whatever happened in between."""
 
-    def __init__(self, recorder: Recorder, timeout_s: float | None = None,
-                 interrupts: Interrupts | None = None) -> None:
+    def __init__(self, recorder: Recorder, interrupts: Interrupts | None = None) -> None:
         self.recorder = recorder
-        self.timeout_s = timeout_s
-        self.timed_out = False
+        self.stop: Stop = recorder.stop  # decides; the session carries its decision out
+        self.timeout_s = self.stop.timeout_s
         self.interrupts = interrupts or Interrupts()
         self._async_sent = False
         self.internal_error: BaseException | None = None
@@ -76,14 +76,9 @@ class CaptureSession:
         self._code_over = False
         self._watchdog: threading.Thread | None = None
         self._done = threading.Event()
-        self._lock = threading.Lock()
-        self._running = False
-        self.guard = StopGuard(recorder.filename, lambda: StopRun(recorder), self._stopping,
-                               (StopRun,))
-        self.timeout_stop = _timeout_stop_class(recorder, self._arm_guard)
-
-    def _stopping(self) -> bool:
-        return self.recorder.stop_requested and self.internal_error is None
+        self._lock = threading.Lock()  # the watchdog's interrupt against the end of the code
+        self.guard = StopGuard(recorder.filename, self.stop, (StopRun,))
+        self.timeout_stop = _timeout_stop_class(self.stop, self._arm_guard)
 
     def _arm_guard(self) -> None:
         """From the cell's thread only (sys.settrace is per thread); the hooks still re-raise
@@ -128,13 +123,12 @@ class CaptureSession:
         self._undo.append(rec.probe.close)
         _ACTIVE.append(self)
         self._undo.append(lambda: _ACTIVE.remove(self))
-        self._running = True
         if self.timeout_s is not None:
             self._start_watchdog()
 
     def _remove(self) -> None:
         with self._lock:
-            self._running = False
+            self.stop.close()
         self.guard.disarm()
         self._done.set()
         if self._watchdog is not None:
@@ -179,7 +173,7 @@ class CaptureSession:
                     return None
                 self._workers.add(threading.current_thread())
                 if self._code_over:
-                    raise StopRun(self.recorder)
+                    raise self.stop.make()
             try:
                 hook(*args, **kwargs)
             except StopRun:
@@ -258,7 +252,7 @@ class CaptureSession:
         @functools.wraps(original)
         def excepthook(args: Any) -> Any:
             stop = args.exc_value
-            if isinstance(stop, StopRun) and stop.args and stop.args[0] is self.recorder:
+            if self.stop.owns(stop):
                 return None
             return original(args)
 
@@ -271,7 +265,7 @@ class CaptureSession:
         @functools.wraps(original)
         def unraisablehook(unraisable: Any) -> Any:
             stop = unraisable.exc_value
-            if isinstance(stop, StopRun) and stop.args and stop.args[0] is self.recorder:
+            if self.stop.owns(stop):
                 self.interrupts.stop_lost()
                 return None
             return original(unraisable)
@@ -282,7 +276,7 @@ class CaptureSession:
         """nbgrad's own bug: stop recording and never stop the cell (no StopRun, no timeout)."""
         with self._lock:
             self.internal_error = error
-            self._running = False
+            self.stop.give_up()
         self._done.set()
         self.guard.disarm()
 
@@ -293,12 +287,12 @@ class CaptureSession:
 
         def watch() -> None:
             while not self._done.wait(min(0.1, timeout / 4)):
-                if time.monotonic() - self.recorder.last_progress > timeout:
+                if self.stop.overdue():
                     break
             else:
                 return
-            if not self._request_stop():  # stopped before, and still running a timeout later
-                self.guard.force = self._running
+            if not self.stop.request("timeout"):  # stopped before, and still running a timeout later
+                self.stop.escalate()
             # the next hook call (a forward, a backward) stops the loop between two of nbgrad's
             # own calls; a loop that calls none is interrupted where it is
             while not self._done.wait(TIMEOUT_GRACE_S):
@@ -308,15 +302,6 @@ class CaptureSession:
         self._watchdog = threading.Thread(target=watch, name="nbgrad-timeout", daemon=True)
         self._watchdog.start()
 
-    def _request_stop(self) -> bool:
-        """Stop at the next hook call; False when the run was stopped before (by its steps)."""
-        with self._lock:
-            if not self._running or self.recorder.stop_requested:
-                return False
-            self.timed_out = True
-            self.recorder.stop_requested = True
-            return True
-
     def _interrupt(self) -> bool:
         """Raise StopRun in the checked code where it is; True when it may be sent again.
 
@@ -325,7 +310,7 @@ class CaptureSession:
         """
         blocked = self.interrupts.blocked_at()
         with self._lock:
-            if not self._running:
+            if not self.stop.open:
                 return False
             if self.interrupts.send_stop(self.timeout_stop, self.guard, blocked):
                 return True
@@ -342,7 +327,7 @@ class CaptureSession:
         sent can still land before this returns: callers catch it (see `api.Check.settle`).
         """
         with self._lock:
-            self._running = False
+            self.stop.close()
             sent = self._async_sent
         if sent:
             _drain_async(self._thread_id)
@@ -391,13 +376,13 @@ def _drain_async(thread_id: int) -> None:
         pass
 
 
-def _timeout_stop_class(recorder: Recorder, arm: Callable[[], None]) -> type[StopRun]:
+def _timeout_stop_class(stop: Stop, arm: Callable[[], None]) -> type[StopRun]:
     """The watchdog sends a class, which CPython instantiates in the cell's thread: that is where
     the guard must be armed, so that a loop that swallows the timeout's StopRun still ends."""
 
     class TimeoutStop(StopRun):
         def __init__(self, *args: object) -> None:
-            super().__init__(recorder)
+            super().__init__(stop)
             arm()
 
     TimeoutStop.__name__ = TimeoutStop.__qualname__ = "StopRun"
