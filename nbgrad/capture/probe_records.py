@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Any
 
 import torch
+from torch import nn
 
 from nbgrad.capture import probe_details
 from nbgrad.capture.forward_stats import ACTIVATION_FIELDS, SUMMARY_FIELDS
@@ -17,6 +19,7 @@ from nbgrad.capture.naming import Names
 from nbgrad.capture.probe import Probe
 from nbgrad.capture.probe_raw import RawLoss
 from nbgrad.capture.tensor_stats import HostBatch
+from nbgrad.capture.watcher import Known, Watcher
 from nbgrad.records import (
     ActivationRecord,
     ForwardRecord,
@@ -28,6 +31,28 @@ from nbgrad.records import (
     WeightSymmetry,
 )
 from nbgrad.thresholds import SATURATION_SLOPE
+
+
+class ForwardWatcher(Watcher):
+    """The probe (capture/probe.py) behind the one hook protocol: it sees a forward in detail
+    while a window is open (or on every step), and ends the window at the step."""
+
+    def __init__(self, probe: Probe, known: Known) -> None:
+        self.probe = probe
+        self.known = known
+
+    def on_forward(self, module: nn.Module, args: Any, output: Any) -> None:
+        if self.probe.window is not None or self.probe.every_step:
+            self.probe.on_forward(module, args, output)
+
+    def on_step(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
+        self.probe.on_step_pre(self.known.params)
+
+    def gather(self, batch: HostBatch) -> None:
+        gather(self.probe, batch)
+
+    def records(self, names: Names, batch: HostBatch) -> ForwardRecord:
+        return build(self.probe, names, self.known.params, batch)
 
 
 def gather(probe: Probe, batch: HostBatch) -> None:
