@@ -11,8 +11,9 @@ running when the run started (a training thread of an earlier cell, a data threa
 untouched, neither recorded nor stopped. Threads the checked code starts are part of the run: their
 steps are recorded, and when the checked code is over they are stopped too (and briefly waited for).
 
-Every run ends: after `steps` steps the hooks raise StopRun, a StopGuard makes it stick in loops that
-swallow it, and a watchdog thread stops a run that made no step for `timeout_s`: first through the
+Every run ends; when, and why, is decided by the run's `Stop` (capture/stop.py), and this session
+carries the decision out: the hooks raise StopRun, a StopGuard makes it stick in loops that swallow
+it, and a watchdog thread stops a run that made no step for `timeout_s`: first through the
 next hook call, then, if none comes, by interrupting the checked code where it is (a signal in the
 main thread, which also ends a blocking call; an asynchronous exception in another thread). A run
 still going a whole timeout after its stop gets the stop even inside its clean-up code. A bug in
