@@ -151,6 +151,7 @@ class StopGuard:
 
     def _stop(self) -> BaseException:
         stop = self.stop.make()
+        # any exception takes attributes; BaseException declares none
         stop._rearm_guard = _Rearm(self)  # type: ignore[attr-defined]
         return stop
 

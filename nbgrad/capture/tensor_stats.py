@@ -305,7 +305,7 @@ def copies(tensors: Sequence[torch.Tensor], cache: Layouts | None = None,
         ts = [tensors[i] for i in group.positions]
         into = None if old is None else old[index]
         if group.kind == "stack":
-            stack = torch.stack(ts) if into is None else torch.stack(ts, out=into)  # type: ignore[arg-type]
+            stack = torch.stack(ts, out=into) if isinstance(into, torch.Tensor) else torch.stack(ts)
             kept.append(stack)
             parts.append((group.positions, _norm(stack.flatten(1), dim=1)))
         elif group.kind == "sparse":
@@ -313,11 +313,11 @@ def copies(tensors: Sequence[torch.Tensor], cache: Layouts | None = None,
             kept.append(clones)
             parts.append((group.positions, torch.stack([_norm(_values(c)) for c in clones])))
         else:
-            if into is None:
-                clones = list(torch._foreach_mul(ts, 1))
-            else:
-                clones = into  # type: ignore[assignment]
+            if isinstance(into, list):
+                clones = into
                 torch._foreach_copy_(clones, ts)
+            else:
+                clones = list(torch._foreach_mul(ts, 1))
             kept.append(clones)
             parts.append((group.positions, _foreach_norms(clones)))
     return Copies(plan, kept), _vector(plan, parts)
