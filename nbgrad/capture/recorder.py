@@ -150,6 +150,8 @@ class Recorder:
         """`GradScaler.step` returned: no new step recorded means it skipped one."""
         if not self.scaling.after_scaler_step(optimizer, steps_before, len(self.steps)):
             return
+        # a skipped step still shows an optimizer at work: the manual tracker stops, and the
+        # optimizer's state before its first step is taken as for a step
         self.manual.on_step(optimizer, (), {})
         self.states.on_step(optimizer, (), {})
         if self.on_step is not None:
