@@ -99,3 +99,26 @@ def test_the_guard_raises_the_owner_s_stop_only_while_it_is_active():
     assert stop.owns(guard._stop())
     stop.give_up()
     assert not guard.due()
+
+
+def test_only_the_stop_owner_makes_a_stop_or_sets_its_reason():
+    """Elsewhere a stop is asked for (`request`) or carried out (`make`, `check`), never decided."""
+    import ast
+    from pathlib import Path
+
+    package = Path(__file__).resolve().parents[1] / "nbgrad"
+    owner = package / "capture" / "stop.py"
+    found = []
+    for path in package.rglob("*.py"):
+        if path == owner:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) \
+                    and node.func.id == "StopRun":
+                found.append(f"{path.name}:{node.lineno} makes a StopRun")
+            targets = node.targets if isinstance(node, ast.Assign) else \
+                [node.target] if isinstance(node, (ast.AugAssign, ast.AnnAssign)) else []
+            for target in targets:
+                if isinstance(target, ast.Attribute) and target.attr in ("reason", "forced"):
+                    found.append(f"{path.name}:{node.lineno} sets .{target.attr}")
+    assert found == []
