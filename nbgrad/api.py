@@ -23,6 +23,7 @@ from nbgrad import verify as verifying
 from nbgrad.capture import CaptureSession, StopRun, interrupts, naming, session, snapshot
 from nbgrad.capture.finish import build_run
 from nbgrad.capture.recorder import Recorder
+from nbgrad.capture.stop import Stop
 from nbgrad.diagnose import diagnose
 from nbgrad.distributed import rank_run
 from nbgrad.errors import NbgradUsageError, usage_message
@@ -55,10 +56,11 @@ class Check:
                  first_line: int, progress: Progress | None = None, keep: bool = False,
                  activations: bool = False) -> None:
         options.check_api(steps=steps, timeout=timeout, keep=keep, activations=activations)
-        self.recorder = Recorder(filename, steps, activations)
+        self.stop = Stop(steps, timeout)  # decides when the run ends, and says why
+        self.recorder = Recorder(filename, self.stop, activations)
         self.recorder.on_step = progress
         self.interrupts = interrupts.Interrupts()
-        self.session = CaptureSession(self.recorder, timeout, self.interrupts)
+        self.session = CaptureSession(self.recorder, self.interrupts)
         self.filename = filename
         self.source = source
         self.first_line = first_line
@@ -165,7 +167,7 @@ class Check:
 
     def owns(self, error: BaseException | None) -> bool:
         """Whether a StopRun was meant for this check (nested checks pass on the outer's)."""
-        return isinstance(error, StopRun) and bool(error.args) and error.args[0] is self.recorder
+        return self.stop.owns(error)
 
     # -- after the cell -----------------------------------------------------------------------
     def finish(self, error: BaseException | None) -> bool:
@@ -173,14 +175,9 @@ class Check:
         __tracebackhide__ = True
         try:
             self._uninstall()
-            stopped_by: StopReason = "finished"
+            stopped_by = self.stop.outcome(error)
             info = None
-            if self.owns(error) or (error is None and self.recorder.stop_requested):
-                stopped_by = "timeout" if self.session.timed_out else self.recorder.stop_reason
-            elif isinstance(error, KeyboardInterrupt):
-                stopped_by = "interrupt"
-            elif error is not None and not isinstance(error, StopRun):
-                stopped_by = "error"
+            if stopped_by == "error" and error is not None:
                 info = ErrorInfo(type(error).__name__, str(error),
                                  self._error_line(error.__traceback__))
             self.report = self._build(stopped_by, info, error,

@@ -33,8 +33,8 @@ from torch import nn
 
 import nbgrad
 from nbgrad.capture import session as session_module
-from nbgrad.capture.recorder import StopRun
 from nbgrad.capture.session import active_session
+from nbgrad.capture.stop import StopRun
 from tests.conftest import _torch_globals
 from tests.state_tools import pictures, same
 

@@ -177,7 +177,7 @@ def new_state_buffers(optimizer: Any) -> int:
 
 def _sized(p: torch.Tensor) -> bool:
     """A lazy module's parameter has no size until its first forward: not counted."""
-    return not isinstance(p, torch.nn.parameter.UninitializedTensorMixin)
+    return not torch.nn.parameter.is_lazy(p)
 
 
 def step_growth(modules: Iterable[torch.nn.Module], optimizers: Iterable[Any]) -> int:

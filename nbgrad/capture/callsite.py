@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from types import FrameType
 
 import torch
 
@@ -17,7 +18,7 @@ def cell_line(filename: str) -> int | None:
     """
     if torch.compiler.is_compiling():
         return None
-    frame = sys._getframe(1)
+    frame: FrameType | None = sys._getframe(1)
     while frame is not None:
         if frame.f_code.co_filename == filename:
             return frame.f_lineno
@@ -34,7 +35,7 @@ def outside_cell(filename: str) -> str:
     Torch's and nbgrad's own frames are skipped, so an op in the forward() of a class defined in
     an earlier cell or a module file is placed there, where its fix belongs.
     """
-    frame = sys._getframe(1)
+    frame: FrameType | None = sys._getframe(1)
     while frame is not None:
         name = frame.f_code.co_filename
         if name == filename:

@@ -83,7 +83,7 @@ class Found:
         tensors: dict[int, torch.Tensor] = {}
 
         def add(t: Any) -> None:
-            if isinstance(t, nn.parameter.UninitializedTensorMixin):
+            if nn.parameter.is_lazy(t):
                 return  # a lazy module's parameter has no data yet (and is not copied)
             if isinstance(t, torch.Tensor) and id(t) not in tensors:
                 tensors[id(t)] = t
@@ -122,7 +122,7 @@ def tensor_sources(obj: Any, add: Any) -> None:
 def _scheduler_types() -> tuple[type, ...]:
     from torch.optim import lr_scheduler
 
-    kinds = [lr_scheduler.LRScheduler]
+    kinds: list[type] = [lr_scheduler.LRScheduler]
     if not issubclass(lr_scheduler.ReduceLROnPlateau, lr_scheduler.LRScheduler):  # older torch
         kinds.append(lr_scheduler.ReduceLROnPlateau)
     return tuple(kinds)
@@ -180,9 +180,10 @@ class _Search:
         found = self.found
         if kind == "tensor":
             return found.tensors if value.is_leaf and value.requires_grad else None
-        return {"module": found.modules, "optimizer": found.optimizers,
-                "scheduler": found.schedulers, "scaler": found.scalers,
-                "generator": found.generators}.get(kind)
+        groups: dict[str, list[tuple[str, Any]]] = {
+            "module": found.modules, "optimizer": found.optimizers, "scheduler": found.schedulers,
+            "scaler": found.scalers, "generator": found.generators}
+        return groups.get(kind)
 
     def add(self, name: str, value: Any, root: str, group: list[tuple[str, Any]]) -> None:
         if id(value) in self.found._seen:

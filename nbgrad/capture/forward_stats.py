@@ -12,7 +12,7 @@ piece (`tensor_stats.pieces`); a piece's temporaries are the most any function h
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import torch
 
@@ -65,6 +65,15 @@ def _together(*tensors: torch.Tensor, limit: int) -> Iterator[tuple[torch.Tensor
             yield from _together(*parts, limit=limit)
 
 
+Parts = tuple[torch.Tensor, ...]
+
+
+def _combine(total: Parts | None, parts: Parts,
+             merge: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> Parts:
+    """Running values over a tensor's pieces: the first piece's, then merged with each next."""
+    return parts if total is None else tuple(merge(a, b) for a, b in zip(total, parts))
+
+
 def summary(t: torch.Tensor) -> torch.Tensor:
     """mean, std, min, max over the finite values, and the count of NaN/Inf values.
 
@@ -74,21 +83,23 @@ def summary(t: torch.Tensor) -> torch.Tensor:
         t = t.coalesce()._values() if t.layout == torch.sparse_coo else t.values()
     if t.numel() == 0:
         return torch.full((5,), float("nan"))
-    n = mean = m2 = low = high = None
+    merged: tuple[torch.Tensor, ...] | None = None
     for x in _float_pieces(t):
-        count, piece_mean, piece_m2, piece_low, piece_high = _piece_summary(x)
-        if n is None:
-            n, mean, m2, low, high = count, piece_mean, piece_m2, piece_low, piece_high
+        piece = _piece_summary(x)
+        if merged is None:
+            merged = piece
             continue
+        n, mean, m2, low, high = merged
+        count, piece_mean, piece_m2, piece_low, piece_high = piece
         total = n + count
         delta = piece_mean - mean
         share = count / total.clamp(min=1)
-        mean = mean + delta * share
-        m2 = m2 + piece_m2 + delta * delta * n * share
-        n, low, high = total, torch.minimum(low, piece_low), torch.maximum(high, piece_high)
-    assert n is not None and m2 is not None and mean is not None
+        merged = (total, mean + delta * share, m2 + piece_m2 + delta * delta * n * share,
+                  torch.minimum(low, piece_low), torch.maximum(high, piece_high))
+    assert merged is not None
+    n, mean, m2, low, high = merged
     std = (m2 / n.clamp(min=1)).sqrt()
-    return torch.stack([mean, std, low, high, t.numel() - n])  # type: ignore[list-item]
+    return torch.stack([mean, std, low, high, t.numel() - n])
 
 
 def _piece_summary(x: torch.Tensor) -> tuple[torch.Tensor, ...]:
@@ -141,19 +152,18 @@ def activation(kind: str, y: torch.Tensor, detailed: bool = True) -> tuple[torch
         dead = (peak <= 0).sum().float() if reduce else nan
         nonfinite = (~torch.isfinite(peak)).any().float()
         if detailed:
-            zeros = sum((p <= 0).sum(dtype=torch.int32) for p in pieces(y, _limit(y)))
-            zero = zeros / count  # type: ignore[operator]
+            # a tensor start: an output with no elements (no pieces) still gives a tensor
+            zeros = sum(((p <= 0).sum(dtype=torch.int32) for p in pieces(y, _limit(y))),
+                        y.new_zeros((), dtype=torch.int32))
+            zero = zeros / count
         else:
             zero = nan
         return torch.stack([(1 - zero).float(), zero.float(), dead, nonfinite]), int(units), int(samples)
-    slope_sum = histogram = None
+    sums: Parts | None = None
     for x in _float_pieces(y):
-        piece_sum, piece_hist = _piece_slopes(kind, x)
-        if slope_sum is None:
-            slope_sum, histogram = piece_sum, piece_hist
-        else:
-            slope_sum, histogram = slope_sum + piece_sum, histogram + piece_hist  # type: ignore[operator]
-    assert slope_sum is not None and histogram is not None
+        sums = _combine(sums, _piece_slopes(kind, x), torch.add)
+    assert sums is not None
+    slope_sum, histogram = sums
     shares = histogram / count
     below = 1 - shares.sum()
     mean_slope = slope_sum / count * MAX_SLOPE[kind]
@@ -191,13 +201,12 @@ def _row_spread(t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     x = t.detach().reshape(t.shape[0], -1)
     first = _float(x[:1])
     rows = max(1, _limit(x) // max(x.shape[1], 1))
-    spread = scale = None
+    most: Parts | None = None
     for part in x.split(rows):
         part = _float(part)
-        s, m = (part - first).abs_().amax(), part.abs().amax()
-        spread, scale = (s, m) if spread is None else (torch.maximum(spread, s),
-                                                       torch.maximum(scale, m))  # type: ignore[arg-type]
-    assert spread is not None and scale is not None
+        most = _combine(most, ((part - first).abs_().amax(), part.abs().amax()), torch.maximum)
+    assert most is not None
+    spread, scale = most
     return spread, scale
 
 
@@ -242,28 +251,30 @@ def label_range(labels: torch.Tensor, ignore_index: int) -> torch.Tensor:
     if x.numel() == 0:
         return torch.stack([x.new_full((), math.inf, dtype=torch.float64),
                             x.new_full((), -math.inf, dtype=torch.float64)])
-    low = high = None
+    low: torch.Tensor | None = None
+    high: torch.Tensor | None = None
     for piece in pieces(x, _limit(x)):
         valid = piece != ignore_index
         wide = piece.to(torch.float64)
         part_low = torch.where(valid, wide, math.inf).amin()
         part_high = torch.where(valid, wide, -math.inf).amax()
-        low, high = ((part_low, part_high) if low is None else
-                     (torch.minimum(low, part_low), torch.maximum(high, part_high)))  # type: ignore[arg-type]
-    return torch.stack([low, high])  # type: ignore[list-item]
+        low = part_low if low is None else torch.minimum(low, part_low)
+        high = part_high if high is None else torch.maximum(high, part_high)
+    assert low is not None and high is not None
+    return torch.stack([low, high])
 
 
 def elementwise_alignment(grad: torch.Tensor, target: torch.Tensor,
                           prediction: torch.Tensor) -> torch.Tensor:
     """Cosine between minus the gradient and the direction towards the target."""
-    dot = g2 = r2 = None
+    sums: Parts | None = None
     for g, t, p in _together(grad.detach(), target.detach(), prediction.detach(),
                              limit=_limit(grad)):
         g = _float(g).reshape(-1)
         r = (_float(t) - _float(p)).reshape(-1)
-        parts = (-(g * r).sum(), g.square().sum(), r.square().sum())
-        dot, g2, r2 = parts if dot is None else (dot + parts[0], g2 + parts[1], r2 + parts[2])  # type: ignore[operator]
-    assert dot is not None and g2 is not None and r2 is not None
+        sums = _combine(sums, (-(g * r).sum(), g.square().sum(), r.square().sum()), torch.add)
+    assert sums is not None
+    dot, g2, r2 = sums
     return dot / (g2 * r2).sqrt().clamp(min=1e-30)
 
 
@@ -272,13 +283,14 @@ def class_alignment(grad: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     direction that raises the labelled class against the others (one-hot minus 1/C)."""
     classes = grad.shape[1]
     rows = max(1, _limit(grad) // max(classes, 1))
-    num = den = None
+    sums: Parts | None = None
     for g, lab in zip(grad.detach().split(rows), labels.split(rows)):
         g = _float(g)
         valid = (lab >= 0) & (lab < classes)
         picked = g.gather(1, lab.clamp(0, classes - 1).reshape(-1, 1)).reshape(-1)
         towards = (-picked + g.mean(dim=1)) / ((classes - 1) / classes) ** 0.5
         parts = ((towards * valid).sum(), (torch.linalg.vector_norm(g, dim=1) * valid).sum())
-        num, den = parts if num is None else (num + parts[0], den + parts[1])  # type: ignore[operator]
-    assert num is not None and den is not None
+        sums = _combine(sums, parts, torch.add)
+    assert sums is not None
+    num, den = sums
     return num / den.clamp(min=1e-30)

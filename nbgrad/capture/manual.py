@@ -10,16 +10,21 @@ backward() comes before the first step.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 
-from nbgrad.capture import tensor_stats
+from nbgrad.capture import budget, tensor_stats
+from nbgrad.capture.events import EventLog
+from nbgrad.capture.steps import MANUAL, RawStep, gather_steps
+from nbgrad.capture.watcher import Gaps, Known, Watcher, Window
+
+__all__ = ["MANUAL", "ManualTracker", "ManualUpdates", "graph_leaves"]
 
 MAX_GRAPH_NODES = 20_000  # a walk of the loss's graph stops here (the leaves found so far count)
-MANUAL = -1  # RawStep.optimizer of a manual step
 
 
 def graph_leaves(tensors: Any, limit: int = MAX_GRAPH_NODES) -> list[torch.Tensor]:
@@ -95,11 +100,12 @@ class ManualTracker:
     def take(self, tensors: list[torch.Tensor]) -> None:
         """After a backward(): copy `tensors` (see `tensors()`), measure their gradients."""
         with_grad = [i for i, t in enumerate(tensors) if t.grad is not None]
-        grads = [tensors[i].grad for i in with_grad]
-        norms, nonzero = tensor_stats.norms_and_nonzero(grads)  # type: ignore[arg-type]
+        grads = [g for g in (tensors[i].grad for i in with_grad) if g is not None]
+        norms, nonzero = tensor_stats.norms_and_nonzero(grads)
+        assert nonzero is not None  # asked for
         copies, param_norms = tensor_stats.copies(tensors)
         self.snapshot = Snapshot(tensors=tensors, copies=copies, param_norms=param_norms,
-                                 with_grad=with_grad, grad_norms=norms, grad_nonzero=nonzero)  # type: ignore[arg-type]
+                                 with_grad=with_grad, grad_norms=norms, grad_nonzero=nonzero)
 
     def changed(self) -> tuple[Snapshot, Moved] | None:
         """The last snapshot and how far each tensor moved since, when any moved (one transfer
@@ -121,3 +127,85 @@ class ManualTracker:
         if not any(d > 0 for d in moved.distances):
             return None
         return snap, moved
+
+
+class ManualUpdates(Watcher):
+    """Records each update found by the `ManualTracker` as a step, while no optimizer stepped."""
+
+    def __init__(self, known: Known, window: Window, events: EventLog,
+                 copy_budget: budget.CopyBudget, gaps: Gaps, steps_requested: int) -> None:
+        self.known = known
+        self.window = window
+        self.events = events
+        self.copy_budget = copy_budget
+        self.gaps = gaps
+        self.steps_requested = steps_requested
+        self.tracker = ManualTracker()
+        self.steps: list[RawStep] = []
+        self._refusal: str | None = None
+
+    def on_backward(self, tensors: Any) -> None:
+        if not self.known.optimizers:
+            self._check()
+            self.tracker.note_graph(tensors)
+
+    def after_backward(self) -> None:
+        if not self.window.in_step and not self.known.optimizers:
+            self._take()
+
+    def on_step(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
+        self.tracker.drop()  # an optimizer's hooks see the updates from now on
+
+    def gather(self, batch: tensor_stats.HostBatch) -> None:
+        gather_steps(batch, self.steps)
+
+    def finish(self) -> None:
+        """After the run: an update made after the last backward() is only seen now."""
+        if self._refusal is not None and not self.known.optimizers:
+            self.gaps.add("updates made without an optimizer", "the copy of the parameters "
+                          f"they are found with does not fit: {self._refusal}", 0)
+        if not self.known.optimizers and len(self.steps) < self.steps_requested:
+            self._check()
+
+    def _take(self) -> None:
+        """Copy the parameters after a backward() when no optimizer stepped yet, if the copy fits:
+        else updates made without an optimizer go unseen (and the report says so)."""
+        tensors = self.tracker.tensors(self.known.params)
+        refusal = self.copy_budget.refusal(tensor_stats.copy_bytes(tensors), 0)
+        if refusal is None:
+            try:
+                self.tracker.take(tensors)
+                return
+            except (MemoryError, RuntimeError) as error:
+                if not budget.out_of_memory(error):
+                    raise
+                refusal = str(error).splitlines()[0][:200]
+        self.tracker.drop()
+        self._refusal = refusal  # said in the report only if no optimizer ever stepped
+
+    def _check(self) -> None:
+        """Before a backward(): did the parameters change since the last one, with no optimizer?"""
+        found = self.tracker.changed()
+        if found is None:
+            return
+        snap, host = found
+        window = self.window
+        # Module parameters are always shown; a graph leaf (raw tensor) only once it was updated,
+        # so an input with requires_grad does not pass for a parameter.
+        keep = [i for i, t in enumerate(snap.tensors)
+                if host.distances[i] > 0 or id(t) in self.known.param_index]
+        index = {i: self.known.param(snap.tensors[i]) for i in keep}
+        grads = [(index[i], k) for k, i in enumerate(snap.with_grad) if i in index]
+        step = RawStep(
+            optimizer=MANUAL, losses=window.losses, backward_calls=window.backward_calls, lr=[],
+            grads_present_before=window.grads_present_before, started=window.started,
+            grad_params=[p for p, _ in grads], grad_norms=[host.grad_norms[k] for _, k in grads],
+            grad_nonzero=[host.grad_nonzero[k] for _, k in grads],
+            stepped=[index[i] for i in keep], param_norms=[host.param_norms[i] for i in keep],
+            update_norms=[host.distances[i] for i in keep], stale=window.stale,
+        )
+        now = time.monotonic()
+        step.duration_s = now - step.started
+        self.steps.append(step)
+        self.events.manual_update(len(self.steps) - 1)
+        window.reset(started=now)

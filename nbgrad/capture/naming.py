@@ -170,8 +170,8 @@ def resolve(namespace: Mapping[str, Any], params: Iterable[torch.Tensor],
     names.containers = {mid: held[mid][1] for mid in names.modules if mid in held}
     tensors = {id(v): k for k, v in namespace.items()
                if _is(v, torch.Tensor) and not k.startswith("_")}
-    held = {id(p) for optimizer in optimizers for g in optimizer.param_groups for p in g["params"]}
-    _name_earlier(names, earlier or [], held)
+    stepped = {id(p) for optimizer in optimizers for g in optimizer.param_groups for p in g["params"]}
+    _name_earlier(names, earlier or [], stepped)
     for oi, optimizer in enumerate(optimizers):
         for gi, group in enumerate(optimizer.param_groups):
             for pi, param in enumerate(group["params"]):

@@ -168,16 +168,17 @@ class Probe:
         first = args[0] if args else None
         if isinstance(module, nn.RNNBase):
             self.flow.on_recurrent(module, first)
-        is_tensor = isinstance(first, torch.Tensor)
         self.details.module_input(module, first, cell_line(self.filename))
+        if not isinstance(first, torch.Tensor):
+            first = None
         if (id(module), module.training) not in window.calls:
-            batch = first.shape[0] if is_tensor and first.dim() > 0 else None
+            batch = first.shape[0] if first is not None and first.dim() > 0 else None
             call = RawModuleCall(id(module), window.step, module.training, batch,
                                  root=id(window.stack[0]))
             window.calls[id(module), module.training] = call
             self.calls.append(call)
-        if (root and is_tensor and first.is_floating_point() and first.layout == torch.strided
-                and id(module) not in self.loss_modules
+        if (root and first is not None and first.is_floating_point()
+                and first.layout == torch.strided and id(module) not in self.loss_modules
                 and not any(i[1] == window.step for i in self.inputs)):
             self.inputs.append((id(module), window.step, cell_line(self.filename), list(first.shape),
                                 str(first.dtype).replace("torch.", ""), forward_stats.summary(first)))
@@ -281,7 +282,6 @@ class Probe:
             grad = p.grad
             if (p.dim() >= 2 and p.shape[0] >= 2 and grad is not None
                     and p.layout == grad.layout == torch.strided):  # a sparse gradient has no rows
-                self.symmetry.append((index, step, p.shape[0],
-                                      forward_stats.symmetry(p, p.grad)))
+                self.symmetry.append((index, step, p.shape[0], forward_stats.symmetry(p, grad)))
 
 

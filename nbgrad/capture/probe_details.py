@@ -103,13 +103,13 @@ class Details:
         kind, which = entry
         if kind == "pow":
             exponent = args[1] if len(args) > 1 else None
-            if not _exponent_singular(exponent):
+            if exponent is None or not _exponent_singular(exponent):
                 return
             kind = "sqrt" if 0 < exponent < 1 else "div"
         key = (window.step, name, line, module)
         if key in self._seen or len(self._seen) >= MAX_PER_WINDOW * len(self.probe.windows):
             return
-        x = out if which == "out" else (args[which] if len(args) > which else None)  # type: ignore[index]
+        x = (args[which] if len(args) > which else None) if isinstance(which, int) else out
         if not isinstance(x, torch.Tensor) or not x.is_floating_point() or x.layout != torch.strided:
             return  # a sparse tensor (a graph's adjacency) has no dense values to scan
         self._seen.add(key)
@@ -145,7 +145,7 @@ def build(probe: Probe, record: ForwardRecord, layer: Callable[[int | str | None
     details: Details = probe.details
     values: list[torch.Tensor] = [s.stats for s in details.singular]
     losses = [raw for raw in probe.losses_seen.records if raw.value is not None]
-    values += [raw.value.reshape(1) for raw in losses]  # type: ignore[union-attr]
+    values += [raw.value.reshape(1) for raw in losses if raw.value is not None]
     host: list[float] = []
     if values:
         device = values[0].device
@@ -158,9 +158,9 @@ def build(probe: Probe, record: ForwardRecord, layer: Callable[[int | str | None
             closest=closest if closest == closest and abs(closest) != float("inf") else None,
             zeros=int(zeros), below=int(below)))
     loss_values = dict(zip(map(id, losses), host[3 * len(details.singular):]))
-    for call, raw in zip(record.losses, probe.losses_seen.records):
-        call.reduction = raw.reduction
-        call.value = loss_values.get(id(raw))
+    for call, seen in zip(record.losses, probe.losses_seen.records):
+        call.reduction = seen.reduction
+        call.value = loss_values.get(id(seen))
     for feed in details.feeds:
         record.feeds.append(LayerFeed(layer=layer(feed.module), fed_by=layer(feed.fed_by),
                                       fed_by_type=probe.types.get(feed.fed_by, ""),

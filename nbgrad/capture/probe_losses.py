@@ -32,7 +32,8 @@ class LossWatcher:
 
     def subtraction(self, args: Any, line: int | None, module: int | None) -> None:
         """`a - b` where one side is the model's output and the other needs no gradient."""
-        if len(args) < 2 or not all(isinstance(a, torch.Tensor) for a in args[:2]):
+        window = self.probe.window
+        if window is None or len(args) < 2 or not all(isinstance(a, torch.Tensor) for a in args[:2]):
             return
         first, second = self.probe.find(args[0]), self.probe.find(args[1])
         if first is not None and first.prediction and not args[1].requires_grad:
@@ -41,7 +42,7 @@ class LossWatcher:
             prediction, target = args[1], args[0]
         else:
             return
-        if any(r.function == "subtraction" and r.line == line and r.step == self.probe.window.step
+        if any(r.function == "subtraction" and r.line == line and r.step == window.step
                for r in self.records):
             return
         self.record("subtraction", prediction, target, {}, line, module)

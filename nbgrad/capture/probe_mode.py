@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 import warnings
+from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -59,6 +60,7 @@ def _call_keeping_warnings(func: Any, args: Any, kwargs: dict[str, Any],
     """
     __tracebackhide__ = True
     caught: list[warnings.WarningMessage] = []
+    # a private hook of the warnings module, which typeshed does not declare
     show = warnings._showwarnmsg  # type: ignore[attr-defined]
     warnings._showwarnmsg = caught.append  # type: ignore[attr-defined]
     try:
@@ -82,10 +84,10 @@ def _reissue(warning: warnings.WarningMessage, func: Any) -> None:
     """
     __tracebackhide__ = True
     code = getattr(func, "__code__", None)
-    frame = sys._getframe(1)
+    frame: FrameType | None = sys._getframe(1)
     while frame is not None and (frame.f_code.co_filename == __file__ or frame.f_code is code
                                  or frame.f_code.co_filename.endswith(TORCH_DISPATCH)):
-        frame = frame.f_back  # type: ignore[assignment]
+        frame = frame.f_back
     if frame is None:
         return
     filename, lineno, module_globals = frame.f_code.co_filename, frame.f_lineno, frame.f_globals

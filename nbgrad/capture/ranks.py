@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 import torch
 from torch import nn
@@ -79,7 +79,7 @@ def checksums(tensors: Sequence[torch.Tensor], lengths: dict[Any, torch.Tensor] 
     return out
 
 
-def _is_ddp(module: nn.Module) -> bool:
+def _is_ddp(module: nn.Module) -> TypeGuard[nn.parallel.DistributedDataParallel]:
     return isinstance(module, nn.parallel.DistributedDataParallel)
 
 

@@ -16,7 +16,7 @@ from typing import Any
 import torch
 
 # (label, read, write) for each generator: write(read()) must put it back exactly
-Entry = tuple[str, Callable[[], Any], Callable[[Any], None]]
+Entry = tuple[str, Callable[[], Any], Callable[[Any], object]]  # setters may return (Generator.set_state)
 
 
 def _globals() -> list[Entry]:
@@ -44,7 +44,7 @@ def _held(name: str, gen: Any) -> Entry:
     return name, gen.get_state, gen.set_state  # numpy.random.RandomState
 
 
-Saved = list[tuple[str, Callable[[Any], None], Any]]
+Saved = list[tuple[str, Callable[[Any], object], Any]]
 
 
 def capture(held: list[tuple[str, Any]]) -> Saved:

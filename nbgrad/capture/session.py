@@ -11,8 +11,9 @@ running when the run started (a training thread of an earlier cell, a data threa
 untouched, neither recorded nor stopped. Threads the checked code starts are part of the run: their
 steps are recorded, and when the checked code is over they are stopped too (and briefly waited for).
 
-Every run ends: after `steps` steps the hooks raise StopRun, a StopGuard makes it stick in loops that
-swallow it, and a watchdog thread stops a run that made no step for `timeout_s`: first through the
+Every run ends; when, and why, is decided by the run's `Stop` (capture/stop.py), and this session
+carries the decision out: the hooks raise StopRun, a StopGuard makes it stick in loops that swallow
+it, and a watchdog thread stops a run that made no step for `timeout_s`: first through the
 next hook call, then, if none comes, by interrupting the checked code where it is (a signal in the
 main thread, which also ends a blocking call; an asynchronous exception in another thread). A run
 still going a whole timeout after its stop gets the stop even inside its clean-up code. A bug in
@@ -30,7 +31,7 @@ import threading
 import time
 import warnings
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -43,7 +44,8 @@ from torch.optim.optimizer import (
 
 from nbgrad.capture import amp, patching
 from nbgrad.capture.interrupts import Interrupts
-from nbgrad.capture.recorder import Recorder, StopRun
+from nbgrad.capture.recorder import Recorder
+from nbgrad.capture.stop import Stop, StopRun
 from nbgrad.capture.stop_guard import StopGuard, is_user_file
 
 __all__ = ["CaptureSession", "StopRun", "active_session"]
@@ -60,11 +62,10 @@ def active_session() -> CaptureSession | None:
 class CaptureSession:
     """Context manager: hooks in on enter, hooks out on exit, whatever happened in between."""
 
-    def __init__(self, recorder: Recorder, timeout_s: float | None = None,
-                 interrupts: Interrupts | None = None) -> None:
+    def __init__(self, recorder: Recorder, interrupts: Interrupts | None = None) -> None:
         self.recorder = recorder
-        self.timeout_s = timeout_s
-        self.timed_out = False
+        self.stop: Stop = recorder.stop  # decides; the session carries its decision out
+        self.timeout_s = self.stop.timeout_s
         self.interrupts = interrupts or Interrupts()
         self._async_sent = False
         self.internal_error: BaseException | None = None
@@ -76,14 +77,9 @@ class CaptureSession:
         self._code_over = False
         self._watchdog: threading.Thread | None = None
         self._done = threading.Event()
-        self._lock = threading.Lock()
-        self._running = False
-        self.guard = StopGuard(recorder.filename, lambda: StopRun(recorder), self._stopping,
-                               (StopRun,))
-        self.timeout_stop = _timeout_stop_class(recorder, self._arm_guard)
-
-    def _stopping(self) -> bool:
-        return self.recorder.stop_requested and self.internal_error is None
+        self._lock = threading.Lock()  # the watchdog's interrupt against the end of the code
+        self.guard = StopGuard(recorder.filename, self.stop, (StopRun,))
+        self.timeout_stop = _timeout_stop_class(self.stop, self._arm_guard)
 
     def _arm_guard(self) -> None:
         """From the cell's thread only (sys.settrace is per thread); the hooks still re-raise
@@ -128,13 +124,12 @@ class CaptureSession:
         self._undo.append(rec.probe.close)
         _ACTIVE.append(self)
         self._undo.append(lambda: _ACTIVE.remove(self))
-        self._running = True
         if self.timeout_s is not None:
             self._start_watchdog()
 
     def _remove(self) -> None:
         with self._lock:
-            self._running = False
+            self.stop.close()
         self.guard.disarm()
         self._done.set()
         if self._watchdog is not None:
@@ -156,8 +151,9 @@ class CaptureSession:
         entry = warnings.filters[0]
 
         def remove() -> None:
-            if entry in warnings.filters:
-                warnings.filters.remove(entry)
+            filters = cast("list[Any]", warnings.filters)  # typeshed calls the list a Sequence
+            if entry in filters:
+                filters.remove(entry)
                 getattr(warnings, "_filters_mutated", lambda: None)()
 
         self._undo.append(remove)
@@ -178,7 +174,7 @@ class CaptureSession:
                     return None
                 self._workers.add(threading.current_thread())
                 if self._code_over:
-                    raise StopRun(self.recorder)
+                    raise self.stop.make()
             try:
                 hook(*args, **kwargs)
             except StopRun:
@@ -197,7 +193,7 @@ class CaptureSession:
         self._code_over = True
         me = threading.current_thread()
         started = [t for t in threading.enumerate()
-                   if t is not me and self._foreign.get(t.ident or 0) is not t  # type: ignore[arg-type]
+                   if t is not me and self._foreign.get(t.ident or 0) is not t
                    and (t in self._workers or _runs_user_code(t))]
         deadline = time.monotonic() + wait_s
         for thread in started:
@@ -257,7 +253,7 @@ class CaptureSession:
         @functools.wraps(original)
         def excepthook(args: Any) -> Any:
             stop = args.exc_value
-            if isinstance(stop, StopRun) and stop.args and stop.args[0] is self.recorder:
+            if self.stop.owns(stop):
                 return None
             return original(args)
 
@@ -270,7 +266,7 @@ class CaptureSession:
         @functools.wraps(original)
         def unraisablehook(unraisable: Any) -> Any:
             stop = unraisable.exc_value
-            if isinstance(stop, StopRun) and stop.args and stop.args[0] is self.recorder:
+            if self.stop.owns(stop):
                 self.interrupts.stop_lost()
                 return None
             return original(unraisable)
@@ -281,7 +277,7 @@ class CaptureSession:
         """nbgrad's own bug: stop recording and never stop the cell (no StopRun, no timeout)."""
         with self._lock:
             self.internal_error = error
-            self._running = False
+            self.stop.give_up()
         self._done.set()
         self.guard.disarm()
 
@@ -292,12 +288,12 @@ class CaptureSession:
 
         def watch() -> None:
             while not self._done.wait(min(0.1, timeout / 4)):
-                if time.monotonic() - self.recorder.last_progress > timeout:
+                if self.stop.overdue():
                     break
             else:
                 return
-            if not self._request_stop():  # stopped before, and still running a timeout later
-                self.guard.force = self._running
+            if not self.stop.request("timeout"):  # stopped before, and still running a timeout later
+                self.stop.escalate()
             # the next hook call (a forward, a backward) stops the loop between two of nbgrad's
             # own calls; a loop that calls none is interrupted where it is
             while not self._done.wait(TIMEOUT_GRACE_S):
@@ -307,15 +303,6 @@ class CaptureSession:
         self._watchdog = threading.Thread(target=watch, name="nbgrad-timeout", daemon=True)
         self._watchdog.start()
 
-    def _request_stop(self) -> bool:
-        """Stop at the next hook call; False when the run was stopped before (by its steps)."""
-        with self._lock:
-            if not self._running or self.recorder.stop_requested:
-                return False
-            self.timed_out = True
-            self.recorder.stop_requested = True
-            return True
-
     def _interrupt(self) -> bool:
         """Raise StopRun in the checked code where it is; True when it may be sent again.
 
@@ -324,7 +311,7 @@ class CaptureSession:
         """
         blocked = self.interrupts.blocked_at()
         with self._lock:
-            if not self._running:
+            if not self.stop.open:
                 return False
             if self.interrupts.send_stop(self.timeout_stop, self.guard, blocked):
                 return True
@@ -341,7 +328,7 @@ class CaptureSession:
         sent can still land before this returns: callers catch it (see `api.Check.settle`).
         """
         with self._lock:
-            self._running = False
+            self.stop.close()
             sent = self._async_sent
         if sent:
             _drain_async(self._thread_id)
@@ -390,13 +377,13 @@ def _drain_async(thread_id: int) -> None:
         pass
 
 
-def _timeout_stop_class(recorder: Recorder, arm: Callable[[], None]) -> type[StopRun]:
+def _timeout_stop_class(stop: Stop, arm: Callable[[], None]) -> type[StopRun]:
     """The watchdog sends a class, which CPython instantiates in the cell's thread: that is where
     the guard must be armed, so that a loop that swallows the timeout's StopRun still ends."""
 
     class TimeoutStop(StopRun):
         def __init__(self, *args: object) -> None:
-            super().__init__(recorder)
+            super().__init__(stop)
             arm()
 
     TimeoutStop.__name__ = TimeoutStop.__qualname__ = "StopRun"

@@ -52,7 +52,7 @@ class TensorCopy:
     was freed, remake) the original."""
 
     def __init__(self, tensor: torch.Tensor, store: Store) -> None:
-        if isinstance(tensor, nn.parameter.UninitializedTensorMixin):
+        if nn.parameter.is_lazy(tensor):
             raise ValueError("it has lazy parameters that are not initialized yet")
         self._ref = weakref.ref(tensor)
         self.device = tensor.device
@@ -376,7 +376,7 @@ class Snapshot:
         seen: dict[int, torch.Tensor] = {}
 
         def add(t: torch.Tensor) -> None:
-            if not self.store.has(t) and not isinstance(t, nn.parameter.UninitializedTensorMixin):
+            if not self.store.has(t) and not nn.parameter.is_lazy(t):
                 seen[id(t)] = t
                 if t.is_leaf and t.grad is not None:
                     add(t.grad)

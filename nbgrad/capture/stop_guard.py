@@ -19,8 +19,11 @@ head, a `while` test); only a frame with a loop whose first instruction is not c
 guard raises at that loop's jump back itself.
 
 While the stop is being handled (an `except` or `finally` body, `__exit__`, a generator being
-closed, and what they call), loops are left alone, so clean-up code runs to its end; `force` (set
-when the run did not end a whole timeout after its stop) drops that exception.
+closed, and what they call), loops are left alone, so clean-up code runs to its end, unless the stop
+is `forced` (the run did not end a whole timeout after its stop).
+
+Whether and with what to stop is decided by the stop's owner (capture/stop.py); the guard only
+raises its decision where it unwinds like the loop's own exception.
 
 The user's code is every file outside the standard library, site-packages, torch and nbgrad: the
 cell, functions defined in earlier cells, the user's own modules, plus the file being checked.
@@ -42,7 +45,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import CodeType, FrameType
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 
@@ -51,18 +54,26 @@ Tracer = Callable[[FrameType, str, Any], Any]
 _JUMPS = frozenset(getattr(dis, "hasjump", dis.hasjrel + dis.hasjabs))
 
 
-class StopGuard:
-    """Raises `make_stop()` at loop heads of the user's code while `active()`, between arm() and
-    disarm(); `stop_types` are the exceptions whose handling is left to finish."""
+class Decision(Protocol):
+    """What the guard asks of the stop's owner (capture/stop.py): it decides, the guard raises."""
 
-    def __init__(self, filename: str, make_stop: Callable[[], BaseException],
-                 active: Callable[[], bool], stop_types: tuple[type[BaseException], ...]) -> None:
+    forced: bool  # raise also while the stop is being handled
+
+    def active(self) -> bool: ...
+
+    def make(self) -> BaseException: ...
+
+
+class StopGuard:
+    """Raises `stop.make()` at loop heads of the user's code while `stop.active()`, between arm()
+    and disarm(); `stop_types` are the exceptions whose handling is left to finish."""
+
+    def __init__(self, filename: str, stop: Decision,
+                 stop_types: tuple[type[BaseException], ...]) -> None:
         self.filename = filename
-        self.make_stop = make_stop
-        self.active = active
-        self.handled = (GeneratorExit, *stop_types)
+        self.stop = stop
+        self.handled: tuple[type[BaseException], ...] = (GeneratorExit, *stop_types)
         self.boundary: FrameType | None = None  # frames from here up are never traced
-        self.force = False  # raise also while the stop is being handled
         self.raised = 0
         self._trace_fn: Tracer = self._trace
         self._profile_fn: Tracer = self._rearm
@@ -139,7 +150,8 @@ class StopGuard:
         return self._trace_fn
 
     def _stop(self) -> BaseException:
-        stop = self.make_stop()
+        stop = self.stop.make()
+        # any exception takes attributes; BaseException declares none
         stop._rearm_guard = _Rearm(self)  # type: ignore[attr-defined]
         return stop
 
@@ -150,11 +162,12 @@ class StopGuard:
 
     def due(self) -> bool:
         """Whether a stop may be raised here: the run is stopping, and the code running is not
-        clean-up of the stop (unless `force`)."""
-        return self.active() and (self.force or not isinstance(sys.exc_info()[1], self.handled))
+        clean-up of the stop (unless the stop is `forced`)."""
+        stop = self.stop
+        return stop.active() and (stop.forced or not isinstance(sys.exc_info()[1], self.handled))
 
     def _rearm(self, frame: FrameType, event: str, arg: Any) -> None:
-        if self._armed and sys.gettrace() is None and self.active():
+        if self._armed and sys.gettrace() is None and self.stop.active():
             sys.settrace(self._trace_fn)
             self._trace_frames(frame)
 
@@ -181,7 +194,7 @@ class _Rearm:
 
     def __del__(self) -> None:
         guard = self.guard
-        if guard._armed and threading.get_ident() == self.thread and guard.active():
+        if guard._armed and threading.get_ident() == self.thread and guard.stop.active():
             with contextlib.suppress(Exception):
                 guard.arm()
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Hashable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import overload
 
 import torch
 
@@ -162,6 +163,12 @@ class HostBatch:
                 start += n
         self._host = host
 
+    @overload
+    def get(self, value: torch.Tensor | Vector | list[float]) -> list[float]: ...
+
+    @overload
+    def get(self, value: torch.Tensor | Vector | list[float] | None) -> list[float] | None: ...
+
     def get(self, value: torch.Tensor | Vector | list[float] | None) -> list[float] | None:
         if value is None or isinstance(value, list):
             return value
@@ -298,7 +305,7 @@ def copies(tensors: Sequence[torch.Tensor], cache: Layouts | None = None,
         ts = [tensors[i] for i in group.positions]
         into = None if old is None else old[index]
         if group.kind == "stack":
-            stack = torch.stack(ts) if into is None else torch.stack(ts, out=into)  # type: ignore[arg-type]
+            stack = torch.stack(ts, out=into) if isinstance(into, torch.Tensor) else torch.stack(ts)
             kept.append(stack)
             parts.append((group.positions, _norm(stack.reshape(len(ts), -1), dim=1)))
         elif group.kind == "sparse":
@@ -306,11 +313,11 @@ def copies(tensors: Sequence[torch.Tensor], cache: Layouts | None = None,
             kept.append(clones)
             parts.append((group.positions, torch.stack([_norm(_values(c)) for c in clones])))
         else:
-            if into is None:
-                clones = list(torch._foreach_mul(ts, 1))
-            else:
-                clones = into  # type: ignore[assignment]
+            if isinstance(into, list):
+                clones = into
                 torch._foreach_copy_(clones, ts)
+            else:
+                clones = list(torch._foreach_mul(ts, 1))
             kept.append(clones)
             parts.append((group.positions, _foreach_norms(clones)))
     return Copies(plan, kept), _vector(plan, parts)
@@ -390,14 +397,15 @@ def fingerprint(value: torch.Tensor) -> torch.Tensor:
     if x.dtype == torch.float32 and x.numel() <= PIECE:  # the common case, without pieces
         grid = x.reshape(rows, -1)
         return torch.stack([grid.sum(), grid.square().sum(), _placed(grid, 0)])
-    total = square = None
+    sums: tuple[torch.Tensor, torch.Tensor] | None = None
     for piece in pieces(x):
         if piece.dtype != torch.float32:
             piece = piece.float()
         s, q = piece.sum(), piece.square().sum()  # pairwise sums: exact enough at any size
-        total, square = (s, q) if total is None else (total + s, square + q)
-    if total is None or square is None:
+        sums = (s, q) if sums is None else (sums[0] + s, sums[1] + q)
+    if sums is None:
         return torch.zeros(3)
+    total, square = sums
     sample = x.numel() // rows
     if sample > PIECE or sample == 0:
         return torch.stack([total, square, total])

@@ -112,7 +112,7 @@ class RankRun:
                 if self.peer_end is None:
                     self._look_at_peers(channel, seen)
                 now = time.monotonic()
-                if self._asked_at is None and self.check.session.timed_out:
+                if self._asked_at is None and self.check.stop.reason == "timeout":
                     self._asked_at = now  # the session's own watchdog stops the loop
                     interrupted_at = now + STOP_GRACE_S
                 if (self.peer_end is not None and interrupted_at is None
@@ -140,11 +140,8 @@ class RankRun:
 
     def _ask_stop(self) -> None:
         """Stop this rank's loop at its next hook call: another rank will not take part any more."""
-        recorder, session = self.check.recorder, self.check.session
         self._asked_at = time.monotonic()
-        if session.internal_error is None and not recorder.stop_requested:
-            recorder.stop_reason = "rank"
-            recorder.stop_requested = True
+        self.check.stop.request("rank")
 
     def _stuck_note(self, now: float) -> StuckNote:
         frame = sys._current_frames().get(self._main)
