@@ -1207,11 +1207,39 @@ for epoch in range(100):
         opt.step()
 """
 
+SENTENCE_TAGGER = """
+torch.manual_seed(SEED)
+V, TAGS = 30, 5
+sentences = [torch.randint(0, V, (int(n),)) for n in torch.randint(4, 15, (200,))]
+
+
+class Tagger(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.embed = nn.Embedding(V, H)
+        self.lstm = nn.LSTM(H, H)  # time-major: (words, 1 sentence, features)
+        self.tag = nn.Linear(H, TAGS)
+
+    def forward(self, words):
+        out, _ = self.lstm(self.embed(words).view(len(words), 1, -1))
+        return self.tag(out.view(len(words), -1))
+
+model = Tagger()
+opt = torch.optim.SGD(model.parameters(), lr=0.1)
+for epoch in range(100):
+    for words in sentences:  # one sentence at a time, one tag per word
+        tags = words % TAGS
+        loss = F.cross_entropy(model(words), tags)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+"""
+
 DATA_CORRECT: dict[str, str] = {
     "distillation": DISTILL, "ctc": CTC, "padded_tagger": TAGGER,
     "numpy_shuffled_together": NUMPY_SHUFFLED, "loader_in_order": LOADER_IN_ORDER,
     "sorted_data_shuffled": SORTED_SHUFFLED, "channels_last_permuted": CHANNELS_LAST,
-    "gru_batch_first": GRU_CLASSIFIER,
+    "gru_batch_first": GRU_CLASSIFIER, "sentence_tagger_time_major": SENTENCE_TAGGER,
 }
 
 DATA_BROKEN: dict[str, Broken] = {

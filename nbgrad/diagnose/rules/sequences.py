@@ -19,9 +19,12 @@ def batch_first_mismatch(run: Run) -> list[Diagnosis]:
         fed = inputs[0].summary.shape if inputs else []  # none recorded for token ids
         if fed and fed[0] != shape[0]:
             continue
+        # one label per time step of each sequence (shape[0] * shape[1] of them) fits the
+        # time-major reading as well: a tagger fed one sentence as (words, 1, features) is right
         targets = [c for c in run.forward.losses if c.step == rnn.step and c.target_shape
                    and c.target_shape[0] == shape[0]
-                   and (len(c.target_shape) < 2 or c.target_shape[1] != shape[1])]
+                   and (len(c.target_shape) < 2 or c.target_shape[1] != shape[1])
+                   and c.target_shape[0] != shape[0] * shape[1]]
         if not targets:
             continue
         target = targets[0]

@@ -1,7 +1,6 @@
 """An LSTM part-of-speech tagger: one sentence per step, word embeddings -> LSTM -> log_softmax, NLLLoss, SGD lr 0.1, model.zero_grad() before each sentence."""
 SOURCE = "https://github.com/pytorch/tutorials/blob/main/beginner_source/nlp/sequence_models_tutorial.py"
 PROGRAM = "PyTorch tutorials: sequence models and LSTM networks (POS tagger)"
-HELD_OUT = "2026-11-30"
 CELL = '''
 import torch
 import torch.nn as nn
