@@ -114,16 +114,16 @@ SLOW_TESTS = {
     "test_render_static::test_figures_leave_pyplot_and_rcparams_alone": "starts a fresh Python",
     "test_ranks::test_a_rank_that_cannot_be_stopped_leaves_a_stuck_note": "waits 12 s in a call",
     "test_memory::test_probe_windows_and_step_copies_add_at_most_the_parameter_bytes_to_a_gpt2_like_model":
-        "trains a GPT-2-sized model in a subprocess (15 s)",
+        "measures the peak memory of a GPT-2-like model, plain and checked (15 s)",
     "test_memory::test_a_model_that_trains_within_an_address_space_cap_is_checked_without_update_copies":
         "a subprocess under an address-space cap (10 s)",
     "test_memory::test_a_snapshot_that_does_not_fit_under_the_cap_is_refused_before_the_cell_runs":
         "a subprocess under an address-space cap (10 s)",
     "test_diagnosis_corpus::test_the_quick_subset_runs_through_the_scorer":
-        "runs corpus cases in subprocesses (15 s)",
-    "test_diagnosis_corpus::test_a_sample_of_fixes_trains_clearly_better": "trains corpus fixes (13 s)",
+        "runs the corpus's quick subset through the scorer (15 s)",
+    "test_diagnosis_corpus::test_a_sample_of_fixes_trains_clearly_better": "trains two corpus fixes (13 s)",
     "test_diagnosis_corpus::test_a_case_that_kills_its_process_does_not_stop_the_run":
-        "kills a subprocess (9 s)",
+        "a case that ends its own process, run by the scorer (9 s)",
     "test_diagnosis_controls::test_quick_control_trains_and_comes_out_clean":
         "each control in a subprocess (3-7 s each)",
     "test_diagnosis_controls::test_a_stop_inside_a_with_block_leaves_the_process_as_it_was":
