@@ -159,6 +159,7 @@ SHELL_FAST = {
     "test_restore": "the shell's namespace restored on every way a cell ends",
     "test_restore_cell_changes": "what a cell changes on the user's objects is undone",
     "test_progress": "the progress bar is shown, and closed, only in a shell",
+    "test_options": "the magic's options as the shell lists them (no cell runs)",
     "test_stop_unwinds::test_a_training_thread_from_an_earlier_cell_is_left_alone":
         "the stop leaves the user's other threads alone",
     "test_stop_unwinds::test_a_function_from_an_earlier_cell_that_swallows_the_stop_ends":
