@@ -376,7 +376,7 @@ def test_a_training_thread_from_an_earlier_cell_is_left_alone(shell):
         while log["steps"] < 3 and time.monotonic() < deadline:
             time.sleep(0.01)
         report = shell.run_cell(
-            f"%%gradcheck --steps 5\nfor i in range(100):\n    {STEP}\n    time.sleep(0.01)\n",
+            f"%%gradcheck --steps 5\nimport time\nfor i in range(100):\n    {STEP}\n    time.sleep(0.01)\n",
         ).result
         steps_at_end = log["steps"]
         time.sleep(0.1)

@@ -42,13 +42,22 @@ def pick(columns: Sequence[Column], *keys: str) -> list[Column]:
     return [by_key[k] for k in keys]
 
 
+def zero_fraction(row: Any) -> str:
+    """The zero fraction is counted only in the probe's windows; at an update outside them the row
+    carries the last window's value, shown with the update it was measured at."""
+    if row.grad_zero_fraction is None:
+        return "—"
+    measured_at = f" ({row.grad_zero_at})" if row.grad_zero_at else ""
+    return fmt(row.grad_zero_fraction) + measured_at
+
+
 LAYER = [
     Column("name", "layer", name=True), Column("type", "type"),
     Column("grad_norm", "grad norm", missing=NO_GRAD, numeric=True),
     Column("param_norm", "param norm", numeric=True),
     Column("update_norm", "update norm", missing="not stepped", numeric=True),
     Column("update_to_param_ratio", "update/param", numeric=True),
-    Column("grad_zero_fraction", "zero grad frac", numeric=True),
+    Column("grad_zero_fraction", "zero grad frac", numeric=True, show=zero_fraction),
 ]
 
 PARAM = [

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from nbgrad.numbers import fmt
-from nbgrad.records import OptimizerRecord, Run
+from nbgrad.records import LayerStats, OptimizerRecord, Run
 from nbgrad.render import columns as cols
 from nbgrad.render.columns import NO_GRAD, Column
 from nbgrad.render.style import SEVERITY_ICON, SEVERITY_WORD, TRIAL_ICON, TRIAL_WORD
@@ -137,19 +137,36 @@ class LayerRow:
     update_norm: float | None
     update_to_param_ratio: float | None
     grad_zero_fraction: float | None
+    grad_zero_at: str | None = None  # the earlier update it was measured at, if not this one
 
 
 def layer_rows(report: Report, update: int = -1) -> list[LayerRow]:
     """Every layer that has stats at one update (negative counts from the end), in model order."""
-    rec = report.outcome.updates[update].record
+    updates = report.outcome.updates
+    position = update % len(updates)
+    rec = updates[position].record
     rows = []
     for layer in report.run.layers.values():
         s = rec.layers.get(layer.name)
         if s is not None:
+            zero, at = _last_zero_fraction(updates[:position + 1], layer.name, s)
             rows.append(LayerRow(written(report.run, layer.name), layer.type, s.grad_norm,
-                                 s.param_norm, s.update_norm, s.update_to_param_ratio,
-                                 s.grad_zero_fraction))
+                                 s.param_norm, s.update_norm, s.update_to_param_ratio, zero, at))
     return rows
+
+
+def _last_zero_fraction(updates: list[Update], layer: str, now: LayerStats
+                        ) -> tuple[float | None, str | None]:
+    """A layer's zero fraction at the last update of `updates`, or, when that update fell outside
+    the probe's windows (with two optimizers the last one often does), the value of the last
+    window that measured it and that update's label. A layer without a gradient has none."""
+    if now.grad_zero_fraction is not None or now.grad_norm is None:
+        return now.grad_zero_fraction, None
+    for earlier in reversed(updates[:-1]):
+        s = earlier.record.layers.get(layer)
+        if s is not None and s.grad_zero_fraction is not None:
+            return s.grad_zero_fraction, earlier.label
+    return None, None
 
 
 def layer_step_table(report: Report, update: int = -1) -> Table:
@@ -158,6 +175,10 @@ def layer_step_table(report: Report, update: int = -1) -> Table:
     chosen = report.outcome.updates[update]
     rows = layer_rows(report, update)
     table = Table.of(cols.LAYER, rows, title=f"Layers at {chosen.label}")
+    earlier = sorted({r.grad_zero_at for r in rows if r.grad_zero_at})
+    if earlier:
+        table.notes.append(f"zero grad frac is counted only in the probe's windows; {chosen.label} "
+                           f"was outside them, so it shows the value at {', '.join(earlier)}")
     table.notes += readings(cols.LAYER, rows, report)
     return table
 
