@@ -128,7 +128,7 @@ class Check:
                     self.ranks.start()
             except Exception as failure:
                 self.failure = failure
-        self.interrupts.install()
+        self.interrupts.install(self.session.interrupt_later if self._installed else None)
 
     def settle(self) -> None:
         """The user's code is over: stop the watchdog and the guard, hold Ctrl-C until the end.
@@ -194,7 +194,7 @@ class Check:
                 if self.report is not None:
                     _LAST[:] = [self.report]
             finally:
-                held = self.interrupts.remove()
+                held = self.interrupts.remove() + self.stop.unraised_interrupt()
         if held and not isinstance(error, KeyboardInterrupt):
             interrupt = KeyboardInterrupt()
             interrupt.__context__ = None if self.owns(error) else error

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import os
 import re
+import signal
 import warnings
 
 import pytest
@@ -80,6 +81,14 @@ def shell():
     ip.run_line_magic("unload_ext", "nbgrad")
     ip.user_ns.clear()
     ip.init_user_ns()
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Ctrl-C must reach Python as in a terminal or a kernel: a suite started in the background
+    by a non-interactive shell (`cmd > log &`) inherits SIGINT ignored, and then neither the
+    tests' simulated Ctrl-C nor a subprocess's SIGINT would do anything."""
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 from tests.entry import check  # noqa: E402, F401 - the fixture that runs both entry points

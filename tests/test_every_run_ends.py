@@ -223,6 +223,39 @@ def test_ctrl_c_stops_a_cell_that_never_steps(check):
     assert sys.gettrace() is None
 
 
+FINALIZER_LOOP = """
+import time
+class Buffer:
+    def __del__(self):  # where the Ctrl-C lands: Python drops what a finalizer raises
+        time.sleep(0.02)
+while True:
+    Buffer()
+    model(x).sum().backward()
+"""
+
+
+def test_a_ctrl_c_that_lands_in_a_finalizer_still_stops_the_cell(check):
+    """Almost all of this loop's time is spent in `__del__`, so the Ctrl-C lands there, where an
+    exception is printed as "Exception ignored" and dropped. nbgrad raises it in the loop instead:
+    without that the cell runs on to the timeout (60 s) and no KeyboardInterrupt comes."""
+    ns: dict = {}
+    exec("import torch\nfrom torch import nn\n" + SETUP, ns)
+    before = pictures(ns, ["model", "opt"])
+    timer = threading.Timer(0.3, _thread.interrupt_main)
+    timer.start()
+    started = time.monotonic()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            check(FINALIZER_LOOP, namespace=ns, steps=3, timeout=20)
+    finally:
+        timer.join()
+    report = nbgrad.last_report()
+    assert report.run.stopped_by == "interrupt"
+    assert time.monotonic() - started < 10  # the timeout (20 s) did not end it
+    assert same(before, pictures(ns, ["model", "opt"])) == []
+    assert sys.gettrace() is None
+
+
 NESTED = """
 inner = nbgrad.gradcheck(
     "for j in range(100):\\n    opt2.zero_grad(); m2(x).sum().backward(); opt2.step()",

@@ -3,7 +3,10 @@
 While a check runs in the main thread, nbgrad's SIGINT handler stands in front of the user's
 (Python's default one, which the kernel also installs while a cell runs):
 
-- a Ctrl-C while the user's code runs goes to the user's handler, as without nbgrad;
+- a Ctrl-C while the user's code runs goes to the user's handler, as without nbgrad. One that
+  lands in a finalizer (a `__del__` or a weakref callback, run between two instructions of the
+  loop), where Python drops what it raises, is raised instead at the next hook call or loop
+  iteration of the user's code, once: a loop that makes garbage must not swallow a Ctrl-C;
 - a Ctrl-C once the user's code is over is held, and raised once the report is built and the state
   put back: a second Ctrl-C right after the first must not lose the report or leave a model half
   restored;
@@ -45,6 +48,7 @@ _DRIVERS = frozenset(os.path.join(_PACKAGE, name) for name in ("api.py", "cli.py
 
 
 SAMPLE_S = 0.05  # how long the main thread must sit in one call to count as blocked
+_FINALIZERS = frozenset({"weakref.py", "_weakrefset.py"})  # the stdlib's weakref callbacks
 _JUMPS = frozenset(getattr(dis, "hasjump", dis.hasjrel + dis.hasjabs))
 
 
@@ -68,16 +72,19 @@ class Interrupts:
         self._handler = self._handle  # one bound method, so that getsignal() can be compared
         self._stop: Callable[[], BaseException] | None = None
         self._guard: Guard | None = None
+        self._later: Callable[[], None] | None = None
         self._blocked: tuple[FrameType, int] | None = None  # where the main thread sits, if it does
         self._delivered = False  # the stop was raised in the user's code
         self._sent = 0  # signals the watchdog sent; the handler counts what it took in `_taken`
         self._taken = 0
 
-    def install(self) -> None:
-        """Stand in front of the current SIGINT handler; the user's code starts right after."""
+    def install(self, later: Callable[[], None] | None = None) -> None:
+        """Stand in front of the current SIGINT handler; the user's code starts right after.
+        `later` has a Ctrl-C that lands in a finalizer raised in the user's code instead."""
         previous = signal.getsignal(signal.SIGINT)
         if threading.current_thread() is not threading.main_thread() or not callable(previous):
             return
+        self._later = later
         signal.signal(signal.SIGINT, self._handler)
         self._previous, self._thread = previous, threading.get_ident()
         self.installed = self._user_code = True
@@ -164,6 +171,11 @@ class Interrupts:
             self._stop_here(frame)
             return None
         if self._user_code and not _in_driver(frame):
+            if _dropped_there(frame) and self._later is not None:
+                # raised there, Python would print "Exception ignored" and drop it: it is raised
+                # once, at the next hook call or loop iteration of the user's code, instead
+                self._later()
+                return None
             assert self._previous is not None
             return self._previous(signum, frame)
         self.held += 1
@@ -229,3 +241,14 @@ def _in_nbgrad(frame: FrameType | None) -> bool:
 
 def _in_driver(frame: FrameType | None) -> bool:
     return frame is not None and frame.f_code.co_filename in _DRIVERS
+
+
+def _dropped_there(frame: FrameType | None) -> bool:
+    """Whether `frame` runs inside a finalizer: a `__del__` or a weakref callback, which the
+    interpreter calls between two instructions of other code and whose exceptions it drops."""
+    while frame is not None:
+        code = frame.f_code
+        if code.co_name == "__del__" or os.path.basename(code.co_filename) in _FINALIZERS:
+            return True
+        frame = frame.f_back
+    return False

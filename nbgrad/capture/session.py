@@ -81,6 +81,12 @@ class CaptureSession:
         self.guard = StopGuard(recorder.filename, self.stop, (StopRun,))
         self.timeout_stop = _timeout_stop_class(self.stop, self._arm_guard)
 
+    def interrupt_later(self) -> None:
+        """A Ctrl-C landed where Python drops it (in a finalizer): the hooks or the guard raise it
+        once in the user's code. Called by the SIGINT handler, in the cell's thread."""
+        self.stop.interrupt()
+        self._arm_guard()
+
     def _arm_guard(self) -> None:
         """From the cell's thread only (sys.settrace is per thread); the hooks still re-raise
         StopRun if arming fails, so a failure here is not worth an exception of nbgrad's own."""

@@ -38,6 +38,7 @@ class Stop:
         self.inert = False  # nbgrad failed: nothing stops the cell any more
         self.last_progress = time.monotonic()  # the latest step: what the timeout counts from
         self._open = True
+        self._interrupt = False  # a Ctrl-C to raise once in the user's code (see `interrupt`)
         self._lock = threading.Lock()  # the watchdog and rank threads request too
 
     # -- deciding ---------------------------------------------------------------------------
@@ -63,6 +64,19 @@ class Stop:
         if min(taken) >= self.steps_requested:
             self.request("steps")
             raise StopRun(self)
+
+    def interrupt(self) -> None:
+        """The user's Ctrl-C landed in a finalizer (a `__del__`, a weakref callback), where Python
+        drops exceptions: raise it once, as a KeyboardInterrupt, where the stop would be raised."""
+        with self._lock:
+            self._interrupt = self._open and not self.inert
+
+    def unraised_interrupt(self) -> bool:
+        """Whether a Ctrl-C held back from a finalizer was never raised (the code ended first):
+        the check raises it at its end, as it does with a Ctrl-C pressed after the code."""
+        with self._lock:
+            pending, self._interrupt = self._interrupt, False
+            return pending
 
     def progress(self) -> None:
         """A step was made (or skipped): the timeout counts from now."""
@@ -105,14 +119,19 @@ class Stop:
 
     def active(self) -> bool:
         """Whether the run is being stopped (what the guard and the signal handler act on)."""
-        return self.reason is not None and not self.inert
+        return (self.reason is not None or self._interrupt) and not self.inert
 
     def check(self) -> None:
         """Once the run is over, every further hook call stops the loop again."""
-        if self.reason is not None:
-            raise StopRun(self)
+        if self._interrupt or self.reason is not None:
+            raise self.make()
 
-    def make(self) -> StopRun:
+    def make(self) -> BaseException:
+        """The stop to raise; a Ctrl-C held back from a finalizer first, and only once."""
+        with self._lock:
+            if self._interrupt:
+                self._interrupt = False
+                return KeyboardInterrupt()
         return StopRun(self)
 
     def owns(self, error: BaseException | None) -> bool:
