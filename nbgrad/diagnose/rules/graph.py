@@ -47,7 +47,7 @@ def loss_detached(run: Run) -> list[Diagnosis]:
     norms = _grad_norms(run, [p.name for p in trainable])
     if any(facts.nonzero(n) for n in norms):
         return []  # a gradient (NaN included) reached the parameters
-    cuts, rebuilt = facts.loss_cuts(run), facts.rebuilt_loss(run)
+    cuts, rebuilt = facts.loss_cuts(run, unreached=True), facts.rebuilt_loss(run)
     unconnected = any(not b.has_graph for b in facts.backward_calls(run))
     if any(n is not None for n in norms) and not (cuts or rebuilt or unconnected):
         return []  # zeros that came through a path (round(), dead units): not a cut

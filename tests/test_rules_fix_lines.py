@@ -1,0 +1,48 @@
+"""Each diagnosis names the line where the fix belongs, not the line where the symptom shows: one
+small loop per kind of mistake, the fix's line marked `# <fix>` in the cell."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+import nbgrad
+
+
+def _run(cell: str, steps: int = 6) -> nbgrad.Report:
+    return nbgrad.gradcheck(cell, steps=steps, namespace={"torch": torch, "nn": nn, "F": F})
+
+
+def _fix_line(cell: str) -> int:
+    return next(i for i, text in enumerate(cell.splitlines(), 1) if "# <fix>" in text)
+
+
+def _one(report: nbgrad.Report, code: str) -> nbgrad.Diagnosis:
+    found = [d for d in report.problems if d.code == code]
+    assert len(found) == 1, [(d.code, d.line, d.title) for d in report.problems]
+    return found[0]
+
+
+ITEM_SUMMED = """\
+torch.manual_seed(0)
+X = torch.randn(256, 8)
+Y = X[:, :1] * 2 - X[:, 1:2]
+model = nn.Sequential(nn.Linear(8, 16), nn.Tanh(), nn.Linear(16, 1))
+opt = torch.optim.SGD(model.parameters(), lr=0.05)
+for i in range(0, 256, 32):
+    total = torch.zeros((), requires_grad=True)
+    for x, y in zip(X[i:i + 32].split(8), Y[i:i + 32].split(8)):
+        total = total + F.mse_loss(model(x), y).item()  # <fix>
+    loss = total / 4
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    print(loss.item())
+"""
+
+
+def test_loss_summed_through_item_names_the_item_line_not_the_average_below_it():
+    d = _one(_run(ITEM_SUMMED), "NBG101")
+    assert d.line == _fix_line(ITEM_SUMMED)
+    assert any(".item()" in e.text and "line 9" in e.text for e in d.evidence)
