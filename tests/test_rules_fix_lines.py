@@ -46,3 +46,38 @@ def test_loss_summed_through_item_names_the_item_line_not_the_average_below_it()
     d = _one(_run(ITEM_SUMMED), "NBG101")
     assert d.line == _fix_line(ITEM_SUMMED)
     assert any(".item()" in e.text and "line 9" in e.text for e in d.evidence)
+
+
+TRAIN_STEP = """\
+torch.manual_seed(0)
+X = torch.randn(512, 8)
+Y = X[:, :1] * 2 - X[:, 1:2]
+model = nn.Sequential(nn.Linear(8, 16), nn.Tanh(), nn.Linear(16, 1))
+opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+
+def train_step(x, y):
+    \"\"\"One optimizer step.\"\"\"
+    out = model(x)  # <fix>
+    loss = F.mse_loss(out, y)
+    loss.backward()
+    opt.step()
+
+for i in range(0, 512, 32):
+    train_step(X[i:i + 32], Y[i:i + 32])
+"""
+
+
+def test_missing_zero_grad_in_a_step_function_names_the_functions_first_statement():
+    d = _one(_run(TRAIN_STEP), "NBG301")
+    assert d.line == _fix_line(TRAIN_STEP)
+    assert "first statement of train_step() (line 9)" in d.fix
+
+
+def test_missing_zero_grad_in_a_loop_still_names_the_backward_line():
+    cell = TRAIN_STEP.replace("    out = model(x)  # <fix>", "    out = model(x)") \
+        .replace("def train_step(x, y):\n    \"\"\"One optimizer step.\"\"\"\n",
+                 "for x, y in zip(X.split(32), Y.split(32)):\n") \
+        .replace("    loss.backward()", "    loss.backward()  # <fix>") \
+        .replace("for i in range(0, 512, 32):\n    train_step(X[i:i + 32], Y[i:i + 32])\n", "")
+    d = _one(_run(cell), "NBG301")
+    assert d.line == _fix_line(cell)

@@ -29,6 +29,7 @@ __all__ = [
     "names_read",
     "number_assigned",
     "statement_at",
+    "step_function",
 ]
 
 
@@ -110,6 +111,19 @@ def function_of(run: Run, line: int | None) -> ast.FunctionDef | ast.AsyncFuncti
     found = [node for node in chain if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
              and node.lineno < to_tree(run, line)]
     return found[-1] if found else None
+
+
+def step_function(run: Run, line: int | None) -> tuple[str, int] | None:
+    """The function that holds `line` outside any loop of its own (a `train_step` that the loop
+    calls once per step), as its name and the cell line of its first statement (after a
+    docstring); None when `line` runs in a loop of its function or at the top level."""
+    function = function_of(run, line)
+    if function is None or loops_around(run, line):
+        return None
+    body = function.body
+    if len(body) > 1 and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+        body = body[1:]
+    return function.name, to_cell(run, body[0].lineno)
 
 
 def calls_of(run: Run, function: str) -> list[int]:
