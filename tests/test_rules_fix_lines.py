@@ -3,6 +3,8 @@ small loop per kind of mistake, the fix's line marked `# <fix>` in the cell."""
 
 from __future__ import annotations
 
+import numpy as np
+import pytest
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -81,3 +83,26 @@ def test_missing_zero_grad_in_a_loop_still_names_the_backward_line():
         .replace("for i in range(0, 512, 32):\n    train_step(X[i:i + 32], Y[i:i + 32])\n", "")
     d = _one(_run(cell), "NBG301")
     assert d.line == _fix_line(cell)
+
+
+FLOAT64_DATA = """\
+np.random.seed(0)
+w = torch.from_numpy(np.random.randn(4, 1).astype(np.float32)).requires_grad_()
+x_np = np.random.randn(256, 4)
+X = torch.from_numpy(x_np)  # <fix>
+Y = X[:, :1].float() * 2
+opt = torch.optim.SGD([w], lr=0.1)
+for i in range(0, 256, 32):
+    loss = ((X[i:i + 32] @ w - Y[i:i + 32]) ** 2).mean()
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+"""
+
+
+def test_float64_data_names_where_numpy_becomes_a_tensor_not_the_float32_weights():
+    with pytest.raises(RuntimeError, match=r"dtype|Double"):
+        nbgrad.gradcheck(FLOAT64_DATA, steps=4, namespace={"torch": torch, "np": np})
+    d = _one(nbgrad.last_report(), "NBG904")
+    assert d.line == _fix_line(FLOAT64_DATA)
+    assert d.fix_code == "X = X.float()"
