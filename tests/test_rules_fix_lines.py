@@ -106,3 +106,38 @@ def test_float64_data_names_where_numpy_becomes_a_tensor_not_the_float32_weights
     d = _one(nbgrad.last_report(), "NBG904")
     assert d.line == _fix_line(FLOAT64_DATA)
     assert d.fix_code == "X = X.float()"
+
+
+NUMPY_BETWEEN_LAYERS = """\
+torch.manual_seed(0)
+X = torch.rand(256, 8)
+Y = X[:, :1] * 2 - X[:, 1:2]
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(8, 16)
+        self.fc2 = nn.Linear(16, 1)
+
+    def forward(self, x):
+        h = torch.relu(self.fc1(x))
+        h = torch.from_numpy(np.sqrt(h.detach().numpy()))  # <fix>
+        return self.fc2(h)
+
+model = Net()
+opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+for i in range(0, 256, 32):
+    loss = F.mse_loss(model(X[i:i + 32]), Y[i:i + 32])
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+"""
+
+
+def test_numpy_round_trip_between_layers_names_the_round_trip_not_the_layer_before_it():
+    report = nbgrad.gradcheck(NUMPY_BETWEEN_LAYERS, steps=6,
+                              namespace={"torch": torch, "nn": nn, "F": F, "np": np})
+    d = _one(report, "NBG102")
+    assert d.layers == ["fc1"]
+    assert d.line == _fix_line(NUMPY_BETWEEN_LAYERS)
+    assert any(".detach()" in e.text and "line 13" in e.text for e in d.evidence)
