@@ -141,3 +141,26 @@ def test_numpy_round_trip_between_layers_names_the_round_trip_not_the_layer_befo
     assert d.layers == ["fc1"]
     assert d.line == _fix_line(NUMPY_BETWEEN_LAYERS)
     assert any(".detach()" in e.text and "line 13" in e.text for e in d.evidence)
+
+
+GROUP_LIST = """\
+torch.manual_seed(0)
+X = torch.randn(256, 8)
+Y = X[:, :1] * 2 - X[:, 1:2]
+model = nn.Sequential(nn.Linear(8, 16), nn.Tanh(), nn.Linear(16, 16), nn.Tanh(), nn.Linear(16, 1))
+groups = [{"params": model[0].parameters(), "lr": 1e-3}]
+groups.append({"params": model[4].parameters()})  # <fix>
+opt = torch.optim.Adam(groups, lr=1e-2)
+for i in range(0, 256, 32):
+    loss = F.mse_loss(model(X[i:i + 32]), Y[i:i + 32])
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+"""
+
+
+def test_a_layer_left_out_of_a_list_of_parameter_groups_names_where_the_list_is_built():
+    d = _one(_run(GROUP_LIST), "NBG201")
+    assert d.layers == ["2"]
+    assert d.line == _fix_line(GROUP_LIST)
+    assert "'opt' from `groups`, a list of 2 parameter groups" in " ".join(e.text for e in d.evidence)
