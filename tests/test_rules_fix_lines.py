@@ -164,3 +164,24 @@ def test_a_layer_left_out_of_a_list_of_parameter_groups_names_where_the_list_is_
     assert d.layers == ["2"]
     assert d.line == _fix_line(GROUP_LIST)
     assert "'opt' from `groups`, a list of 2 parameter groups" in " ".join(e.text for e in d.evidence)
+
+
+LOG_OF_SIGMOID = """\
+torch.manual_seed(0)
+X = torch.randn(256, 8) * 40
+Y = (X[:, :1] > 0).float()
+model = nn.Linear(8, 1)
+opt = torch.optim.SGD(model.parameters(), lr=0.01)
+for i in range(0, 256, 32):
+    p = torch.sigmoid(model(X[i:i + 32]))  # <fix>
+    loss = -(Y[i:i + 32] * torch.log(p) + (1 - Y[i:i + 32]) * torch.log(1 - p)).mean()
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+"""
+
+
+def test_log_of_a_saturated_sigmoid_names_the_sigmoid_and_says_so_in_the_title():
+    d = _one(_run(LOG_OF_SIGMOID), "NBG503")
+    assert d.line == _fix_line(LOG_OF_SIGMOID)
+    assert "log() at line 8 of the sigmoid() output made at line 7" in d.title
