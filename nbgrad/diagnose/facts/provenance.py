@@ -61,12 +61,18 @@ def backward_calls(run: Run) -> list[BackwardCall]:
     return list(run.forward.backwards)
 
 
-def loss_cuts(run: Run) -> list[GraphCut]:
+def loss_cuts(run: Run, unreached: bool = False) -> list[GraphCut]:
     """The cuts the loss went through, most telling first.
 
     First the cuts that the tensor backward() was called on descends from; when it descends
     from none the probe saw (rebuilt from plain numbers with torch.tensor, or by a call the probe
     does not see, like Variable(...)), the cuts made since the backward() before it.
+
+    `unreached`: no parameter got a gradient, so a loss that does have a graph has it only from a
+    tensor of its own (`total = torch.zeros((), requires_grad=True)` plus `.item()` values): the
+    cuts made before it in the same iteration, on lines above the backward(), are where the
+    model's values left autograd. The line condition leaves out an `.item()` that logs the
+    previous iteration's loss.
     """
     cuts = run.forward.cuts
     through = sorted({i for b in run.forward.backwards for i in b.cuts if 0 <= i < len(cuts)})
@@ -75,7 +81,16 @@ def loss_cuts(run: Run) -> list[GraphCut]:
         rebuilt = [b for b in run.forward.backwards if not b.has_graph and not b.cuts]
         before = sorted({i for b in rebuilt for i in b.cuts_before if 0 <= i < len(cuts)})
         found = [cuts[i] for i in reversed(before) if not cuts[i].zero_derivative]
+    if not found and unreached:
+        own = [b for b in run.forward.backwards if b.has_graph and not b.cuts]
+        before = sorted({i for b in own for i in b.cuts_before if 0 <= i < len(cuts)
+                         and _above(cuts[i].line, b.line)})
+        found = [cuts[i] for i in reversed(before) if not cuts[i].zero_derivative]
     return sorted(found, key=_rank)
+
+
+def _above(line: int | None, backward_line: int | None) -> bool:
+    return line is not None and backward_line is not None and line < backward_line
 
 
 def zero_derivative_cuts(run: Run) -> list[GraphCut]:

@@ -22,6 +22,7 @@ __all__ = [
     "function_of",
     "grad_updates",
     "last_list_item",
+    "list_argument",
     "loop_body_lines",
     "loop_chain",
     "loops_around",
@@ -29,6 +30,7 @@ __all__ = [
     "names_read",
     "number_assigned",
     "statement_at",
+    "step_function",
 ]
 
 
@@ -110,6 +112,19 @@ def function_of(run: Run, line: int | None) -> ast.FunctionDef | ast.AsyncFuncti
     found = [node for node in chain if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
              and node.lineno < to_tree(run, line)]
     return found[-1] if found else None
+
+
+def step_function(run: Run, line: int | None) -> tuple[str, int] | None:
+    """The function that holds `line` outside any loop of its own (a `train_step` that the loop
+    calls once per step), as its name and the cell line of its first statement (after a
+    docstring); None when `line` runs in a loop of its function or at the top level."""
+    function = function_of(run, line)
+    if function is None or loops_around(run, line):
+        return None
+    body = function.body
+    if len(body) > 1 and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+        body = body[1:]
+    return function.name, to_cell(run, body[0].lineno)
 
 
 def calls_of(run: Run, function: str) -> list[int]:
@@ -237,6 +252,37 @@ def constructed_by(run: Run, name: str) -> tuple[int, str] | None:
                     if callee is not None and (found is None or node.lineno > found[0]):
                         found = (node.lineno, callee)
     return (to_cell(run, found[0]), found[1]) if found else None
+
+
+def list_argument(run: Run, line: int | None) -> tuple[str, int] | None:
+    """For a call on `line` whose first argument is a name (`SGD(groups, lr=...)`), that name and
+    the last line above `line` that builds or extends it (`groups = [...]`, `groups.append(...)`,
+    `groups += [...]`): where another item of the list would go."""
+    node = statement_at(run, line)
+    module = tree(run)
+    if node is None or module is None or line is None:
+        return None
+    call = next((c for c in ast.walk(node) if isinstance(c, ast.Call) and c.args
+                 and isinstance(c.args[0], ast.Name)), None)
+    if call is None:
+        return None
+    name = call.args[0].id  # type: ignore[attr-defined]
+    limit = to_tree(run, line)
+    found = [stmt.end_lineno or stmt.lineno for stmt in ast.walk(module)
+             if isinstance(stmt, ast.stmt) and stmt.lineno < limit and _builds_list(stmt, name)]
+    return (name, to_cell(run, max(found))) if found else None
+
+
+def _builds_list(stmt: ast.stmt, name: str) -> bool:
+    """`name = ...`, `name += ...` or `name.append/extend/insert(...)`."""
+    if isinstance(stmt, ast.Assign):
+        return any(isinstance(t, ast.Name) and t.id == name for t in stmt.targets)
+    if isinstance(stmt, ast.AugAssign):
+        return isinstance(stmt.target, ast.Name) and stmt.target.id == name
+    call = stmt.value if isinstance(stmt, ast.Expr) else None
+    return (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)
+            and call.func.attr in ("append", "extend", "insert")
+            and isinstance(call.func.value, ast.Name) and call.func.value.id == name)
 
 
 def last_list_item(run: Run, line: int | None) -> int | None:

@@ -27,6 +27,20 @@ def _lines(run: Run, step: int) -> dict[str, int | None]:
             "step": last("step")}
 
 
+def _clearing_line(run: Run, backward: int | None) -> tuple[int | None, str]:
+    """Where zero_grad() goes, and that place in words.
+
+    backward() in a function with no loop of its own (a `train_step` the loop calls once per
+    step): that function is the step, so every call should start from cleared gradients: its
+    first statement. backward() in a loop: right before the backward() call.
+    """
+    step = facts.step_function(run, backward)
+    if step is None:
+        return backward, f"before loss.backward() (line {backward})" if backward else ""
+    name, first = step
+    return first, f"as the first statement of {name}() (line {first}), before backward()"
+
+
 def grads_accumulate(run: Run) -> list[Diagnosis]:
     """NBG301: gradients left from earlier steps are still there at a step's first backward()."""
     found = []
@@ -37,6 +51,7 @@ def grads_accumulate(run: Run) -> list[Diagnosis]:
             continue
         first = stale[0]
         lines = _lines(run, first.index)
+        line, place = _clearing_line(run, lines["backward"])
         zero_grads = [e for e in run.events if e.kind == "zero_grad"]
         evidence = [
             Evidence(f"before the backward() of step {first.index}, the parameters of "
@@ -57,10 +72,10 @@ def grads_accumulate(run: Run) -> list[Diagnosis]:
                  "applies the sum of all gradients so far, so steps grow and point where the model "
                  "was, not where it is. (Several backward() calls per step on purpose, gradient "
                  "accumulation, are fine when zero_grad() follows each step.)"),
-            fix=f"Call {opt.name}.zero_grad() once per step, before loss.backward()"
-                + (f" (line {lines['backward']})." if lines["backward"] else "."),
+            fix=f"Call {opt.name}.zero_grad() once per step, "
+                + (place or "before loss.backward()") + ".",
             fix_code=f"{opt.name}.zero_grad()",
-            line=lines["backward"], confidence=0.95,
+            line=line, confidence=0.95,
         ))
     return found
 

@@ -231,13 +231,21 @@ def _dtypes(run: Run, match: re.Match[str]) -> Detail:
 
 
 FLOAT64 = r"float64|\.double\(\)|from_numpy\(|DoubleTensor|np\.(array|asarray|random|loadtxt|genfromtxt)"
+# a line that converts to float32 makes float32 data, whatever NumPy call it also holds
+FLOAT32 = r"float32|\.float\(\)|torch\.float\b|\.half\(\)"
+# where NumPy data becomes a tensor, or a tensor is made float64: the boundary `X = X.float()` fixes
+TENSOR_MADE = r"from_numpy\(|torch\.(tensor|as_tensor|asarray|Tensor)\(|DoubleTensor|\.double\(\)|" \
+              r"torch\.float64"
 
 
 def _float64_line(run: Run, error_line: int | None) -> int | None:
-    """The line that made the float64 data: among the lines that make NumPy or float64 data,
-    the one whose result the model's input (or the failing line) is computed from."""
-    candidates = [n for n, text in facts.cell_lines(run)
-                  if re.search(FLOAT64, text.split("#", 1)[0])]
+    """The line that made the float64 data: among the lines that make NumPy or float64 data
+    (and do not convert to float32), the one whose result the model's input (or the failing
+    line) is computed from, the line that makes a tensor of it first: the float32 weights' line
+    and the NumPy array it reads are not where the conversion belongs."""
+    code = {n: text.split("#", 1)[0] for n, text in facts.cell_lines(run)}
+    candidates = [n for n, text in code.items()
+                  if re.search(FLOAT64, text) and not re.search(FLOAT32, text)]
     if len(candidates) <= 1:
         return candidates[0] if candidates else None
     used = {i.line for i in run.forward.inputs} | {error_line}
@@ -245,7 +253,8 @@ def _float64_line(run: Run, error_line: int | None) -> int | None:
     assigned = [n for n in candidates
                 if (m := re.match(r"^\s*([\w\s,]+?)\s*=[^=]", run.cell_line(n)))
                 and set(re.findall(r"\w+", m.group(1))) & feeding]
-    return (assigned or candidates)[0]
+    tensors = [n for n in assigned if re.search(TENSOR_MADE, code[n])]
+    return (tensors or assigned or candidates)[0]
 
 
 def _not_reduced(run: Run, match: re.Match[str]) -> Detail:

@@ -12,7 +12,7 @@ from nbgrad.diagnose import facts
 from nbgrad.diagnose.catalogue import make
 from nbgrad.diagnose.diagnosis import Diagnosis, Evidence, Severity
 from nbgrad.diagnose.facts import fmt
-from nbgrad.records import GraphCut, Run
+from nbgrad.records import GraphCut, LayerInfo, Run
 
 
 def _break_evidence(run: Run, limit: int = 3) -> list[Evidence]:
@@ -47,7 +47,7 @@ def loss_detached(run: Run) -> list[Diagnosis]:
     norms = _grad_norms(run, [p.name for p in trainable])
     if any(facts.nonzero(n) for n in norms):
         return []  # a gradient (NaN included) reached the parameters
-    cuts, rebuilt = facts.loss_cuts(run), facts.rebuilt_loss(run)
+    cuts, rebuilt = facts.loss_cuts(run, unreached=True), facts.rebuilt_loss(run)
     unconnected = any(not b.has_graph for b in facts.backward_calls(run))
     if any(n is not None for n in norms) and not (cuts or rebuilt or unconnected):
         return []  # zeros that came through a path (round(), dead units): not a cut
@@ -140,6 +140,20 @@ def _cut_of_layers(run: Run, cuts: list[GraphCut], layers: list[str]) -> GraphCu
     return None
 
 
+def _cut_between(run: Run, cut: list[LayerInfo], later: list[LayerInfo]) -> GraphCut | None:
+    """The cut made in the cell between the last layer that gets no gradient and the first one
+    after it that does: a NumPy round trip (`torch.from_numpy(f(h.detach().numpy()))`) leaves
+    no trace in the loss's history, since the tensor made from the array is new, so the cut is
+    found by where it ran, not by what the loss descends from."""
+    before = [layer.forward_line for layer in cut if layer.forward_line is not None]
+    after = [layer.forward_line for layer in later if layer.forward_line is not None]
+    if not before or not after or max(before) > min(after):
+        return None
+    return next((c for c in run.forward.cuts if not c.where and not c.zero_derivative
+                 and c.line is not None and max(before) <= c.line <= min(after)
+                 and c.kind not in facts.CUT_CONTEXTS), None)
+
+
 def layer_cut_from_loss(run: Run) -> list[Diagnosis]:
     """NBG102: layers that ran and are being optimized, yet never got a gradient."""
     if not run.steps or run.error is not None:
@@ -183,7 +197,8 @@ def layer_cut_from_loss(run: Run) -> list[Diagnosis]:
                                  f"(norm up to {fmt(grad)}): the graph is cut in between",
                                  value=grad))
     if facts.probe_watched(run):
-        found = _cut_of_layers(run, facts.loss_cuts(run), names)
+        found = _cut_of_layers(run, facts.loss_cuts(run), names) \
+            or _cut_between(run, inside, [r for r in reached if r.name in after])
         cuts = [found] if found else facts.loss_cuts(run)[:1]
         evidence += _cut_evidence(run, cuts)
         # a .detach()/.data upstream of layers that learn is a mistake; torch.no_grad() around

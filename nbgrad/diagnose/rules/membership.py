@@ -145,6 +145,20 @@ def _cause(run: Run, orphans: list[str], layers: list[str], unused: list[int],
                         f"{opt.name}.add_param_group({{'params': {source}.{layer}.parameters()}}).",
                         added, f"{opt.name}.add_param_group({{'params': "
                                f"{source}.{layer}.parameters()}})")
+    for oi, opt in enumerate(run.optimizers):
+        line = facts.optimizer_line(run, oi)
+        built = facts.list_argument(run, line)
+        if built is None or not opt.param_groups:
+            continue
+        name, last = built
+        evidence.append(Evidence(f"line {line} builds '{opt.name}' from `{name}`, a list of "
+                                 f"{len(opt.param_groups)} parameter group"
+                                 f"{'s' if len(opt.param_groups) != 1 else ''} (last added at line "
+                                 f"{last}), which leaves {facts.names(orphans)} out"))
+        return (f": '{opt.name}' is built from a list of parameter groups without them",
+                f"Add a group for them to `{name}` after line {last}, e.g. "
+                f"{name}.append({{'params': [{', '.join(orphans[:3])}]}}), or build '{opt.name}' "
+                "from model.parameters().", last, None)
     return ("", "If these layers should learn, pass their parameters to the optimizer (build it from "
                 "model.parameters() once the model is complete); if you meant to freeze them, say "
                 "so with requires_grad_(False), which also saves computing their gradients.",

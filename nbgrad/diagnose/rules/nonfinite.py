@@ -68,6 +68,14 @@ def _fix_line(run: Run, op: SingularOp) -> int | None:
     return op.line
 
 
+def _made_at(op: SingularOp | None, op_line: int | None, line: int | None) -> str:
+    """When the fix's line is where the operation's input was made, the title says so, so that it
+    names the line the diagnosis points at."""
+    if op is None or not op.input_from or line is None or line == op_line:
+        return ""
+    return f" of the {op.input_from}() output made at line {line}"
+
+
 def _describe(op: SingularOp) -> str:
     """One operation, how near its input came to the singular point, and where the input was made."""
     made = f", made by {op.input_from}() at line {op.input_from_line}" \
@@ -129,9 +137,10 @@ def nonfinite_values(run: Run) -> list[Diagnosis]:
         fix, diverged = DIVERGED_FIX, True
     elif op is not None and _kind(op.op) in OP_FIXES:
         record = _record_of(run, op)
-        where = f"in {op.op}() at line {op.line}" if op.line else f"in {op.op}()"
         fix = facts.sentence(OP_FIXES[_kind(op.op)])
         line = _fix_line(run, record) if record is not None else op.line
+        where = (f"in {op.op}() at line {op.line}" if op.line else f"in {op.op}()") + \
+            _made_at(record, op.line, line)
         evidence.append(Evidence(f"the first operation whose output holds NaN/Inf is {op.op}() at "
                                  f"step {op.step}" + (f" (line {op.line})" if op.line else "")
                                  + (f", inside {op.layer}" if op.layer else ""),
@@ -226,6 +235,7 @@ def _abrupt(run: Run, first: int, loss_bad: int | None,
     if len(ops) > 1:
         evidence.append(Evidence(f"{len(ops)} operations that can make NaN/Inf ran; the first listed "
                                  "came nearest to its singular point"))
+    line = _fix_line(run, top)
     where = (f"from {top.op}() at line {top.line}" if top.line else f"from {top.op}()") + \
-        (" in the backward pass" if loss_bad != first else "")
-    return where, facts.sentence(OP_FIXES.get(top.kind, OP_FIXES["div"])), _fix_line(run, top)
+        _made_at(top, top.line, line) + (" in the backward pass" if loss_bad != first else "")
+    return where, facts.sentence(OP_FIXES.get(top.kind, OP_FIXES["div"])), line
