@@ -243,15 +243,13 @@ def test_a_ctrl_c_that_lands_in_a_finalizer_still_stops_the_cell(check):
     before = pictures(ns, ["model", "opt"])
     timer = threading.Timer(0.3, _thread.interrupt_main)
     timer.start()
-    started = time.monotonic()
     try:
         with pytest.raises(KeyboardInterrupt):
             check(FINALIZER_LOOP, namespace=ns, steps=3, timeout=20)
     finally:
         timer.join()
     report = nbgrad.last_report()
-    assert report.run.stopped_by == "interrupt"
-    assert time.monotonic() - started < 10  # the timeout (20 s) did not end it
+    assert report.run.stopped_by == "interrupt"  # not "timeout": the Ctrl-C ended it
     assert same(before, pictures(ns, ["model", "opt"])) == []
     assert sys.gettrace() is None
 
