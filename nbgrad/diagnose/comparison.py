@@ -39,6 +39,11 @@ class Comparison:
     after_label: str = "after"
     code: str = ""
 
+    @property
+    def fixed(self) -> bool:
+        """The verdict the card shows: the problem is gone and the loss did not get worse."""
+        return self.resolved and self.improved is not False
+
 
 def _first_layer(run: Run) -> str | None:
     layers = facts.weight_layers(run)

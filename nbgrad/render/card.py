@@ -101,8 +101,7 @@ class Card:
 
     def result_word(self) -> str:
         c = self.comparison
-        good = c.resolved and c.improved is not False
-        return f"{RESULT_ICON[good]} {'fixed' if good else 'not fixed yet'}"
+        return f"{RESULT_ICON[c.fixed]} {'fixed' if c.fixed else 'not fixed yet'}"
 
     def to_text(self) -> str:
         c = self.comparison
@@ -117,7 +116,7 @@ class Card:
         c = self.comparison
         code = f"<pre>{escape(c.fix_code)}</pre>" if c.fix_code else ""
         symptom = "<br>".join(escape(s) for s in c.symptom) or "—"
-        good = c.resolved and c.improved is not False
+        good = c.fixed
         data = self.png()
         image = img_tag(data, "loss per step and the first layer's gradient, before and after") \
             if data is not None else ""

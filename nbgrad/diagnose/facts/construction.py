@@ -12,7 +12,7 @@ import re
 from nbgrad.diagnose.facts.cell import cell_lines
 from nbgrad.records import LossCall, Run
 
-__all__ = ["ACTIVATION_MODULES", "constructor_line", "input_made_at"]
+__all__ = ["ACTIVATION_MODULES", "constructor_line", "input_made_at", "loss_built_line"]
 
 # modules that only apply a function: the loss input "made by" one was made where it was built
 ACTIVATION_MODULES = {"Softmax", "LogSoftmax", "Sigmoid", "Tanh", "ReLU", "Softmax2d", "Hardtanh",
@@ -58,3 +58,10 @@ def input_made_at(run: Run, call: LossCall) -> tuple[int | None, str]:
         if built is not None:
             return built, ""
     return call.input_from_line, ""
+
+
+def loss_built_line(run: Run, call: LossCall, module: str) -> int | None:
+    """Where the loss is chosen: the line building its module (`criterion = nn.BCELoss()`), else
+    the call (a functional loss, or a module built outside the cell)."""
+    built = constructor_line(run, call.layer, module) if call.layer else None
+    return built or call.line

@@ -42,9 +42,7 @@ def _cast_line(run: Run, call: LossCall) -> int | None:
 
 def _loss_line(run: Run, call: LossCall) -> int | None:
     """Where the loss is chosen: the line building the loss module, else the call."""
-    module = _MODULES.get(call.function, "")
-    built = facts.constructor_line(run, call.layer, module) if call.layer else None
-    return built or call.line
+    return facts.loss_built_line(run, call, _MODULES.get(call.function, ""))
 
 
 def _fix_code(run: Run, line: int | None, call: LossCall) -> str | None:

@@ -58,12 +58,6 @@ def _made_line(run: Run, call: LossCall) -> int | None:
     return call.line if outside or line is None else line
 
 
-def _loss_line(run: Run, call: LossCall, module: str) -> int | None:
-    """The line that builds the loss module (`criterion = nn.BCELoss()`), else the call."""
-    built = facts.constructor_line(run, call.layer, module) if call.layer else None
-    return built or call.line
-
-
 def loss_input_misuse(run: Run) -> list[Diagnosis]:
     found = []
     for call in _once(run):
@@ -129,7 +123,7 @@ def loss_input_misuse(run: Run) -> list[Diagnosis]:
                  "Use nn.CrossEntropyLoss on the raw scores, or apply F.log_softmax(output, dim=1) "
                  "before NLLLoss."),
                 _made_line(run, call) if probs and made in ("softmax", "sigmoid") else
-                _loss_line(run, call, "NLLLoss")))
+                facts.loss_built_line(run, call, "NLLLoss")))
         elif call.function == "binary_cross_entropy" and made not in ("sigmoid", "softmax") and (
                 _outside_unit(call) or _raised(run, "should be between 0 and 1")):
             found.append(_bce_on_scores(run, call, seen))
@@ -174,7 +168,7 @@ def _bce_on_scores(run: Run, call: LossCall, seen: Evidence | None) -> Diagnosis
         "with an error on the first value outside [0, 1].",
         "Use nn.BCEWithLogitsLoss on the raw scores (it applies the sigmoid itself, in a "
         "numerically stable way); or apply torch.sigmoid to the output before nn.BCELoss.",
-        _loss_line(run, call, "BCELoss"))
+        facts.loss_built_line(run, call, "BCELoss"))
 
 
 def _not_log_probabilities(run: Run, call: LossCall, seen: Evidence | None) -> Diagnosis:
