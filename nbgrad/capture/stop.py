@@ -39,6 +39,7 @@ class Stop:
         self.last_progress = time.monotonic()  # the latest step: what the timeout counts from
         self._open = True
         self._interrupt = False  # a Ctrl-C to raise once in the user's code (see `interrupt`)
+        self._interrupt_thread = 0  # ...in this thread only: a worker thread's hook must not take it
         self._lock = threading.Lock()  # the watchdog and rank threads request too
 
     # -- deciding ---------------------------------------------------------------------------
@@ -70,6 +71,7 @@ class Stop:
         drops exceptions: raise it once, as a KeyboardInterrupt, where the stop would be raised."""
         with self._lock:
             self._interrupt = self._open and not self.inert
+            self._interrupt_thread = threading.get_ident()  # the handler runs in the cell's thread
 
     def unraised_interrupt(self) -> bool:
         """Whether a Ctrl-C held back from a finalizer was never raised (the code ended first):
@@ -83,10 +85,10 @@ class Stop:
         self.last_progress = time.monotonic()
 
     def scaler_stuck(self) -> None:
-        """A GradScaler skips steps for good (its scale below 1, or never lowered)."""
-        with self._lock:
-            self.reason = "skipped"
-        raise StopRun(self)
+        """A GradScaler skips steps for good (its scale below 1, or never lowered). A reason
+        given before stands; after the code is over, or after nbgrad failed, nothing is raised."""
+        if self.request("skipped") or self.active():
+            raise StopRun(self)
 
     def overdue(self) -> bool:
         """No step came for the timeout."""
@@ -123,16 +125,19 @@ class Stop:
 
     def check(self) -> None:
         """Once the run is over, every further hook call stops the loop again."""
-        if self._interrupt or self.reason is not None:
+        if self.reason is not None or self._interrupt_here():
             raise self.make()
 
     def make(self) -> BaseException:
-        """The stop to raise; a Ctrl-C held back from a finalizer first, and only once."""
+        """The stop to raise; a Ctrl-C held back from a finalizer first, once, in its thread."""
         with self._lock:
-            if self._interrupt:
+            if self._interrupt_here():
                 self._interrupt = False
                 return KeyboardInterrupt()
         return StopRun(self)
+
+    def _interrupt_here(self) -> bool:
+        return self._interrupt and threading.get_ident() == self._interrupt_thread
 
     def owns(self, error: BaseException | None) -> bool:
         """Whether `error` is this run's stop (a nested check passes on the outer one's)."""
