@@ -12,7 +12,8 @@ import re
 from nbgrad.diagnose.facts.cell import cell_lines
 from nbgrad.records import LossCall, Run
 
-__all__ = ["ACTIVATION_MODULES", "constructor_line", "input_made_at", "loss_built_line"]
+__all__ = ["ACTIVATION_MODULES", "constructor_line", "input_made_at", "loss_built_line",
+           "scores_ln_classes"]
 
 # modules that only apply a function: the loss input "made by" one was made where it was built
 ACTIVATION_MODULES = {"Softmax", "LogSoftmax", "Sigmoid", "Tanh", "ReLU", "Softmax2d", "Hardtanh",
@@ -65,3 +66,12 @@ def loss_built_line(run: Run, call: LossCall, module: str) -> int | None:
     the call (a functional loss, or a module built outside the cell)."""
     built = constructor_line(run, call.layer, module) if call.layer else None
     return built or call.line
+
+
+def scores_ln_classes(call: LossCall) -> bool:
+    """A mean class loss whose value for evenly spread predictions is ln(classes): cross-entropy
+    on scores, or NLL on log-probabilities."""
+    if call.reduction != "mean" or not call.classes or call.classes < 2:
+        return False
+    return call.function == "cross_entropy" or (
+        call.function == "nll_loss" and call.input_from in ("log_softmax", "_log_softmax"))

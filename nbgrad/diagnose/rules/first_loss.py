@@ -22,17 +22,8 @@ from nbgrad.diagnose import facts
 from nbgrad.diagnose.catalogue import make
 from nbgrad.diagnose.diagnosis import Diagnosis, Evidence, Severity
 from nbgrad.diagnose.facts import fmt
-from nbgrad.records import LossCall, Run
+from nbgrad.records import Run
 from nbgrad.thresholds import FIRST_LOSS_OVER_CHANCE, INIT_GAIN_HIGH
-
-
-def _chance_loss(call: LossCall) -> bool:
-    """A loss whose value for evenly spread predictions is ln(classes): cross-entropy on scores,
-    or NLL on log-probabilities."""
-    if call.reduction != "mean" or not call.classes or call.classes < 2:
-        return False
-    return call.function == "cross_entropy" or (
-        call.function == "nll_loss" and call.input_from in ("log_softmax", "_log_softmax"))
 
 
 def _weight_line(run: Run, name: str) -> int | None:
@@ -53,7 +44,7 @@ def first_loss_far_from_chance(run: Run) -> list[Diagnosis]:
     if not steps or not run.forward.windows or run.forward.windows[0] != steps[0].index:
         return []
     first = run.forward.windows[0]
-    call = next((c for c in run.forward.losses if c.step == first and _chance_loss(c)
+    call = next((c for c in run.forward.losses if c.step == first and facts.scores_ln_classes(c)
                  and c.value is not None and math.isfinite(c.value)), None)
     if call is None or call.value is None or call.classes is None:
         return []

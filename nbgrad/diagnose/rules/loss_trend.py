@@ -237,8 +237,7 @@ def _chance_of(call: LossCall) -> tuple[float, str] | None:
     if call.reduction != "mean":
         return None
     target = call.target
-    if call.classes and call.classes >= 2 and (call.function == "cross_entropy" or (
-            call.function == "nll_loss" and call.input_from in ("log_softmax", "_log_softmax"))):
+    if facts.scores_ln_classes(call) and call.classes:
         return math.log(call.classes), (f"predictions spread evenly over the {call.classes} classes "
                                         f"score ln({call.classes}) = {fmt(math.log(call.classes))}")
     if target is None or target.mean is None or call.input_shape != call.target_shape:
