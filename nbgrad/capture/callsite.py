@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from types import FrameType
 
 import torch
+
+from nbgrad.capture.stop_guard import is_user_file
 
 
 def cell_line(filename: str) -> int | None:
@@ -26,21 +27,19 @@ def cell_line(filename: str) -> int | None:
     return None
 
 
-_LIBRARIES = (os.path.dirname(torch.__file__), os.path.dirname(os.path.dirname(__file__)))
-
-
 def outside_cell(filename: str) -> str:
     """`file:line` of the innermost user frame when it is not in the cell, '' when it is.
 
-    Torch's and nbgrad's own frames are skipped, so an op in the forward() of a class defined in
-    an earlier cell or a module file is placed there, where its fix belongs.
+    Library frames (torch, nbgrad, the standard library, site-packages) are skipped, so an op in
+    the forward() of a class defined in an earlier cell or a module file is placed there, where
+    its fix belongs.
     """
     frame: FrameType | None = sys._getframe(1)
     while frame is not None:
         name = frame.f_code.co_filename
         if name == filename:
             return ""
-        if not name.startswith(_LIBRARIES) and not name.startswith("<frozen"):
+        if is_user_file(name):
             return f"{name}:{frame.f_lineno}"
         frame = frame.f_back
     return ""
